@@ -1,0 +1,939 @@
+//! The group of actors and its run loop.
+
+use std::any::Any;
+use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{select, RecvTimeoutError};
+
+use crate::error::panic_message;
+use crate::report::{ActorReport, Cause, Outcome, Report};
+use crate::{BoxError, CancelToken, Cancelled, Error};
+
+/// Emits a lifecycle event through the `log` facade when the `log` feature is on; compiles to
+/// nothing otherwise.
+macro_rules! event {
+    ($level:ident, $($arg:tt)+) => {{
+        #[cfg(feature = "log")]
+        {
+            log::$level!(target: "rungroup", $($arg)+);
+        }
+        #[cfg(not(feature = "log"))]
+        {
+            // Type-checks the arguments and keeps them "used"; never runs.
+            if false {
+                let _ = format_args!($($arg)+);
+            }
+        }
+    }};
+}
+
+/// How an actor's thread ended, before it is given the actor's name.
+pub(crate) enum Failure {
+    /// The user's execute returned an error.
+    User(BoxError),
+    /// A nested group returned an error.
+    Group(Error),
+    /// The execute panicked; the panic message.
+    Panic(String),
+}
+
+impl Failure {
+    fn into_error(self, actor: &str) -> Error {
+        match self {
+            Failure::User(source) => Error::Actor {
+                actor: actor.to_owned(),
+                source,
+            },
+            Failure::Group(err) => err.nest(actor),
+            Failure::Panic(message) => Error::Panic {
+                actor: actor.to_owned(),
+                message,
+            },
+        }
+    }
+}
+
+pub(crate) type Execute = Box<dyn FnOnce() -> Result<(), Failure> + Send>;
+type Interrupt = Box<dyn FnOnce(&Result<(), Error>) + Send>;
+
+struct Actor {
+    name: String,
+    stack_size: Option<usize>,
+    execute: Execute,
+    interrupt: Interrupt,
+}
+
+/// A group of actors that start together and stop together: Go's
+/// [`run.Group`](https://pkg.go.dev/github.com/oklog/run#Group) on std threads.
+///
+/// An actor is a pair of functions: *execute*, which runs on a thread of its own until it fails
+/// or is asked to stop, and *interrupt*, which asks it to stop. [`run`](Group::run) starts every
+/// execute at once, waits for the first to return, calls every interrupt with that first result
+/// in the order the actors were added, waits for every execute to return, and returns the first
+/// result.
+///
+/// `Group` is `Send`; the closures need only be `Send + 'static`.
+///
+/// # Examples
+///
+/// ```
+/// use rungroup::Group;
+///
+/// let mut g = Group::new();
+/// let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(1);
+/// g.add(
+///     move || {
+///         let _ = stop_rx.recv(); // runs until interrupted
+///         Ok(())
+///     },
+///     move |_| {
+///         let _ = stop_tx.send(());
+///     },
+/// );
+/// g.add(|| Err("immediate teardown".into()), |_| ());
+/// let err = g.run().unwrap_err();
+/// assert_eq!(err.actor(), Some("actor-1"));
+/// ```
+pub struct Group {
+    actors: Vec<Actor>,
+    stack_size: Option<usize>,
+    deadline: Option<Duration>,
+    stop: Option<CancelToken>,
+    /// Values that must live until the end of the run (signal registrations), dropped after the
+    /// last actor has returned.
+    guards: Vec<Box<dyn Any + Send>>,
+}
+
+impl Group {
+    /// Creates an empty group.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = rungroup::Group::new();
+    /// assert!(g.is_empty());
+    /// assert!(g.run().is_ok());
+    /// ```
+    pub fn new() -> Self {
+        Group {
+            actors: Vec::new(),
+            stack_size: None,
+            deadline: None,
+            stop: None,
+            guards: Vec::new(),
+        }
+    }
+
+    /// Returns the number of actors in the group.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut g = rungroup::Group::new();
+    /// g.add(|| Ok(()), |_| ()).add(|| Ok(()), |_| ());
+    /// assert_eq!(g.len(), 2);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.actors.len()
+    }
+
+    /// Returns `true` if the group has no actors.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(rungroup::Group::new().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.actors.is_empty()
+    }
+
+    /// Adds an actor to the group, named `actor-N` after its index.
+    ///
+    /// `execute` runs on a thread of its own when the group runs; it should run until it fails
+    /// or `interrupt` asks it to return. `interrupt` is called exactly once, on the thread that
+    /// called [`run`](Group::run), with the group's first result, even if this actor's execute
+    /// has already returned (or was the first to return): it must be safe to call at any time
+    /// and must not block for long.
+    ///
+    /// Returns `&mut self` so that calls can be chained.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut g = rungroup::Group::new();
+    /// g.add(|| Ok(()), |_| ());
+    /// g.add(|| Err("boom".into()), |_| ());
+    /// g.add(|| { std::fs::File::open("/nonexistent")?; Ok(()) }, |_| ());
+    /// assert_eq!(g.len(), 3);
+    /// ```
+    pub fn add<E, I>(&mut self, execute: E, interrupt: I) -> &mut Self
+    where
+        E: FnOnce() -> Result<(), BoxError> + Send + 'static,
+        I: FnOnce(&Result<(), Error>) + Send + 'static,
+    {
+        self.unnamed().add(execute, interrupt)
+    }
+
+    /// Adds a named actor to the group. Same as [`add`](Group::add) otherwise.
+    ///
+    /// The name is the actor's thread name and appears in every error and report about it.
+    /// Names need not be unique, but unique names make errors unambiguous.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `name` contains a NUL byte (it could not be a thread name).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut g = rungroup::Group::new();
+    /// g.add_named("http", || Err("bind failed".into()), |_| ());
+    /// assert_eq!(g.run().unwrap_err().actor(), Some("http"));
+    /// ```
+    pub fn add_named<E, I>(
+        &mut self,
+        name: impl Into<String>,
+        execute: E,
+        interrupt: I,
+    ) -> &mut Self
+    where
+        E: FnOnce() -> Result<(), BoxError> + Send + 'static,
+        I: FnOnce(&Result<(), Error>) + Send + 'static,
+    {
+        self.actor(name).add(execute, interrupt)
+    }
+
+    /// Starts describing a named actor, with per-actor options such as its stack size; finish
+    /// with one of [`ActorBuilder`]'s `add` methods.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `name` contains a NUL byte (it could not be a thread name).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut g = rungroup::Group::new();
+    /// g.actor("small").stack_size(64 * 1024).add(|| Ok(()), |_| ());
+    /// assert!(g.run().is_ok());
+    /// ```
+    pub fn actor(&mut self, name: impl Into<String>) -> ActorBuilder<'_> {
+        let name = name.into();
+        assert!(
+            !name.contains('\0'),
+            "rungroup: actor name {name:?} contains a NUL byte"
+        );
+        ActorBuilder {
+            group: self,
+            name,
+            stack_size: None,
+        }
+    }
+
+    pub(crate) fn unnamed(&mut self) -> ActorBuilder<'_> {
+        let name = format!("actor-{}", self.actors.len());
+        self.actor(name)
+    }
+
+    /// Adds an actor that is handed a [`CancelToken`], which the group cancels as this actor's
+    /// interrupt. See [`ActorBuilder::add_with_token`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut g = rungroup::Group::new();
+    /// g.add_with_token(|token| {
+    ///     while !token.wait_timeout(std::time::Duration::from_millis(10)) {
+    ///         // periodic work
+    ///     }
+    ///     Ok(())
+    /// });
+    /// g.add(|| Err("done".into()), |_| ());
+    /// assert!(g.run().is_err());
+    /// ```
+    pub fn add_with_token<E>(&mut self, execute: E) -> &mut Self
+    where
+        E: FnOnce(CancelToken) -> Result<(), BoxError> + Send + 'static,
+    {
+        self.unnamed().add_with_token(execute)
+    }
+
+    /// Adds an actor that calls `tick` every `period` until the group stops. See
+    /// [`ActorBuilder::add_periodic`].
+    ///
+    /// # Panics
+    ///
+    /// Panics if `period` is zero.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let mut g = rungroup::Group::new();
+    /// let mut n = 0;
+    /// g.add_periodic(Duration::from_millis(1), move || {
+    ///     n += 1;
+    ///     if n == 3 { Err("third tick".into()) } else { Ok(()) }
+    /// });
+    /// assert!(g.run().is_err());
+    /// ```
+    pub fn add_periodic<F>(&mut self, period: Duration, tick: F) -> &mut Self
+    where
+        F: FnMut() -> Result<(), BoxError> + Send + 'static,
+    {
+        self.unnamed().add_periodic(period, tick)
+    }
+
+    /// Adds an actor that returns [`Cancelled`] when `token` is cancelled from outside, like
+    /// oklog/run's `ContextHandler`. See [`ActorBuilder::add_token_handler`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let token = rungroup::CancelToken::new();
+    /// let mut g = rungroup::Group::new();
+    /// g.add_token_handler(token.clone());
+    /// token.cancel();
+    /// assert!(g.run().is_err());
+    /// ```
+    pub fn add_token_handler(&mut self, token: CancelToken) -> &mut Self {
+        self.unnamed().add_token_handler(token)
+    }
+
+    /// Adds another group as one actor named `name`. See [`ActorBuilder::add_group`].
+    ///
+    /// # Panics
+    ///
+    /// Panics if `name` contains a NUL byte.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut storage = rungroup::Group::new();
+    /// storage.add_named("compactor", || Err("disk full".into()), |_| ());
+    /// let mut g = rungroup::Group::new();
+    /// g.add_group("storage", storage);
+    /// assert_eq!(g.run().unwrap_err().actor(), Some("storage/compactor"));
+    /// ```
+    pub fn add_group(&mut self, name: impl Into<String>, group: Group) -> &mut Self {
+        self.actor(name).add_group(group)
+    }
+
+    /// Sets the stack size, in bytes, of every actor thread that does not set its own with
+    /// [`ActorBuilder::stack_size`]. By default std's is used (2 MiB, or `RUST_MIN_STACK`).
+    ///
+    /// A stack size the system cannot provide makes [`run`](Group::run) fail with
+    /// [`Error::Spawn`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut g = rungroup::Group::new();
+    /// g.stack_size(256 * 1024).add(|| Ok(()), |_| ());
+    /// assert!(g.run().is_ok());
+    /// ```
+    pub fn stack_size(&mut self, bytes: usize) -> &mut Self {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Bounds the teardown: if some actors are still running `deadline` after it started,
+    /// [`run`](Group::run) stops waiting for them and returns [`Error::Deadline`] naming them.
+    ///
+    /// The teardown starts with the first result (or the stop handle, or a spawn failure) and
+    /// includes the calls to the interrupts; an interrupt that blocks forever still blocks
+    /// `run`, since interrupts run on the calling thread. The threads of actors still running
+    /// are detached, not killed (Rust cannot kill a thread): they go on until their execute
+    /// returns, or until the process exits.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let mut g = rungroup::Group::new();
+    /// g.teardown_deadline(Duration::from_millis(50));
+    /// g.add_named("stuck", || { std::thread::sleep(Duration::from_secs(1)); Ok(()) }, |_| ());
+    /// g.add(|| Err("stop".into()), |_| ());
+    /// match g.run() {
+    ///     Err(rungroup::Error::Deadline { still_running, .. }) => assert_eq!(still_running, ["stuck"]),
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// ```
+    pub fn teardown_deadline(&mut self, deadline: Duration) -> &mut Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// Returns a handle that stops the group from any thread.
+    ///
+    /// Take it before [`run`](Group::run). See [`StopHandle`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut g = rungroup::Group::new();
+    /// g.add_with_token(|token| { token.wait(); Ok(()) });
+    /// let stop = g.stop_handle();
+    /// std::thread::spawn(move || stop.stop());
+    /// assert!(matches!(g.run(), Err(rungroup::Error::Stopped)));
+    /// ```
+    pub fn stop_handle(&mut self) -> StopHandle {
+        StopHandle {
+            token: self.stop.get_or_insert_with(CancelToken::new).clone(),
+        }
+    }
+
+    /// Runs every actor and returns the first result, once every actor has returned.
+    ///
+    /// Each execute runs on its own thread, spawned with [`std::thread::Builder`] and named
+    /// after its actor. When the first one returns, every interrupt is called exactly once, on
+    /// this thread, in insertion order, with that first result; then `run` waits for every
+    /// other execute to return (or for the [deadline](Group::teardown_deadline)) and returns the
+    /// first result, even if it is `Ok(())` and later actors fail, as Go's `Run` does. An empty
+    /// group returns `Ok(())` at once.
+    ///
+    /// Use [`run_report`](Group::run_report) to see every actor's outcome.
+    ///
+    /// # Errors
+    ///
+    /// - [`Error::Actor`] or [`Error::Panic`]: the first actor to return failed or panicked.
+    /// - [`Error::Spawn`]: a thread could not be spawned; the actors already started were
+    ///   interrupted with this error and waited for, and the later ones never started.
+    /// - [`Error::Stopped`]: the [`StopHandle`] was used.
+    /// - [`Error::InterruptPanic`]: the first result was `Ok(())` but an interrupt panicked.
+    /// - [`Error::Deadline`]: actors were still running when the teardown deadline expired.
+    ///
+    /// # Panics
+    ///
+    /// `run` itself does not panic because an actor or an interrupt did: panics are caught and
+    /// become errors. (With `panic = "abort"` nothing can be caught, and a panic aborts the
+    /// process.)
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut g = rungroup::Group::new();
+    /// g.add(|| Ok(()), |_| ());
+    /// assert!(g.run().is_ok());
+    /// ```
+    pub fn run(self) -> Result<(), Error> {
+        self.run_report().into_result()
+    }
+
+    /// Runs the group like [`run`](Group::run) and returns a [`Report`] of every actor's
+    /// outcome instead of only the first result.
+    ///
+    /// [`Report::into_result`] gives what `run` would have returned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut g = rungroup::Group::new();
+    /// g.add_named("a", || Ok(()), |_| ());
+    /// g.add_named("b", || { std::thread::sleep(std::time::Duration::from_millis(5)); Err("late".into()) }, |_| ());
+    /// let report = g.run_report();
+    /// assert!(report.actors[1].outcome.to_string().contains("late"));
+    /// assert!(report.into_result().is_ok()); // the first result was Ok
+    /// ```
+    pub fn run_report(mut self) -> Report {
+        let start = Instant::now();
+        let guards = std::mem::take(&mut self.guards);
+        let report = self.run_actors(start);
+        drop(guards);
+        report
+    }
+
+    fn run_actors(self, start: Instant) -> Report {
+        let Group {
+            actors,
+            stack_size,
+            deadline,
+            stop,
+            ..
+        } = self;
+        let n = actors.len();
+        let mut reports = Vec::with_capacity(n);
+        if n == 0 {
+            return Report {
+                actors: reports,
+                cause: Cause::Empty,
+                teardown_started: None,
+                teardown: None,
+                deadline,
+            };
+        }
+
+        // Each actor sends exactly one message, so a capacity of `n` means no send ever blocks.
+        let (tx, rx) = crossbeam_channel::bounded::<(usize, Result<(), Failure>)>(n);
+        let mut interrupts = Vec::with_capacity(n);
+        let mut spawn_failure = None;
+        for (i, actor) in actors.into_iter().enumerate() {
+            reports.push(ActorReport {
+                name: actor.name,
+                outcome: Outcome::NotStarted,
+                exit_order: None,
+                exited_after: None,
+                interrupted_after: None,
+                interrupt_panic: None,
+            });
+            if spawn_failure.is_some() {
+                continue; // never started; its closures are dropped here
+            }
+            let name = &reports[i].name;
+            let mut builder = thread::Builder::new().name(name.clone());
+            if let Some(bytes) = actor.stack_size.or(stack_size) {
+                builder = builder.stack_size(bytes);
+            }
+            let tx = tx.clone();
+            let execute = actor.execute;
+            let spawned = builder.spawn(move || {
+                let result = catch_unwind(AssertUnwindSafe(execute)).unwrap_or_else(|payload| {
+                    let message = panic_message(&*payload);
+                    // A payload whose drop panics must not stop this thread from reporting.
+                    let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
+                    Err(Failure::Panic(message))
+                });
+                // Cannot fail while `run` waits: the receiver lives until every actor reported
+                // or the deadline expired, and the capacity leaves room for every message.
+                let _ = tx.send((i, result));
+            });
+            match spawned {
+                Ok(_) => {
+                    event!(debug, "actor `{}` started", name);
+                    reports[i].outcome = Outcome::StillRunning;
+                    interrupts.push(actor.interrupt);
+                }
+                Err(source) => {
+                    event!(error, "actor `{}` failed to start: {}", name, source);
+                    spawn_failure = Some(Error::Spawn {
+                        actor: name.clone(),
+                        source,
+                    });
+                    reports[i].exit_order = Some(0);
+                }
+            }
+        }
+        drop(tx);
+        let started = interrupts.len();
+
+        // A spawn failure counts as the first exit.
+        let mut exits = usize::from(spawn_failure.is_some());
+        let mut record = |reports: &mut [ActorReport], i: usize, result: Result<(), Failure>| {
+            let actor = &mut reports[i];
+            actor.exit_order = Some(exits);
+            actor.exited_after = Some(start.elapsed());
+            exits += 1;
+            let result = result.map_err(|f| f.into_error(&actor.name));
+            match &result {
+                Ok(()) => event!(info, "actor `{}` exited: ok", actor.name),
+                Err(e) => event!(warn, "actor `{}` exited: {}", actor.name, ChainDisplay(e)),
+            }
+            result
+        };
+        let receive_first = |rx: &crossbeam_channel::Receiver<_>| {
+            rx.recv()
+                .expect("rungroup: every actor thread reports before it ends")
+        };
+
+        let (cause, first) = if let Some(err) = spawn_failure {
+            (Cause::SpawnFailed(started), Err(err))
+        } else {
+            let message = match &stop {
+                Some(stop) => select! {
+                    recv(rx) -> message => Some(message.expect("rungroup: every actor thread reports before it ends")),
+                    recv(stop.done()) -> _ => None,
+                },
+                None => Some(receive_first(&rx)),
+            };
+            match message {
+                Some((i, result)) => (Cause::Actor(i), record(&mut reports, i, result)),
+                None => (Cause::Stopped, Err(Error::Stopped)),
+            }
+        };
+        let teardown_started = start.elapsed();
+        let teardown_start = Instant::now();
+        event!(
+            info,
+            "teardown started by {}",
+            match cause {
+                Cause::Actor(i) | Cause::SpawnFailed(i) => format!("actor `{}`", reports[i].name),
+                _ => "the stop handle".to_owned(),
+            }
+        );
+
+        for (i, interrupt) in interrupts.into_iter().enumerate() {
+            reports[i].interrupted_after = Some(start.elapsed());
+            event!(debug, "interrupting actor `{}`", reports[i].name);
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| interrupt(&first))) {
+                let message = panic_message(&*payload);
+                event!(
+                    error,
+                    "interrupt of actor `{}` panicked: {}",
+                    reports[i].name,
+                    message
+                );
+                reports[i].interrupt_panic = Some(message);
+            }
+        }
+
+        let deadline_at = deadline.and_then(|d| teardown_start.checked_add(d));
+        let received = usize::from(matches!(cause, Cause::Actor(_)));
+        for _ in received..started {
+            let message = match deadline_at {
+                None => receive_first(&rx),
+                Some(at) => match rx.recv_deadline(at) {
+                    Ok(message) => message,
+                    Err(RecvTimeoutError::Timeout) => break,
+                    Err(RecvTimeoutError::Disconnected) => {
+                        unreachable!("rungroup: every actor thread reports before it ends")
+                    }
+                },
+            };
+            let (i, result) = message;
+            reports[i].outcome = match record(&mut reports, i, result) {
+                Ok(()) => Outcome::Ok,
+                Err(e) => Outcome::Err(e),
+            };
+        }
+        match (cause, first) {
+            (Cause::Actor(i) | Cause::SpawnFailed(i), Err(e)) => {
+                reports[i].outcome = Outcome::Err(e)
+            }
+            (Cause::Actor(i), Ok(())) => reports[i].outcome = Outcome::Ok,
+            _ => {}
+        }
+        let teardown = teardown_start.elapsed();
+        for actor in reports
+            .iter()
+            .filter(|a| matches!(a.outcome, Outcome::StillRunning))
+        {
+            event!(
+                error,
+                "actor `{}` still running at the teardown deadline; detached",
+                actor.name
+            );
+        }
+        event!(info, "teardown finished in {:?}", teardown);
+        Report {
+            actors: reports,
+            cause,
+            teardown_started: Some(teardown_started),
+            teardown: Some(teardown),
+            deadline,
+        }
+    }
+}
+
+/// Displays an error with its sources, for log lines.
+struct ChainDisplay<'a>(&'a Error);
+
+impl fmt::Display for ChainDisplay<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        crate::report::write_chain(f, self.0)
+    }
+}
+
+impl Default for Group {
+    /// Same as [`Group::new`].
+    ///
+    /// ```
+    /// assert!(rungroup::Group::default().is_empty());
+    /// ```
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for Group {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Group")
+            .field(
+                "actors",
+                &self.actors.iter().map(|a| &a.name).collect::<Vec<_>>(),
+            )
+            .field("stack_size", &self.stack_size)
+            .field("deadline", &self.deadline)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Describes one actor before it is added: its name and thread options. Made by
+/// [`Group::actor`].
+///
+/// # Examples
+///
+/// ```
+/// let mut g = rungroup::Group::new();
+/// g.actor("worker")
+///     .stack_size(128 * 1024)
+///     .add_with_token(|token| { token.wait(); Ok(()) });
+/// g.actor("failing").add(|| Err("boom".into()), |_| ());
+/// assert_eq!(g.run().unwrap_err().actor(), Some("failing"));
+/// ```
+#[must_use = "an actor is only added by one of the builder's `add` methods"]
+pub struct ActorBuilder<'g> {
+    group: &'g mut Group,
+    name: String,
+    stack_size: Option<usize>,
+}
+
+impl<'g> ActorBuilder<'g> {
+    /// Sets this actor's thread stack size in bytes, overriding [`Group::stack_size`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut g = rungroup::Group::new();
+    /// g.actor("deep").stack_size(8 << 20).add(|| Ok(()), |_| ());
+    /// assert!(g.run().is_ok());
+    /// ```
+    pub fn stack_size(mut self, bytes: usize) -> Self {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Keeps `guard` alive until the group's run has ended (every actor returned, or the
+    /// deadline expired), or until the group is dropped without running.
+    #[cfg_attr(not(all(unix, feature = "signal")), allow(dead_code))]
+    pub(crate) fn keep_until_end(&mut self, guard: impl Any + Send) {
+        self.group.guards.push(Box::new(guard));
+    }
+
+    pub(crate) fn push(self, execute: Execute, interrupt: Interrupt) -> &'g mut Group {
+        self.group.actors.push(Actor {
+            name: self.name,
+            stack_size: self.stack_size,
+            execute,
+            interrupt,
+        });
+        self.group
+    }
+
+    /// Adds the actor with its execute and interrupt functions. See [`Group::add`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut g = rungroup::Group::new();
+    /// g.actor("one").add(|| Ok(()), |first| assert!(first.is_ok()));
+    /// assert!(g.run().is_ok());
+    /// ```
+    pub fn add<E, I>(self, execute: E, interrupt: I) -> &'g mut Group
+    where
+        E: FnOnce() -> Result<(), BoxError> + Send + 'static,
+        I: FnOnce(&Result<(), Error>) + Send + 'static,
+    {
+        self.push(
+            Box::new(move || execute().map_err(Failure::User)),
+            Box::new(interrupt),
+        )
+    }
+
+    /// Adds an actor that is handed a [`CancelToken`]; its interrupt cancels the token.
+    ///
+    /// This is the seed service's "module" shape: a loop that watches a cancellation (in
+    /// `select!` on [`CancelToken::done`], or with [`CancelToken::wait_timeout`]) and returns
+    /// once it fires, with no hand-written interrupt.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut g = rungroup::Group::new();
+    /// g.actor("waiter").add_with_token(|token| {
+    ///     token.wait();
+    ///     Ok(())
+    /// });
+    /// g.add(|| Ok(()), |_| ());
+    /// assert!(g.run().is_ok());
+    /// ```
+    pub fn add_with_token<E>(self, execute: E) -> &'g mut Group
+    where
+        E: FnOnce(CancelToken) -> Result<(), BoxError> + Send + 'static,
+    {
+        let token = CancelToken::new();
+        let handed = token.clone();
+        self.add(move || execute(handed), move |_| token.cancel())
+    }
+
+    /// Adds an actor that calls `tick` every `period` until the group stops, or until `tick`
+    /// returns an error, which stops the group.
+    ///
+    /// One ticker ([`crossbeam_channel::tick`]) serves the actor's whole life: ticks keep to
+    /// the schedule set at the start, and a tick that comes while `tick` is still running late
+    /// is delivered once, not piled up. The first call comes one `period` after the start. The
+    /// actor returns `Ok(())` when interrupted; an interrupt during a call to `tick` takes effect
+    /// when that call returns.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `period` is zero.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    ///
+    /// let ticks = Arc::new(AtomicUsize::new(0));
+    /// let counter = ticks.clone();
+    /// let mut g = rungroup::Group::new();
+    /// g.actor("ticker").add_periodic(Duration::from_millis(1), move || {
+    ///     counter.fetch_add(1, Ordering::Relaxed);
+    ///     Ok(())
+    /// });
+    /// g.add(|| { std::thread::sleep(Duration::from_millis(20)); Ok(()) }, |_| ());
+    /// assert!(g.run().is_ok());
+    /// assert!(ticks.load(Ordering::Relaxed) > 0);
+    /// ```
+    pub fn add_periodic<F>(self, period: Duration, mut tick: F) -> &'g mut Group
+    where
+        F: FnMut() -> Result<(), BoxError> + Send + 'static,
+    {
+        assert!(
+            !period.is_zero(),
+            "rungroup: the period of a periodic actor must not be zero"
+        );
+        self.add_with_token(move |token| {
+            let ticker = crossbeam_channel::tick(period);
+            loop {
+                select! {
+                    recv(ticker) -> _ => {
+                        // select! picks at random when both are ready: cancellation wins.
+                        if token.is_cancelled() {
+                            return Ok(());
+                        }
+                        tick()?;
+                    }
+                    recv(token.done()) -> _ => return Ok(()),
+                }
+            }
+        })
+    }
+
+    /// Adds an actor that waits for `token` to be cancelled from outside and then returns
+    /// [`Cancelled`], stopping the group; like oklog/run's `ContextHandler`, it also returns
+    /// `Cancelled` when interrupted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rungroup::{CancelToken, Cancelled, Group};
+    ///
+    /// let parent = CancelToken::new();
+    /// let mut g = Group::new();
+    /// g.actor("parent").add_token_handler(parent.clone());
+    /// g.add_with_token(|token| { token.wait(); Ok(()) });
+    /// parent.cancel();
+    /// let err = g.run().unwrap_err();
+    /// assert_eq!(err.actor(), Some("parent"));
+    /// assert_eq!(err.find_source::<Cancelled>(), Some(&Cancelled));
+    /// ```
+    pub fn add_token_handler(self, token: CancelToken) -> &'g mut Group {
+        self.add_with_token(move |interrupted| {
+            select! {
+                recv(token.done()) -> _ => {}
+                recv(interrupted.done()) -> _ => {}
+            }
+            Err(Box::new(Cancelled))
+        })
+    }
+
+    /// Adds another group as this one actor.
+    ///
+    /// The inner group runs on this actor's thread. Interrupting the actor stops the inner group
+    /// (through its [`StopHandle`]); the inner group's first error surfaces from the outer group
+    /// with the path of actor names, such as `storage/compactor`. An inner group that was
+    /// stopped by this interrupt returns [`Error::Stopped`] as this actor's outcome.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut inner = rungroup::Group::new();
+    /// inner.actor("idle").add_with_token(|token| { token.wait(); Ok(()) });
+    /// let mut g = rungroup::Group::new();
+    /// g.actor("inner").add_group(inner);
+    /// g.actor("quitter").add(|| Ok(()), |_| ());
+    /// assert!(g.run().is_ok()); // the inner group was torn down with the outer one
+    /// ```
+    pub fn add_group(self, mut group: Group) -> &'g mut Group {
+        let stop = group.stop_handle();
+        self.push(
+            Box::new(move || group.run().map_err(Failure::Group)),
+            Box::new(move |_| stop.stop()),
+        )
+    }
+}
+
+impl fmt::Debug for ActorBuilder<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ActorBuilder")
+            .field("name", &self.name)
+            .field("stack_size", &self.stack_size)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Stops a running [`Group`] from any thread: a parent, a service manager, a test.
+///
+/// Made by [`Group::stop_handle`] before the group runs. [`stop`](StopHandle::stop) starts the
+/// group's teardown as if an actor had returned [`Error::Stopped`]: every interrupt is called
+/// with that error, and [`Group::run`] returns it. It is idempotent and harmless at any time:
+/// before `run`, the group stops as soon as it has started its actors; after `run` has
+/// returned, it does nothing.
+///
+/// # Examples
+///
+/// ```
+/// use rungroup::{Error, Group};
+///
+/// let mut g = Group::new();
+/// g.add_with_token(|token| { token.wait(); Ok(()) });
+/// let stop = g.stop_handle();
+/// let runner = std::thread::spawn(move || g.run());
+/// stop.stop();
+/// stop.clone().stop(); // idempotent
+/// assert!(matches!(runner.join().unwrap(), Err(Error::Stopped)));
+/// stop.stop(); // harmless after the run
+/// ```
+#[derive(Clone, Debug)]
+pub struct StopHandle {
+    token: CancelToken,
+}
+
+impl StopHandle {
+    /// Asks the group to stop. Idempotent; harmless before `run` and after it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut g = rungroup::Group::new();
+    /// g.add_with_token(|token| { token.wait(); Ok(()) });
+    /// let stop = g.stop_handle();
+    /// stop.stop(); // before run: run starts the actors and stops at once
+    /// assert!(matches!(g.run(), Err(rungroup::Error::Stopped)));
+    /// ```
+    pub fn stop(&self) {
+        self.token.cancel();
+    }
+
+    /// Returns `true` once [`stop`](StopHandle::stop) has been called.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let stop = rungroup::Group::new().stop_handle();
+    /// assert!(!stop.is_stopped());
+    /// stop.stop();
+    /// assert!(stop.is_stopped());
+    /// ```
+    pub fn is_stopped(&self) -> bool {
+        self.token.is_cancelled()
+    }
+}

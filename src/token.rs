@@ -1,0 +1,268 @@
+//! A cancellation token: Go's `context.WithCancel` for threads.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+
+/// A cloneable, cheap cancellation flag that threads can wait on.
+///
+/// This is the Rust counterpart of the seed service's `ctxAll, cancelAll :=
+/// context.WithCancel(...)`: every clone observes the same cancellation. [`cancel`](Self::cancel)
+/// is idempotent; once cancelled, a token stays cancelled.
+///
+/// Waiting costs no thread: [`done`](Self::done) returns a crossbeam [`Receiver`] that becomes
+/// ready (disconnected) on cancellation, so it can sit in `crossbeam_channel::select!` beside a
+/// ticker or a work queue; [`wait`](Self::wait) and [`wait_timeout`](Self::wait_timeout) block
+/// the calling thread, the latter as an interruptible sleep.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use crossbeam_channel::{select, tick};
+/// use rungroup::CancelToken;
+///
+/// let token = CancelToken::new();
+/// let worker = {
+///     let token = token.clone();
+///     std::thread::spawn(move || {
+///         let ticker = tick(Duration::from_millis(1));
+///         let mut ticks = 0;
+///         loop {
+///             select! {
+///                 recv(ticker) -> _ => ticks += 1,
+///                 recv(token.done()) -> _ => return ticks,
+///             }
+///         }
+///     })
+/// };
+/// std::thread::sleep(Duration::from_millis(20));
+/// token.cancel();
+/// let ticks = worker.join().unwrap();
+/// assert!(ticks > 0);
+/// assert!(token.is_cancelled());
+/// ```
+#[derive(Clone)]
+pub struct CancelToken {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    cancelled: AtomicBool,
+    /// Dropped on cancel, which disconnects `done` for every waiter at once.
+    sender: Mutex<Option<Sender<()>>>,
+    done: Receiver<()>,
+}
+
+impl CancelToken {
+    /// Creates a token that is not cancelled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let token = rungroup::CancelToken::new();
+    /// assert!(!token.is_cancelled());
+    /// ```
+    pub fn new() -> Self {
+        let (sender, done) = crossbeam_channel::bounded(0);
+        CancelToken {
+            inner: Arc::new(Inner {
+                cancelled: AtomicBool::new(false),
+                sender: Mutex::new(Some(sender)),
+                done,
+            }),
+        }
+    }
+
+    /// Cancels the token, waking every thread that waits on it or on a clone of it.
+    ///
+    /// Calling it again, from any thread, does nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let token = rungroup::CancelToken::new();
+    /// token.clone().cancel();
+    /// token.cancel();
+    /// assert!(token.is_cancelled());
+    /// ```
+    pub fn cancel(&self) {
+        self.inner.cancelled.store(true, Ordering::Release);
+        // A poisoned lock only means another canceller panicked; the Option is still valid.
+        let sender = self
+            .inner
+            .sender
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        drop(sender);
+    }
+
+    /// Returns `true` once the token has been cancelled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let token = rungroup::CancelToken::new();
+    /// assert!(!token.is_cancelled());
+    /// token.cancel();
+    /// assert!(token.is_cancelled());
+    /// ```
+    pub fn is_cancelled(&self) -> bool {
+        self.inner.cancelled.load(Ordering::Acquire)
+    }
+
+    /// Returns a receiver that becomes ready when the token is cancelled, like Go's
+    /// `ctx.Done()`.
+    ///
+    /// No message is ever sent: on cancellation the channel disconnects, so `recv` returns
+    /// `Err(RecvError)` and a `select!` arm `recv(token.done()) -> _` fires, for every waiter and
+    /// forever after.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let token = rungroup::CancelToken::new();
+    /// assert!(token.done().try_recv().is_err()); // empty: not cancelled
+    /// token.cancel();
+    /// assert!(token.done().recv().is_err()); // disconnected: cancelled
+    /// ```
+    pub fn done(&self) -> &Receiver<()> {
+        &self.inner.done
+    }
+
+    /// Blocks the current thread until the token is cancelled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let token = rungroup::CancelToken::new();
+    /// let t = token.clone();
+    /// std::thread::spawn(move || t.cancel());
+    /// token.wait();
+    /// assert!(token.is_cancelled());
+    /// ```
+    pub fn wait(&self) {
+        // Nothing is ever sent, so recv only returns on disconnection.
+        let _ = self.inner.done.recv();
+    }
+
+    /// Blocks until the token is cancelled or `timeout` has passed; returns `true` if it was
+    /// cancelled.
+    ///
+    /// This is an interruptible sleep: `if token.wait_timeout(period) { return }`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let token = rungroup::CancelToken::new();
+    /// assert!(!token.wait_timeout(Duration::from_millis(1)));
+    /// token.cancel();
+    /// assert!(token.wait_timeout(Duration::from_secs(3600))); // returns at once
+    /// ```
+    pub fn wait_timeout(&self, timeout: Duration) -> bool {
+        match Instant::now().checked_add(timeout) {
+            Some(deadline) => self.wait_deadline(deadline),
+            None => {
+                self.wait();
+                true
+            }
+        }
+    }
+
+    /// Blocks until the token is cancelled or `deadline` is reached; returns `true` if it was
+    /// cancelled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let token = rungroup::CancelToken::new();
+    /// assert!(!token.wait_deadline(Instant::now() + Duration::from_millis(1)));
+    /// ```
+    pub fn wait_deadline(&self, deadline: Instant) -> bool {
+        match self.inner.done.recv_deadline(deadline) {
+            Err(RecvTimeoutError::Timeout) => self.is_cancelled(),
+            Ok(()) | Err(RecvTimeoutError::Disconnected) => true,
+        }
+    }
+}
+
+impl Default for CancelToken {
+    /// Same as [`CancelToken::new`].
+    ///
+    /// ```
+    /// assert!(!rungroup::CancelToken::default().is_cancelled());
+    /// ```
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for CancelToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CancelToken")
+            .field("cancelled", &self.is_cancelled())
+            .finish()
+    }
+}
+
+/// Returned by the actor of [`Group::add_token_handler`](crate::Group::add_token_handler) when
+/// it ends, like Go's `context.Canceled`.
+///
+/// # Examples
+///
+/// ```
+/// use rungroup::{CancelToken, Cancelled, Group};
+///
+/// let token = CancelToken::new();
+/// token.cancel();
+/// let mut g = Group::new();
+/// g.add_token_handler(token);
+/// let err = g.run().unwrap_err();
+/// assert!(err.find_source::<Cancelled>().is_some());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("token cancelled")]
+pub struct Cancelled;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cancel_wakes_every_clone() {
+        let token = CancelToken::new();
+        let waiters: Vec<_> = (0..4)
+            .map(|_| {
+                let t = token.clone();
+                std::thread::spawn(move || t.wait())
+            })
+            .collect();
+        token.cancel();
+        for w in waiters {
+            w.join().unwrap();
+        }
+        assert!(token.inner.sender.lock().unwrap().is_none());
+    }
+
+    #[test]
+    fn timeout_reports_not_cancelled() {
+        let token = CancelToken::new();
+        assert!(!token.wait_timeout(Duration::from_millis(5)));
+        assert!(!token.is_cancelled());
+    }
+
+    #[test]
+    fn huge_timeout_does_not_overflow() {
+        let token = CancelToken::new();
+        token.cancel();
+        assert!(token.wait_timeout(Duration::MAX));
+    }
+}

@@ -1,0 +1,499 @@
+//! Tests for the contract of `Group::run`: oklog/run's cases and the promises beyond them.
+
+use std::error::Error as _;
+use std::fmt;
+use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crossbeam_channel::{bounded, Receiver, Sender};
+use rungroup::{Error, Group};
+
+/// Generous guard against hangs; never used to prove an ordering.
+const GUARD: Duration = Duration::from_secs(20);
+
+/// A shared, ordered log of events.
+#[derive(Clone, Default)]
+struct Events(Arc<Mutex<Vec<String>>>);
+
+impl Events {
+    fn push(&self, e: impl Into<String>) {
+        self.0.lock().unwrap().push(e.into());
+    }
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+/// Adds an actor that blocks until its interrupt fires, recording both in `events`.
+fn add_blocker(g: &mut Group, events: &Events, name: &'static str) {
+    let (tx, rx): (Sender<()>, Receiver<()>) = bounded(1);
+    let (e1, e2) = (events.clone(), events.clone());
+    g.add_named(
+        name,
+        move || {
+            rx.recv_timeout(GUARD).expect("interrupt never came");
+            e1.push(format!("{name} returned"));
+            Ok(())
+        },
+        move |first| {
+            e2.push(format!("{name} interrupted: {}", describe(first)));
+            let _ = tx.send(());
+        },
+    );
+}
+
+fn describe(r: &Result<(), Error>) -> String {
+    match r {
+        Ok(()) => "ok".into(),
+        Err(e) => match e.source() {
+            Some(s) => format!("{e}: {s}"),
+            None => e.to_string(),
+        },
+    }
+}
+
+/// Runs `g` on another thread and fails the test instead of hanging.
+fn run_guarded(g: Group) -> Result<(), Error> {
+    let (tx, rx) = bounded(1);
+    std::thread::spawn(move || tx.send(g.run()).unwrap());
+    rx.recv_timeout(GUARD).expect("run hung")
+}
+
+#[test]
+fn zero() {
+    let g = Group::new();
+    assert!(g.is_empty());
+    assert!(g.run().is_ok());
+    assert!(Group::default().run().is_ok());
+}
+
+#[test]
+fn one() {
+    let events = Events::default();
+    let e = events.clone();
+    let mut g = Group::new();
+    g.add(|| Err("boom".into()), move |first| e.push(describe(first)));
+    assert_eq!(g.len(), 1);
+    let err = run_guarded(g).unwrap_err();
+    assert_eq!(err.to_string(), "actor `actor-0` returned an error");
+    assert_eq!(err.source().unwrap().to_string(), "boom");
+    assert_eq!(events.take(), ["actor `actor-0` returned an error: boom"]);
+}
+
+#[test]
+fn many() {
+    let events = Events::default();
+    let mut g = Group::new();
+    for name in ["a", "b", "c"] {
+        add_blocker(&mut g, &events, name);
+    }
+    g.add_named("d", || Ok(()), |_| ());
+    assert!(run_guarded(g).is_ok());
+    let got = events.take();
+    // Interrupts are called in insertion order, each once, before run returns.
+    let interrupts: Vec<_> = got.iter().filter(|e| e.contains("interrupted")).collect();
+    assert_eq!(
+        interrupts,
+        [
+            "a interrupted: ok",
+            "b interrupted: ok",
+            "c interrupted: ok"
+        ]
+    );
+    for name in ["a", "b", "c"] {
+        let returned = format!("{name} returned");
+        let interrupted = format!("{name} interrupted: ok");
+        let pos = |s: &str| got.iter().position(|e| e == s).unwrap();
+        assert!(pos(&interrupted) < pos(&returned), "{got:?}");
+    }
+    assert_eq!(got.len(), 6);
+}
+
+/// oklog/run's example: the second actor returns at once with "immediate teardown"; the
+/// first is interrupted with that error and returns; the group ends with that error.
+#[test]
+fn basic_example() {
+    let events = Events::default();
+    let mut g = Group::new();
+    add_blocker(&mut g, &events, "first");
+    let e = events.clone();
+    let e2 = events.clone();
+    g.add(
+        move || {
+            e.push("second returning");
+            Err("immediate teardown".into())
+        },
+        move |first| e2.push(format!("second interrupted: {}", describe(first))),
+    );
+    let err = run_guarded(g).unwrap_err();
+    assert_eq!(err.actor(), Some("actor-1"));
+    assert_eq!(err.source().unwrap().to_string(), "immediate teardown");
+    let mut got = events.take();
+    // "first returned" races with the second interrupt; everything else is ordered.
+    let returned = got.iter().position(|e| e == "first returned").unwrap();
+    assert!(returned > 1, "{got:?}");
+    got.remove(returned);
+    assert_eq!(
+        got,
+        [
+            "second returning",
+            "first interrupted: actor `actor-1` returned an error: immediate teardown",
+            "second interrupted: actor `actor-1` returned an error: immediate teardown",
+        ]
+    );
+}
+
+#[test]
+fn interrupts_are_called_exactly_once_on_the_calling_thread() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let caller = std::thread::current().id();
+    let threads = Arc::new(Mutex::new(Vec::new()));
+    let mut g = Group::new();
+    for _ in 0..8 {
+        let calls = calls.clone();
+        let threads = threads.clone();
+        g.add(
+            || Ok(()),
+            move |_| {
+                calls.fetch_add(1, Ordering::SeqCst);
+                threads.lock().unwrap().push(std::thread::current().id());
+            },
+        );
+    }
+    assert!(g.run().is_ok());
+    assert_eq!(calls.load(Ordering::SeqCst), 8);
+    assert!(threads.lock().unwrap().iter().all(|t| *t == caller));
+}
+
+#[test]
+fn each_actor_runs_on_its_own_named_thread() {
+    let (tx, rx) = bounded(3);
+    let mut g = Group::new();
+    for name in ["alpha", "beta"] {
+        let tx = tx.clone();
+        g.add_named(
+            name,
+            move || {
+                let t = std::thread::current();
+                tx.send((t.name().map(str::to_owned), t.id())).unwrap();
+                Ok(())
+            },
+            |_| (),
+        );
+    }
+    let tx2 = tx.clone();
+    g.add(
+        move || {
+            tx2.send((
+                std::thread::current().name().map(str::to_owned),
+                std::thread::current().id(),
+            ))
+            .unwrap();
+            Ok(())
+        },
+        |_| (),
+    );
+    assert!(g.run().is_ok());
+    let mut got: Vec<_> = rx.try_iter().collect();
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    let names: Vec<_> = got.iter().map(|g| g.0.as_deref().unwrap()).collect();
+    assert_eq!(names, ["actor-2", "alpha", "beta"]);
+    let me = std::thread::current().id();
+    assert!(got.iter().all(|g| g.1 != me));
+    assert!(got[0].1 != got[1].1 && got[1].1 != got[2].1 && got[0].1 != got[2].1);
+}
+
+/// `run` returns only after every execute has returned and dropped its captured state.
+#[test]
+fn run_waits_for_every_actor_and_its_state() {
+    struct DropFlag(Arc<AtomicUsize>);
+    impl Drop for DropFlag {
+        fn drop(&mut self) {
+            std::thread::sleep(Duration::from_millis(20));
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let mut g = Group::new();
+    for _ in 0..4 {
+        let flag = DropFlag(dropped.clone());
+        g.add_with_token(move |token| {
+            let _flag = flag;
+            token.wait();
+            std::thread::sleep(Duration::from_millis(20));
+            Ok(())
+        });
+    }
+    g.add(|| Ok(()), |_| ());
+    assert!(run_guarded(g).is_ok());
+    assert_eq!(dropped.load(Ordering::SeqCst), 4);
+}
+
+/// Go's semantics: the first result wins even when it is Ok and later actors fail.
+#[test]
+fn first_result_wins_even_if_ok() {
+    let mut g = Group::new();
+    g.add(|| Ok(()), |_| ());
+    g.add_with_token(|token| {
+        token.wait();
+        Err("late failure".into())
+    });
+    assert!(run_guarded(g).is_ok());
+}
+
+#[test]
+fn panic_in_execute_tears_down_with_its_message() {
+    let events = Events::default();
+    let mut g = Group::new();
+    add_blocker(&mut g, &events, "waiter");
+    g.add_named("bad", || panic!("index out of range: {}", 7), |_| ());
+    let err = run_guarded(g).unwrap_err();
+    assert!(
+        matches!(&err, Error::Panic { actor, message } if actor == "bad" && message == "index out of range: 7"),
+        "{err:?}"
+    );
+    assert!(err.is_panic());
+    assert_eq!(
+        err.to_string(),
+        "actor `bad` panicked: index out of range: 7"
+    );
+    assert_eq!(
+        events.take(),
+        [
+            "waiter interrupted: actor `bad` panicked: index out of range: 7",
+            "waiter returned"
+        ]
+    );
+}
+
+#[test]
+fn panic_with_static_str_and_other_payloads() {
+    let mut g = Group::new();
+    g.add(|| panic!("plain"), |_| ());
+    assert!(matches!(run_guarded(g), Err(Error::Panic { message, .. }) if message == "plain"));
+
+    let mut g = Group::new();
+    g.add(|| std::panic::panic_any(42_i32), |_| ());
+    assert!(
+        matches!(run_guarded(g), Err(Error::Panic { message, .. }) if message == "<non-string panic payload>")
+    );
+}
+
+#[test]
+fn panic_during_teardown_does_not_hang() {
+    let mut g = Group::new();
+    g.add_with_token(|token| {
+        token.wait();
+        panic!("panicking on the way out")
+    });
+    g.add(|| Err("first".into()), |_| ());
+    let report = {
+        let (tx, rx) = bounded(1);
+        std::thread::spawn(move || tx.send(g.run_report()).unwrap());
+        rx.recv_timeout(GUARD).expect("run hung")
+    };
+    assert!(report.actors[0]
+        .outcome
+        .to_string()
+        .contains("panicking on the way out"));
+    let err = report.into_result().unwrap_err();
+    assert_eq!(err.actor(), Some("actor-1"));
+}
+
+#[test]
+fn panic_in_interrupt_is_surfaced_and_others_still_run() {
+    let events = Events::default();
+    let mut g = Group::new();
+    add_blocker(&mut g, &events, "a");
+    g.add_named("loud", || Ok(()), |_| panic!("interrupt exploded"));
+    add_blocker(&mut g, &events, "c");
+    let err = run_guarded(g).unwrap_err();
+    // The first result was Ok, so the interrupt's panic is what run returns.
+    match &err {
+        Error::InterruptPanic { actor, message } => {
+            assert_eq!(actor, "loud");
+            assert_eq!(message, "interrupt exploded");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(err.is_panic());
+    let got = events.take();
+    assert!(got.contains(&"c interrupted: ok".to_owned()), "{got:?}");
+    assert!(got.contains(&"c returned".to_owned()), "{got:?}");
+    assert!(got.contains(&"a returned".to_owned()), "{got:?}");
+}
+
+#[test]
+fn panic_in_interrupt_keeps_first_error_and_is_in_report() {
+    let mut g = Group::new();
+    g.add_named("fails", || Err("first".into()), |_| panic!("bad interrupt"));
+    let report = g.run_report();
+    assert_eq!(
+        report.actors[0].interrupt_panic.as_deref(),
+        Some("bad interrupt")
+    );
+    let err = report.into_result().unwrap_err();
+    assert!(matches!(err, Error::Actor { .. }), "{err:?}");
+}
+
+#[test]
+fn spawn_failure_interrupts_started_actors_and_names_the_actor() {
+    let events = Events::default();
+    let mut g = Group::new();
+    add_blocker(&mut g, &events, "a");
+    add_blocker(&mut g, &events, "b");
+    // No system can map a 1 PiB stack.
+    let e = events.clone();
+    g.actor("huge")
+        .stack_size(1 << 50)
+        .add(|| Ok(()), move |_| e.push("huge interrupted"));
+    let e = events.clone();
+    g.add_named("never", || Ok(()), move |_| e.push("never interrupted"));
+    let report = {
+        let (tx, rx) = bounded(1);
+        std::thread::spawn(move || tx.send(g.run_report()).unwrap());
+        rx.recv_timeout(GUARD).expect("run hung")
+    };
+    assert_eq!(report.cause, rungroup::Cause::SpawnFailed(2));
+    assert!(matches!(
+        report.actors[3].outcome,
+        rungroup::Outcome::NotStarted
+    ));
+    let err = report.into_result().unwrap_err();
+    match &err {
+        Error::Spawn { actor, .. } => {
+            assert_eq!(actor, "huge");
+            assert!(err.source().unwrap().downcast_ref::<io::Error>().is_some());
+        }
+        other => panic!("{other:?}"),
+    }
+    let got = events.take();
+    assert_eq!(got.len(), 4, "{got:?}");
+    // Only the started actors are interrupted, in order, with the spawn error; both returned.
+    let interrupted: Vec<_> = got.iter().filter(|e| e.contains("interrupted")).collect();
+    assert_eq!(interrupted.len(), 2, "{got:?}");
+    assert!(interrupted[0].starts_with("a interrupted: failed to spawn the thread of actor `huge`"));
+    assert!(interrupted[1].starts_with("b interrupted: failed to spawn"));
+    assert!(got.contains(&"a returned".to_owned()));
+    assert!(got.contains(&"b returned".to_owned()));
+}
+
+#[derive(Debug, PartialEq)]
+struct MyError {
+    code: u32,
+}
+
+impl fmt::Display for MyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "my error {}", self.code)
+    }
+}
+
+impl std::error::Error for MyError {}
+
+#[test]
+fn own_error_type_is_recoverable() {
+    fn work() -> Result<(), MyError> {
+        Err(MyError { code: 7 })
+    }
+    let mut g = Group::new();
+    g.add(
+        || {
+            work()?;
+            Ok(())
+        },
+        |_| (),
+    );
+    let err = run_guarded(g).unwrap_err();
+    let source = err.source().unwrap();
+    assert_eq!(source.downcast_ref::<MyError>(), Some(&MyError { code: 7 }));
+    assert_eq!(err.find_source::<MyError>(), Some(&MyError { code: 7 }));
+    match err {
+        Error::Actor { source, .. } => {
+            let mine: Box<MyError> = source.downcast().unwrap();
+            assert_eq!(mine.code, 7);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn io_error_is_recoverable() {
+    let mut g = Group::new();
+    g.add(
+        || {
+            std::fs::File::open("/nonexistent/rungroup/test")?;
+            Ok(())
+        },
+        |_| (),
+    );
+    let err = run_guarded(g).unwrap_err();
+    let io = err.source().unwrap().downcast_ref::<io::Error>().unwrap();
+    assert_eq!(io.kind(), io::ErrorKind::NotFound);
+}
+
+/// anyhow boxes its inner error: the top of the chain is anyhow's message, and the error it
+/// wraps is found further down the chain by type.
+#[test]
+fn anyhow_error_is_recoverable() {
+    use anyhow::Context as _;
+    fn load() -> anyhow::Result<()> {
+        Err(MyError { code: 3 }).context("loading config")
+    }
+    let mut g = Group::new();
+    g.add(
+        || {
+            load()?;
+            Ok(())
+        },
+        |_| (),
+    );
+    let err = run_guarded(g).unwrap_err();
+    assert_eq!(err.source().unwrap().to_string(), "loading config");
+    assert_eq!(err.find_source::<MyError>(), Some(&MyError { code: 3 }));
+}
+
+#[test]
+fn group_and_closures_need_only_send() {
+    fn assert_send<T: Send>(_: &T) {}
+    // Cell is Send but not Sync; the closure is not Clone.
+    let cell = std::cell::Cell::new(1);
+    let not_clone = Box::new(5);
+    let mut g = Group::new();
+    g.add(
+        move || {
+            cell.set(2);
+            drop(not_clone);
+            Ok(())
+        },
+        |_| (),
+    );
+    assert_send(&g);
+    let handle = std::thread::spawn(move || g.run());
+    assert!(handle.join().unwrap().is_ok());
+}
+
+#[test]
+#[should_panic(expected = "contains a NUL byte")]
+fn nul_in_name_panics_at_add() {
+    Group::new().add_named("bad\0name", || Ok(()), |_| ());
+}
+
+#[test]
+fn interrupt_receives_first_error_by_reference_and_debug() {
+    let seen = Arc::new(Mutex::new(String::new()));
+    let s = seen.clone();
+    let mut g = Group::new();
+    g.add(
+        || Err("x".into()),
+        move |first| *s.lock().unwrap() = format!("{first:?}"),
+    );
+    let _ = g.run();
+    assert!(
+        seen.lock().unwrap().starts_with("Err(Actor"),
+        "{}",
+        seen.lock().unwrap()
+    );
+}
