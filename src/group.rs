@@ -764,11 +764,12 @@ impl<'g> ActorBuilder<'g> {
     /// Adds an actor that calls `tick` every `period` until the group stops, or until `tick`
     /// returns an error, which stops the group.
     ///
-    /// One ticker ([`crossbeam_channel::tick`]) serves the actor's whole life: ticks keep to
-    /// the schedule set at the start, and a tick that comes while `tick` is still running late
-    /// is delivered once, not piled up. The first call comes one `period` after the start. The
-    /// actor returns `Ok(())` when interrupted; an interrupt during a call to `tick` takes effect
-    /// when that call returns.
+    /// The schedule is fixed at the start: the k-th call is due at `start + k × period`, so
+    /// time spent in `tick` or in waking up does not accumulate into drift. When `tick` runs
+    /// late, the ticks it missed do not pile up: one comes at once (as Go's ticker keeps one
+    /// pending), then the schedule resumes at its next due time. No ticker object is made per
+    /// call; the wait is one [`CancelToken::wait_deadline`]. The actor returns `Ok(())` when
+    /// interrupted; an interrupt during a call to `tick` takes effect when that call returns.
     ///
     /// # Panics
     ///
@@ -801,19 +802,12 @@ impl<'g> ActorBuilder<'g> {
             "rungroup: the period of a periodic actor must not be zero"
         );
         self.add_with_token(move |token| {
-            let ticker = crossbeam_channel::tick(period);
-            loop {
-                select! {
-                    recv(ticker) -> _ => {
-                        // select! picks at random when both are ready: cancellation wins.
-                        if token.is_cancelled() {
-                            return Ok(());
-                        }
-                        tick()?;
-                    }
-                    recv(token.done()) -> _ => return Ok(()),
-                }
+            let mut due = Instant::now() + period;
+            while !token.wait_deadline(due) {
+                tick()?;
+                due = next_due(due, Instant::now(), period);
             }
+            Ok(())
         })
     }
 
@@ -869,6 +863,18 @@ impl<'g> ActorBuilder<'g> {
             Box::new(move |_| stop.stop()),
         )
     }
+}
+
+/// The time the next periodic call is due, after the call due at `due` returned at `now`:
+/// `due + period` when on time; when late, at most one call at once, then back on the schedule.
+fn next_due(due: Instant, now: Instant, period: Duration) -> Instant {
+    let next = due + period;
+    if next >= now {
+        return next;
+    }
+    // Whole periods missed beyond the one due now: skip them, keeping the phase.
+    let missed = (now - next).as_nanos() / period.as_nanos();
+    next + period * u32::try_from(missed).unwrap_or(u32::MAX)
 }
 
 impl fmt::Debug for ActorBuilder<'_> {
@@ -935,5 +941,25 @@ impl StopHandle {
     /// ```
     pub fn is_stopped(&self) -> bool {
         self.token.is_cancelled()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_due_keeps_the_schedule() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        // On time, however late within the period: exactly one period later, no drift.
+        assert_eq!(next_due(t0, t0, ms(10)), t0 + ms(10));
+        assert_eq!(next_due(t0, t0 + ms(9), ms(10)), t0 + ms(10));
+        // 45 ms late: one call at once (due in the past), then back on the 10 ms grid.
+        let next = next_due(t0, t0 + ms(55), ms(10));
+        assert_eq!(next, t0 + ms(50));
+        assert_eq!(next_due(next, t0 + ms(55), ms(10)), t0 + ms(60));
+        // Exactly on a due time.
+        assert_eq!(next_due(t0, t0 + ms(20), ms(10)), t0 + ms(20));
     }
 }

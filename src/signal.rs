@@ -423,3 +423,39 @@ impl<'g> ActorBuilder<'g> {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(signal: c_int) -> Option<(usize, bool)> {
+        global()
+            .iter()
+            .find(|g| g.signal == signal)
+            .map(|g| (g.watchers, g.default.load(Ordering::SeqCst)))
+    }
+
+    #[test]
+    fn default_action_is_emulated_only_while_unwatched() {
+        assert_eq!(state(SIGQUIT), None); // nothing registered before the first actor
+        let a = Signals::new([SIGQUIT]).unwrap();
+        assert_eq!(state(SIGQUIT), Some((1, false)));
+        let b = Signals::new([SIGQUIT]).unwrap().force_exit_on_repeat(false);
+        assert_eq!(state(SIGQUIT), Some((2, false)));
+        drop(a);
+        assert_eq!(state(SIGQUIT), Some((1, false)));
+        drop(b);
+        assert_eq!(state(SIGQUIT), Some((0, true)));
+        let c = Signals::new([SIGQUIT]).unwrap();
+        assert_eq!(state(SIGQUIT), Some((1, false)));
+        drop(c);
+        assert_eq!(state(SIGQUIT), Some((0, true)));
+    }
+
+    #[test]
+    fn failed_setup_releases_what_it_registered() {
+        // SIGHUP is registered, then SIGKILL is refused before anything else.
+        assert!(Signals::new([SIGHUP, 9]).is_err());
+        assert_eq!(state(SIGHUP), None);
+    }
+}

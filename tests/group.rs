@@ -82,8 +82,25 @@ fn one() {
     assert_eq!(events.take(), ["actor `actor-0` returned an error: boom"]);
 }
 
+/// oklog/run's TestMany: one actor returns an error, the other waits for its interrupt.
 #[test]
 fn many() {
+    let mut g = Group::new();
+    g.add(|| Err("interrupt".into()), |_| ());
+    let (cancel_tx, cancel_rx) = bounded::<()>(0);
+    g.add(
+        move || {
+            let _ = cancel_rx.recv(); // returns when the sender is dropped
+            Ok(())
+        },
+        move |_| drop(cancel_tx),
+    );
+    let err = run_guarded(g).unwrap_err();
+    assert_eq!(err.source().unwrap().to_string(), "interrupt");
+}
+
+#[test]
+fn interrupts_in_insertion_order() {
     let events = Events::default();
     let mut g = Group::new();
     for name in ["a", "b", "c"] {

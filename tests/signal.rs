@@ -1,0 +1,201 @@
+//! Tests for the signal actor, in process, with SIGUSR1 and SIGUSR2.
+//!
+//! Handlers are process-global, so every test takes `LOCK`. SIGINT and SIGTERM are tested
+//! against a child process in `tests/example.rs`, where a wrong handler cannot kill the runner.
+#![cfg(all(unix, feature = "signal"))]
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::bounded;
+use rungroup::signal::{SignalError, Signals, SIGUSR1, SIGUSR2};
+use rungroup::{Cause, Error, Group, Outcome};
+use signal_hook::low_level::raise;
+
+static LOCK: Mutex<()> = Mutex::new(());
+
+const GUARD: Duration = Duration::from_secs(20);
+
+fn lock() -> std::sync::MutexGuard<'static, ()> {
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Runs `g` on another thread and fails the test instead of hanging.
+fn run_guarded(g: Group) -> rungroup::Report {
+    let (tx, rx) = bounded(1);
+    std::thread::spawn(move || tx.send(g.run_report()).unwrap());
+    rx.recv_timeout(GUARD).expect("run hung")
+}
+
+fn idle(g: &mut Group) {
+    g.actor("idle").add_with_token(|token| {
+        token.wait();
+        Ok(())
+    });
+}
+
+/// The handler is live from `Signals::new`: a signal raised before `run` stops the group when it
+/// starts, instead of being lost or killing the process.
+#[test]
+fn signal_before_run_is_honoured() {
+    let _lock = lock();
+    let signals = Signals::new([SIGUSR1]).unwrap();
+    raise(SIGUSR1).unwrap();
+    std::thread::sleep(Duration::from_millis(20)); // time for anything to go wrong
+    let mut g = Group::new();
+    g.add_signals(signals);
+    idle(&mut g);
+    let report = run_guarded(g);
+    assert_eq!(report.cause, Cause::Actor(0));
+    let err = report.into_result().unwrap_err();
+    assert_eq!(err.actor(), Some("signal"));
+    assert_eq!(err.signal(), Some(&SignalError::new(SIGUSR1)));
+    assert_eq!(err.signal().unwrap().name, "SIGUSR1");
+    assert!(err.is_signal());
+}
+
+/// oklog/run's TestSignalError: the error is found by its type through run's error.
+#[test]
+fn signal_error() {
+    let _lock = lock();
+    let mut g = Group::new();
+    g.add_signals(Signals::new([SIGUSR2]).unwrap());
+    raise(SIGUSR2).unwrap();
+    let err = run_guarded(g).into_result().unwrap_err();
+    let by_source = std::error::Error::source(&err)
+        .and_then(|s| s.downcast_ref::<SignalError>())
+        .copied();
+    assert_eq!(by_source, Some(SignalError::new(SIGUSR2)));
+    assert_eq!(
+        err.find_source::<SignalError>().map(|s| s.signal),
+        Some(SIGUSR2)
+    );
+    assert!(matches!(err, Error::Actor { .. }));
+}
+
+#[test]
+fn signal_while_running_stops_the_group() {
+    let _lock = lock();
+    let mut g = Group::new();
+    g.add_signals(Signals::new([SIGUSR1, SIGUSR2]).unwrap());
+    let (started_tx, started_rx) = bounded(1);
+    g.actor("worker").add_with_token(move |token| {
+        started_tx.send(()).unwrap();
+        token.wait();
+        Ok(())
+    });
+    let (tx, rx) = bounded(1);
+    std::thread::spawn(move || tx.send(g.run()).unwrap());
+    started_rx.recv_timeout(GUARD).unwrap();
+    raise(SIGUSR2).unwrap();
+    let err = rx.recv_timeout(GUARD).expect("run hung").unwrap_err();
+    assert_eq!(err.signal().unwrap().name, "SIGUSR2");
+}
+
+/// When another actor ends first, the interrupt wakes the signal actor at once.
+#[test]
+fn interrupt_unblocks_the_signal_actor() {
+    let _lock = lock();
+    let mut g = Group::new();
+    g.add_signals(Signals::new([SIGUSR1]).unwrap());
+    g.actor("quits").add(|| Err("done".into()), |_| ());
+    let started = Instant::now();
+    let report = run_guarded(g);
+    assert!(started.elapsed() < GUARD);
+    assert!(report.actors[0].outcome.is_ok(), "{report}");
+    assert_eq!(report.into_result().unwrap_err().actor(), Some("quits"));
+}
+
+/// Two signal actors watching the same signal, in groups running at the same time, both
+/// receive it.
+#[test]
+fn two_actors_both_receive_the_signal() {
+    let _lock = lock();
+    let mut runs = Vec::new();
+    for _ in 0..2 {
+        let mut g = Group::new();
+        g.add_signals(Signals::new([SIGUSR1]).unwrap());
+        idle(&mut g);
+        let (tx, rx) = bounded(1);
+        std::thread::spawn(move || tx.send(g.run()).unwrap());
+        runs.push(rx);
+    }
+    raise(SIGUSR1).unwrap();
+    for rx in runs {
+        let err = rx.recv_timeout(GUARD).expect("run hung").unwrap_err();
+        assert_eq!(err.signal().map(|s| s.signal), Some(SIGUSR1));
+    }
+}
+
+/// A second run, with a new `Signals`, behaves like the first.
+#[test]
+fn second_run_behaves_like_the_first() {
+    let _lock = lock();
+    for _ in 0..3 {
+        let mut g = Group::new();
+        g.add_signals(Signals::new([SIGUSR2]).unwrap());
+        idle(&mut g);
+        raise(SIGUSR2).unwrap();
+        let err = run_guarded(g).into_result().unwrap_err();
+        assert_eq!(err.signal().map(|s| s.signal), Some(SIGUSR2));
+    }
+}
+
+/// A signal actor of a group that ends for another reason reports `Ok`, and the signal set is
+/// not left armed for the next group.
+#[test]
+fn group_ending_otherwise_leaves_no_trace() {
+    let _lock = lock();
+    let mut g = Group::new();
+    g.add_signals(Signals::new([SIGUSR1]).unwrap());
+    g.add(|| Ok(()), |_| ());
+    let report = run_guarded(g);
+    assert!(matches!(report.actors[0].outcome, Outcome::Ok));
+    // Had the force-exit action outlived the run, this would terminate the test process.
+    let mut g = Group::new();
+    g.add_signals(Signals::new([SIGUSR1]).unwrap());
+    idle(&mut g);
+    raise(SIGUSR1).unwrap();
+    assert!(run_guarded(g).into_result().unwrap_err().is_signal());
+}
+
+#[test]
+fn forbidden_and_unknown_signals_are_errors() {
+    let _lock = lock();
+    for (signal, reason) in [
+        (9, "it cannot be caught"),  // SIGKILL
+        (19, "it cannot be caught"), // SIGSTOP
+        (11, "it cannot be caught"), // SIGSEGV
+        (0, "not a known signal"),
+        (1000, "not a known signal"),
+    ] {
+        match Signals::new([SIGUSR1, signal]) {
+            Err(Error::SignalSetup {
+                signal: s,
+                reason: r,
+                ..
+            }) => {
+                assert_eq!(s, signal);
+                assert_eq!(r, reason);
+            }
+            other => panic!("{signal}: {other:?}"),
+        }
+    }
+    let err = Signals::new([]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "cannot handle signal 0 (none): the set of signals is empty"
+    );
+}
+
+#[test]
+fn dropping_an_unused_group_releases_the_handlers() {
+    let _lock = lock();
+    let mut g = Group::new();
+    g.add_signals(Signals::new([SIGUSR2]).unwrap().force_exit_on_repeat(false));
+    drop(g);
+    let mut g = Group::new();
+    g.add_signals(Signals::new([SIGUSR2]).unwrap());
+    raise(SIGUSR2).unwrap();
+    assert!(run_guarded(g).into_result().unwrap_err().is_signal());
+}
