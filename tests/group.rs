@@ -10,8 +10,8 @@ use std::time::Duration;
 use crossbeam_channel::{bounded, Receiver, Sender};
 use rungroup::{Error, Group};
 
-/// Generous guard against hangs; never used to prove an ordering.
-const GUARD: Duration = Duration::from_secs(20);
+mod common;
+use common::*;
 
 /// A shared, ordered log of events.
 #[derive(Clone, Default)]
@@ -52,13 +52,6 @@ fn describe(r: &Result<(), Error>) -> String {
             None => e.to_string(),
         },
     }
-}
-
-/// Runs `g` on another thread and fails the test instead of hanging.
-fn run_guarded(g: Group) -> Result<(), Error> {
-    let (tx, rx) = bounded(1);
-    std::thread::spawn(move || tx.send(g.run()).unwrap());
-    rx.recv_timeout(GUARD).expect("run hung")
 }
 
 #[test]

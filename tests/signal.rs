@@ -12,26 +12,13 @@ use rungroup::signal::{SignalError, Signals, SIGUSR1, SIGUSR2};
 use rungroup::{Cause, Error, Group, Outcome};
 use signal_hook::low_level::raise;
 
-static LOCK: Mutex<()> = Mutex::new(());
+mod common;
+use common::*;
 
-const GUARD: Duration = Duration::from_secs(20);
+static LOCK: Mutex<()> = Mutex::new(());
 
 fn lock() -> std::sync::MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Runs `g` on another thread and fails the test instead of hanging.
-fn run_guarded(g: Group) -> rungroup::Report {
-    let (tx, rx) = bounded(1);
-    std::thread::spawn(move || tx.send(g.run_report()).unwrap());
-    rx.recv_timeout(GUARD).expect("run hung")
-}
-
-fn idle(g: &mut Group) {
-    g.actor("idle").add_with_token(|token| {
-        token.wait();
-        Ok(())
-    });
 }
 
 /// The handler is live from `Signals::new`: a signal raised before `run` stops the group when it
@@ -44,8 +31,8 @@ fn signal_before_run_is_honoured() {
     std::thread::sleep(Duration::from_millis(20)); // time for anything to go wrong
     let mut g = Group::new();
     g.add_signals(signals);
-    idle(&mut g);
-    let report = run_guarded(g);
+    add_idle(&mut g, "idle");
+    let report = report_guarded(g);
     assert_eq!(report.cause, Cause::Actor(0));
     let err = report.into_result().unwrap_err();
     assert_eq!(err.actor(), Some("signal"));
@@ -61,7 +48,7 @@ fn signal_error() {
     let mut g = Group::new();
     g.add_signals(Signals::new([SIGUSR2]).unwrap());
     raise(SIGUSR2).unwrap();
-    let err = run_guarded(g).into_result().unwrap_err();
+    let err = report_guarded(g).into_result().unwrap_err();
     let by_source = std::error::Error::source(&err)
         .and_then(|s| s.downcast_ref::<SignalError>())
         .copied();
@@ -100,7 +87,7 @@ fn interrupt_unblocks_the_signal_actor() {
     g.add_signals(Signals::new([SIGUSR1]).unwrap());
     g.actor("quits").add(|| Err("done".into()), |_| ());
     let started = Instant::now();
-    let report = run_guarded(g);
+    let report = report_guarded(g);
     assert!(started.elapsed() < GUARD);
     assert!(report.actors[0].outcome.is_ok(), "{report}");
     assert_eq!(report.into_result().unwrap_err().actor(), Some("quits"));
@@ -115,7 +102,7 @@ fn two_actors_both_receive_the_signal() {
     for _ in 0..2 {
         let mut g = Group::new();
         g.add_signals(Signals::new([SIGUSR1]).unwrap());
-        idle(&mut g);
+        add_idle(&mut g, "idle");
         let (tx, rx) = bounded(1);
         std::thread::spawn(move || tx.send(g.run()).unwrap());
         runs.push(rx);
@@ -134,9 +121,9 @@ fn second_run_behaves_like_the_first() {
     for _ in 0..3 {
         let mut g = Group::new();
         g.add_signals(Signals::new([SIGUSR2]).unwrap());
-        idle(&mut g);
+        add_idle(&mut g, "idle");
         raise(SIGUSR2).unwrap();
-        let err = run_guarded(g).into_result().unwrap_err();
+        let err = report_guarded(g).into_result().unwrap_err();
         assert_eq!(err.signal().map(|s| s.signal), Some(SIGUSR2));
     }
 }
@@ -149,14 +136,14 @@ fn group_ending_otherwise_leaves_no_trace() {
     let mut g = Group::new();
     g.add_signals(Signals::new([SIGUSR1]).unwrap());
     g.add(|| Ok(()), |_| ());
-    let report = run_guarded(g);
+    let report = report_guarded(g);
     assert!(matches!(report.actors[0].outcome, Outcome::Ok));
     // Had the force-exit action outlived the run, this would terminate the test process.
     let mut g = Group::new();
     g.add_signals(Signals::new([SIGUSR1]).unwrap());
-    idle(&mut g);
+    add_idle(&mut g, "idle");
     raise(SIGUSR1).unwrap();
-    assert!(run_guarded(g).into_result().unwrap_err().is_signal());
+    assert!(report_guarded(g).into_result().unwrap_err().is_signal());
 }
 
 #[test]
@@ -197,5 +184,5 @@ fn dropping_an_unused_group_releases_the_handlers() {
     let mut g = Group::new();
     g.add_signals(Signals::new([SIGUSR2]).unwrap());
     raise(SIGUSR2).unwrap();
-    assert!(run_guarded(g).into_result().unwrap_err().is_signal());
+    assert!(report_guarded(g).into_result().unwrap_err().is_signal());
 }

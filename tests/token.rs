@@ -6,15 +6,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, select, tick};
-use rungroup::{CancelToken, Cancelled, Error, Group};
+use rungroup::{CancelToken, Cancelled, Group};
 
-const GUARD: Duration = Duration::from_secs(20);
-
-fn run_guarded(g: Group) -> Result<(), Error> {
-    let (tx, rx) = bounded(1);
-    std::thread::spawn(move || tx.send(g.run()).unwrap());
-    rx.recv_timeout(GUARD).expect("run hung")
-}
+mod common;
+use common::*;
 
 /// oklog/run's TestContextHandler: cancelling the outside token ends the group with
 /// `Cancelled`.

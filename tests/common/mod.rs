@@ -1,0 +1,45 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)] // each test binary uses a different part
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crossbeam_channel::bounded;
+use rungroup::{Error, Group, Report};
+
+/// Generous guard against hangs on a loaded machine; never used to prove an ordering.
+pub(crate) const GUARD: Duration = Duration::from_secs(20);
+
+/// Runs `g` on another thread and fails the test instead of hanging.
+pub(crate) fn run_guarded(g: Group) -> Result<(), Error> {
+    report_guarded(g).into_result()
+}
+
+/// Like [`run_guarded`], returning the report.
+pub(crate) fn report_guarded(g: Group) -> Report {
+    let (tx, rx) = bounded(1);
+    std::thread::spawn(move || tx.send(g.run_report()).unwrap());
+    rx.recv_timeout(GUARD).expect("run hung")
+}
+
+/// A shared, ordered log of events.
+#[derive(Clone, Default)]
+pub(crate) struct Events(Arc<Mutex<Vec<String>>>);
+
+impl Events {
+    pub(crate) fn push(&self, e: impl Into<String>) {
+        self.0.lock().unwrap().push(e.into());
+    }
+
+    pub(crate) fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+/// Adds an actor that waits for its token and returns `Ok(())`.
+pub(crate) fn add_idle(g: &mut Group, name: &str) {
+    g.actor(name).add_with_token(|token| {
+        token.wait();
+        Ok(())
+    });
+}
