@@ -3,10 +3,13 @@
 use std::any::Any;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::thread;
+use std::thread::Thread;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{select, RecvTimeoutError};
+use crossbeam_channel::select;
 
 use crate::error::panic_message;
 use crate::report::{ActorReport, Cause, Outcome, Report};
@@ -470,7 +473,13 @@ impl Group {
         }
 
         // Each actor sends exactly one message, so a capacity of `n` means no send ever blocks.
-        let (tx, rx) = crossbeam_channel::bounded::<(usize, Result<(), Failure>)>(n);
+        let (tx, rx) = crossbeam_channel::bounded::<(usize, Result<(), Failure>, Instant)>(n);
+        // Counts the actors whose thread has not reported yet. The last one to report wakes
+        // this thread, so the teardown costs one wake-up, not one per actor (as `thread::scope`).
+        let running = Arc::new(Running {
+            count: AtomicUsize::new(0),
+            waiter: thread::current(),
+        });
         let mut interrupts = Vec::with_capacity(n);
         let mut spawn_failure = None;
         for (i, actor) in actors.into_iter().enumerate() {
@@ -492,6 +501,8 @@ impl Group {
             }
             let tx = tx.clone();
             let execute = actor.execute;
+            running.count.fetch_add(1, Ordering::Relaxed);
+            let done = Arc::clone(&running);
             let spawned = builder.spawn(move || {
                 let result = catch_unwind(AssertUnwindSafe(execute)).unwrap_or_else(|payload| {
                     let message = panic_message(&*payload);
@@ -499,9 +510,14 @@ impl Group {
                     let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
                     Err(Failure::Panic(message))
                 });
+                let exited = Instant::now();
+                log_exit(&result);
                 // Cannot fail while `run` waits: the receiver lives until every actor reported
                 // or the deadline expired, and the capacity leaves room for every message.
-                let _ = tx.send((i, result));
+                let _ = tx.send((i, result, exited));
+                if done.count.fetch_sub(1, Ordering::Release) == 1 {
+                    done.waiter.unpark();
+                }
             });
             match spawned {
                 Ok(_) => {
@@ -510,6 +526,7 @@ impl Group {
                     interrupts.push(actor.interrupt);
                 }
                 Err(source) => {
+                    running.count.fetch_sub(1, Ordering::Relaxed);
                     event!(error, "actor `{}` failed to start: {}", name, source);
                     spawn_failure = Some(Error::Spawn {
                         actor: name.clone(),
@@ -524,35 +541,30 @@ impl Group {
 
         // A spawn failure counts as the first exit.
         let mut exits = usize::from(spawn_failure.is_some());
-        let mut record = |reports: &mut [ActorReport], i: usize, result: Result<(), Failure>| {
+        let mut record = |reports: &mut [ActorReport], (i, result, exited): Message| {
             let actor = &mut reports[i];
             actor.exit_order = Some(exits);
-            actor.exited_after = Some(start.elapsed());
+            actor.exited_after = Some(exited.saturating_duration_since(start));
             exits += 1;
-            let result = result.map_err(|f| f.into_error(&actor.name));
-            match &result {
-                Ok(()) => event!(info, "actor `{}` exited: ok", actor.name),
-                Err(e) => event!(warn, "actor `{}` exited: {}", actor.name, ChainDisplay(e)),
-            }
-            result
+            (i, result.map_err(|f| f.into_error(&actor.name)))
         };
-        let receive_first = |rx: &crossbeam_channel::Receiver<_>| {
-            rx.recv()
-                .expect("rungroup: every actor thread reports before it ends")
-        };
+        const REPORTS: &str = "rungroup: every actor thread reports before it ends";
 
         let (cause, first) = if let Some(err) = spawn_failure {
             (Cause::SpawnFailed(started), Err(err))
         } else {
             let message = match &stop {
                 Some(stop) => select! {
-                    recv(rx) -> message => Some(message.expect("rungroup: every actor thread reports before it ends")),
+                    recv(rx) -> message => Some(message.expect(REPORTS)),
                     recv(stop.done()) -> _ => None,
                 },
-                None => Some(receive_first(&rx)),
+                None => Some(rx.recv().expect(REPORTS)),
             };
             match message {
-                Some((i, result)) => (Cause::Actor(i), record(&mut reports, i, result)),
+                Some(message) => {
+                    let (i, result) = record(&mut reports, message);
+                    (Cause::Actor(i), result)
+                }
                 None => (Cause::Stopped, Err(Error::Stopped)),
             }
         };
@@ -582,21 +594,20 @@ impl Group {
             }
         }
 
+        // Wait for the last actor (or the deadline), then collect every result that arrived.
         let deadline_at = deadline.and_then(|d| teardown_start.checked_add(d));
-        let received = usize::from(matches!(cause, Cause::Actor(_)));
-        for _ in received..started {
-            let message = match deadline_at {
-                None => receive_first(&rx),
-                Some(at) => match rx.recv_deadline(at) {
-                    Ok(message) => message,
-                    Err(RecvTimeoutError::Timeout) => break,
-                    Err(RecvTimeoutError::Disconnected) => {
-                        unreachable!("rungroup: every actor thread reports before it ends")
-                    }
+        while running.count.load(Ordering::Acquire) != 0 {
+            match deadline_at {
+                None => thread::park(),
+                Some(at) => match at.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => thread::park_timeout(left),
+                    _ => break,
                 },
-            };
-            let (i, result) = message;
-            reports[i].outcome = match record(&mut reports, i, result) {
+            }
+        }
+        for message in rx.try_iter() {
+            let (i, result) = record(&mut reports, message);
+            reports[i].outcome = match result {
                 Ok(()) => Outcome::Ok,
                 Err(e) => Outcome::Err(e),
             };
@@ -630,13 +641,42 @@ impl Group {
     }
 }
 
-/// Displays an error with its sources, for log lines.
-struct ChainDisplay<'a>(&'a Error);
+/// What an actor thread sends when its execute has returned: its index, its result, and when.
+type Message = (usize, Result<(), Failure>, Instant);
 
-impl fmt::Display for ChainDisplay<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        crate::report::write_chain(f, self.0)
+/// The count of actor threads still to report, and the thread to wake when it reaches zero.
+struct Running {
+    count: AtomicUsize,
+    waiter: Thread,
+}
+
+/// Emits the "actor exited" event from the actor's own thread, as it happens.
+fn log_exit(result: &Result<(), Failure>) {
+    #[cfg(feature = "log")]
+    {
+        let name = thread::current();
+        let name = name.name().unwrap_or("<unnamed>");
+        match result {
+            Ok(()) => log::info!(target: "rungroup", "actor `{}` exited: ok", name),
+            Err(Failure::User(e)) => log::warn!(
+                target: "rungroup",
+                "actor `{}` returned an error: {}",
+                name,
+                crate::report::Chain(&**e)
+            ),
+            Err(Failure::Group(e)) => log::warn!(
+                target: "rungroup",
+                "actor `{}` (a group) returned an error: {}",
+                name,
+                crate::report::Chain(e)
+            ),
+            Err(Failure::Panic(message)) => {
+                log::warn!(target: "rungroup", "actor `{}` panicked: {}", name, message)
+            }
+        }
     }
+    #[cfg(not(feature = "log"))]
+    let _ = result;
 }
 
 impl Default for Group {

@@ -149,22 +149,26 @@ impl fmt::Display for Outcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Outcome::Ok => f.write_str("ok"),
-            Outcome::Err(e) => write_chain(f, e),
+            Outcome::Err(e) => Chain(e).fmt(f),
             Outcome::StillRunning => f.write_str("still running at the deadline"),
             Outcome::NotStarted => f.write_str("not started"),
         }
     }
 }
 
-/// Writes an error and its sources, separated by `: `.
-pub(crate) fn write_chain(f: &mut fmt::Formatter<'_>, err: &dyn std::error::Error) -> fmt::Result {
-    write!(f, "{err}")?;
-    let mut next = err.source();
-    while let Some(source) = next {
-        write!(f, ": {source}")?;
-        next = source.source();
+/// Displays an error and its sources, separated by `: `.
+pub(crate) struct Chain<'a>(pub(crate) &'a (dyn std::error::Error + 'static));
+
+impl fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut next = self.0.source();
+        while let Some(source) = next {
+            write!(f, ": {source}")?;
+            next = source.source();
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 impl Report {

@@ -79,7 +79,7 @@ fn lifecycle_events_in_order() {
         "actor `idle` started",
         "actor `stuck` started",
         "actor `fails` started",
-        "actor `fails` exited: actor `fails` returned an error: disk full",
+        "actor `fails` returned an error: disk full",
         "teardown started by actor `fails`",
         "interrupting actor `idle`",
         "interrupting actor `stuck`",
@@ -93,7 +93,7 @@ fn lifecycle_events_in_order() {
     // "idle" exits after its interrupt, before the deadline.
     assert!(position("actor `idle` exited: ok") > position("interrupting actor `idle`"));
     let level = |prefix: &str| records[position(prefix)].0;
-    assert_eq!(level("actor `fails` exited"), log::Level::Warn);
+    assert_eq!(level("actor `fails` returned an error"), log::Level::Warn);
     assert_eq!(level("actor `stuck` still running"), log::Level::Error);
     assert_eq!(level("teardown started"), log::Level::Info);
 }

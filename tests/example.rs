@@ -1,7 +1,8 @@
 //! Tests for `examples/signal_and_ticker.rs` as a process: SIGTERM and SIGINT, a second signal
 //! during a stuck teardown, and a signal sent before the group runs.
 //!
-//! `cargo test` builds the examples before it runs the tests; this file runs the built binary.
+//! `cargo test` builds the examples before it runs the tests; this file runs the built binary
+//! (and builds it when run alone, as `cargo test --test example`).
 #![cfg(all(unix, feature = "signal"))]
 
 use std::io::{BufRead, BufReader};
@@ -15,14 +16,26 @@ use crossbeam_channel::{bounded, Receiver};
 const GUARD: Duration = Duration::from_secs(30);
 
 fn example_path() -> PathBuf {
+    static BUILT: std::sync::Once = std::sync::Once::new();
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().unwrap().parent().unwrap(); // target/<profile>/deps/.. → target/<profile>
     let path = dir.join("examples").join("signal_and_ticker");
-    assert!(
-        path.exists(),
-        "{} is missing: run the tests with `cargo test`, which builds the examples",
-        path.display()
-    );
+    // `cargo test` builds the examples; `cargo test --test example` does not, so build it then.
+    BUILT.call_once(|| {
+        if !path.exists() {
+            let mut cargo = Command::new(env!("CARGO"));
+            cargo.args(["build", "--example", "signal_and_ticker"]);
+            if dir.file_name().is_some_and(|d| d == "release") {
+                cargo.arg("--release");
+            }
+            let status = cargo
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .status()
+                .unwrap();
+            assert!(status.success(), "building the example failed");
+        }
+    });
+    assert!(path.exists(), "{} is missing", path.display());
     path
 }
 

@@ -1,0 +1,199 @@
+//! The benchmark scenario, run three ways: with rungroup, with a minimal inline version of the
+//! same algorithm (std threads, a bounded crossbeam channel, interrupts in order, a join per
+//! thread), and with a `std::thread::scope` version (a wait on a shared count instead of joins).
+//!
+//! Scenario: N actors; the first returns at once, the others block until their interrupt
+//! releases them. Each function returns the teardown latency: from the moment the first actor
+//! returned until the run returned.
+#![allow(dead_code)] // each bench uses a part
+
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{bounded, Receiver, Sender};
+use rungroup::{BoxError, Group};
+
+/// One way of running the scenario with N actors; returns the teardown latency.
+pub(crate) type Scenario = fn(usize) -> Duration;
+
+/// rungroup and its two baselines.
+pub(crate) const IMPLEMENTATIONS: [(&str, Scenario); 3] =
+    [("rungroup", rungroup), ("inline", inline), ("scope", scope)];
+
+type Execute = Box<dyn FnOnce() -> Result<(), BoxError> + Send>;
+type Interrupt = Box<dyn FnOnce(&Result<(), BoxError>) + Send>;
+
+/// When the first actor returned.
+#[derive(Clone, Default)]
+struct FirstAt(Arc<Mutex<Option<Instant>>>);
+
+impl FirstAt {
+    fn mark(&self) {
+        *self.0.lock().unwrap() = Some(Instant::now());
+    }
+
+    fn teardown(&self) -> Duration {
+        self.0
+            .lock()
+            .unwrap()
+            .expect("the first actor ran")
+            .elapsed()
+    }
+}
+
+/// The scenario's actors: the first returns at once, the rest block on a channel that their
+/// interrupt disconnects.
+fn actors(n: usize, first_at: &FirstAt) -> Vec<(Execute, Interrupt)> {
+    let mut actors: Vec<(Execute, Interrupt)> = Vec::with_capacity(n);
+    let first = first_at.clone();
+    actors.push((
+        Box::new(move || {
+            first.mark();
+            Ok(())
+        }),
+        Box::new(|_| ()),
+    ));
+    for _ in 1..n {
+        let (release, wait): (Sender<()>, Receiver<()>) = bounded(0);
+        actors.push((
+            Box::new(move || {
+                let _ = wait.recv();
+                Ok(())
+            }),
+            Box::new(move |_| drop(release)),
+        ));
+    }
+    actors
+}
+
+/// The scenario with rungroup.
+pub(crate) fn rungroup(n: usize) -> Duration {
+    let first_at = FirstAt::default();
+    let mut g = Group::new();
+    for (execute, interrupt) in actors(n, &first_at) {
+        g.add(execute, move |_| interrupt(&Ok(())));
+    }
+    g.run().unwrap();
+    first_at.teardown()
+}
+
+/// The same algorithm written inline: spawn, first result, interrupts in order, join each.
+pub(crate) fn inline(n: usize) -> Duration {
+    let first_at = FirstAt::default();
+    let actors = actors(n, &first_at);
+    let (tx, rx) = bounded(actors.len());
+    let mut interrupts = Vec::with_capacity(actors.len());
+    let mut handles = Vec::with_capacity(actors.len());
+    for (execute, interrupt) in actors {
+        let tx = tx.clone();
+        handles.push(thread::spawn(move || {
+            let _ = tx.send(execute());
+        }));
+        interrupts.push(interrupt);
+    }
+    let first = rx.recv().unwrap();
+    for interrupt in interrupts {
+        interrupt(&first);
+    }
+    for handle in handles {
+        handle.join().unwrap();
+    }
+    first.unwrap();
+    first_at.teardown()
+}
+
+/// The same algorithm in `std::thread::scope`, which waits on a shared count of running
+/// threads instead of joining each.
+pub(crate) fn scope(n: usize) -> Duration {
+    let first_at = FirstAt::default();
+    let actors = actors(n, &first_at);
+    let (tx, rx) = bounded(actors.len());
+    let first = thread::scope(|s| {
+        let mut interrupts = Vec::with_capacity(actors.len());
+        for (execute, interrupt) in actors {
+            let tx = tx.clone();
+            s.spawn(move || {
+                let _ = tx.send(execute());
+            });
+            interrupts.push(interrupt);
+        }
+        let first = rx.recv().unwrap();
+        for interrupt in interrupts {
+            interrupt(&first);
+        }
+        first
+    });
+    first.unwrap();
+    first_at.teardown()
+}
+
+/// A cancellation fan-out: `n` threads wait on one token in `select!`; returns the time from
+/// `cancel` until all of them have returned.
+pub(crate) fn fan_out(n: usize) -> Duration {
+    let token = rungroup::CancelToken::new();
+    let (ready_tx, ready_rx) = bounded(n);
+    let (done_tx, done_rx) = bounded(n);
+    let threads: Vec<_> = (0..n)
+        .map(|_| {
+            let token = token.clone();
+            let ready_tx = ready_tx.clone();
+            let done_tx = done_tx.clone();
+            let never = crossbeam_channel::never::<()>();
+            thread::spawn(move || {
+                ready_tx.send(()).unwrap();
+                crossbeam_channel::select! {
+                    recv(token.done()) -> _ => {}
+                    recv(never) -> _ => {}
+                }
+                done_tx.send(()).unwrap();
+            })
+        })
+        .collect();
+    for _ in 0..n {
+        ready_rx.recv().unwrap();
+    }
+    let start = Instant::now();
+    token.cancel();
+    for _ in 0..n {
+        done_rx.recv().unwrap();
+    }
+    let elapsed = start.elapsed();
+    for t in threads {
+        t.join().unwrap();
+    }
+    elapsed
+}
+
+/// The number of threads of this process.
+fn threads() -> usize {
+    std::fs::read_dir("/proc/self/task").map_or(0, |d| d.count())
+}
+
+/// Waits until the threads of the previous run have exited, so that their exit does not run
+/// during the next measurement (rungroup and scope return before their threads are gone;
+/// joins do not). `baseline` is the thread count of the idle process.
+pub(crate) fn settle(baseline: usize) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while threads() > baseline && Instant::now() < deadline {
+        thread::sleep(Duration::from_micros(200));
+    }
+}
+
+/// The idle thread count for [`settle`].
+pub(crate) fn baseline() -> usize {
+    threads()
+}
+
+/// Times `f(n)` `iters` times, settling between runs: the total run time and total teardown.
+pub(crate) fn timed(f: Scenario, n: usize, iters: u64) -> (Duration, Duration) {
+    let base = baseline();
+    let (mut run, mut teardown) = (Duration::ZERO, Duration::ZERO);
+    for _ in 0..iters {
+        let start = Instant::now();
+        teardown += f(n);
+        run += start.elapsed();
+        settle(base);
+    }
+    (run, teardown)
+}

@@ -1,0 +1,94 @@
+//! Ratios of rungroup to its baselines, measured round by round in one process.
+//!
+//! `cargo bench --bench ratios` (add `-- --quick` for fewer rounds). Each round runs the
+//! scenario of `benches/common` with rungroup, the inline version and the scope version, in
+//! rotating order, and keeps the ratios of that round; the table gives the median ratio and
+//! its interquartile range, which resists the noise of a shared machine better than
+//! comparing two separately measured medians.
+
+use std::time::{Duration, Instant};
+
+mod common;
+
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    let i = ((sorted.len() - 1) as f64 * q).round() as usize;
+    sorted[i]
+}
+
+fn summary(mut values: Vec<f64>) -> String {
+    values.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    format!(
+        "{:.3} [{:.3}–{:.3}]",
+        quantile(&values, 0.5),
+        quantile(&values, 0.25),
+        quantile(&values, 0.75)
+    )
+}
+
+fn micros(mut values: Vec<Duration>) -> String {
+    values.sort();
+    format!("{:.0}", values[values.len() / 2].as_secs_f64() * 1e6)
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let scale = if quick { 5 } else { 1 };
+    println!("rungroup / baseline, median [p25–p75] of per-round ratios; medians in µs");
+    println!(
+        "{:>5} {:>6} | {:>9} {:>9} {:>9} | {:>22} | {:>22} | {:>7} {:>7} {:>7} | {:>22} | {:>22}",
+        "N",
+        "rounds",
+        "run µs",
+        "inline",
+        "scope",
+        "run: rg/inline",
+        "run: rg/scope",
+        "td µs",
+        "inline",
+        "scope",
+        "teardown: rg/inline",
+        "teardown: rg/scope"
+    );
+    for (n, rounds) in [(1, 400), (10, 200), (100, 60), (1000, 60)] {
+        let rounds = rounds / scale;
+        let mut run = [Vec::new(), Vec::new(), Vec::new()];
+        let mut td = [Vec::new(), Vec::new(), Vec::new()];
+        let fs = common::IMPLEMENTATIONS.map(|(_, f)| f);
+        for _ in 0..3 {
+            for f in fs {
+                f(n); // warm-up
+            }
+        }
+        let base = common::baseline();
+        for round in 0..rounds {
+            for k in 0..3 {
+                let which = (round + k) % 3;
+                let start = Instant::now();
+                let teardown = fs[which](n);
+                run[which].push(start.elapsed());
+                td[which].push(teardown);
+                common::settle(base);
+            }
+        }
+        let ratio = |v: &[Vec<Duration>; 3], base: usize| -> Vec<f64> {
+            (0..rounds)
+                .map(|r| v[0][r].as_secs_f64() / v[base][r].as_secs_f64())
+                .collect()
+        };
+        println!(
+            "{:>5} {:>6} | {:>9} {:>9} {:>9} | {:>22} | {:>22} | {:>7} {:>7} {:>7} | {:>22} | {:>22}",
+            n,
+            rounds,
+            micros(run[0].clone()),
+            micros(run[1].clone()),
+            micros(run[2].clone()),
+            summary(ratio(&run, 1)),
+            summary(ratio(&run, 2)),
+            micros(td[0].clone()),
+            micros(td[1].clone()),
+            micros(td[2].clone()),
+            summary(ratio(&td, 1)),
+            summary(ratio(&td, 2)),
+        );
+    }
+}
