@@ -1,15 +1,10 @@
 //! Tests that no actor thread outlives its group (a binary of its own, so that no other test's
 //! threads are counted).
 
-use std::time::{Duration, Instant};
-
 use rungroup::Group;
 
-fn thread_count() -> usize {
-    std::fs::read_dir("/proc/self/task")
-        .expect("/proc/self/task is readable on Linux")
-        .count()
-}
+mod common;
+use common::*;
 
 #[test]
 #[cfg(target_os = "linux")]
@@ -45,10 +40,6 @@ fn no_thread_outlives_its_group() {
         };
         let _ = g.run();
     }
-    // A thread that has reported its result still has to unwind its last frames.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while thread_count() > before && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    assert_eq!(thread_count(), before);
+    // Threads that have reported their result still need a moment to exit.
+    assert_eq!(settled_thread_count(before), before);
 }

@@ -2,7 +2,7 @@
 #![allow(dead_code)] // each test binary uses a different part
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::bounded;
 use rungroup::{Error, Group, Report};
@@ -42,4 +42,41 @@ pub(crate) fn add_idle(g: &mut Group, name: &str) {
         token.wait();
         Ok(())
     });
+}
+
+/// The number of threads of this process.
+pub(crate) fn thread_count() -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .expect("/proc/self/task is readable on Linux")
+        .count()
+}
+
+/// Waits up to [`GUARD`] for the thread count to come back to `baseline`, then returns it.
+///
+/// Threads that have reported still need a moment to exit. A listing of `/proc/self/task` can
+/// miss an entry while another thread exits, so the count must hold on two reads in a row.
+pub(crate) fn settled_thread_count(baseline: usize) -> usize {
+    let deadline = Instant::now() + GUARD;
+    loop {
+        let first = thread_count();
+        std::thread::sleep(Duration::from_millis(1));
+        let second = thread_count();
+        if (first <= baseline && second <= baseline) || Instant::now() >= deadline {
+            return first.max(second);
+        }
+    }
+}
+
+/// The thread count once it has held still for a few milliseconds: a baseline that no thread
+/// in the middle of exiting inflates.
+pub(crate) fn stable_thread_count() -> usize {
+    let mut last = thread_count();
+    loop {
+        std::thread::sleep(Duration::from_millis(5));
+        let now = thread_count();
+        if now == last {
+            return now;
+        }
+        last = now;
+    }
 }
