@@ -186,3 +186,22 @@ fn dropping_an_unused_group_releases_the_handlers() {
     raise(SIGUSR2).unwrap();
     assert!(report_guarded(g).into_result().unwrap_err().is_signal());
 }
+
+/// With the opt-out, a repeated signal during the teardown is ignored (had it forced the exit,
+/// this test process would have ended with status 138).
+#[test]
+fn repeated_signal_is_ignored_when_opted_out() {
+    let _lock = lock();
+    let mut g = Group::new();
+    g.add_signals(Signals::new([SIGUSR1]).unwrap().force_exit_on_repeat(false));
+    g.actor("slow").add_with_token(|token| {
+        token.wait();
+        raise(SIGUSR1).unwrap(); // the second signal, during the teardown
+        std::thread::sleep(Duration::from_millis(20));
+        Ok(())
+    });
+    raise(SIGUSR1).unwrap();
+    let report = report_guarded(g);
+    assert!(report.actors[1].outcome.is_ok());
+    assert!(report.into_result().unwrap_err().is_signal());
+}
