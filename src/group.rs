@@ -594,23 +594,39 @@ impl Group {
             }
         }
 
-        // Wait for the last actor (or the deadline), then collect every result that arrived.
+        // Collect the other results. When some are missing, sleep until the last actor has
+        // reported (it wakes this thread) or the deadline expires: one wake-up, not one per actor.
         let deadline_at = deadline.and_then(|d| teardown_start.checked_add(d));
-        while running.count.load(Ordering::Acquire) != 0 {
+        let mut missing = started - usize::from(matches!(cause, Cause::Actor(_)));
+        let mut collect = |reports: &mut Vec<ActorReport>| {
+            let mut collected = 0;
+            for message in rx.try_iter() {
+                let (i, result) = record(reports, message);
+                reports[i].outcome = result.map_or_else(Outcome::Err, |()| Outcome::Ok);
+                collected += 1;
+            }
+            collected
+        };
+        loop {
+            missing -= collect(&mut reports);
+            if missing == 0 {
+                break;
+            }
+            // Every thread sends its result before it counts itself out, so at a count of
+            // zero the missing results are already in the channel.
+            if running.count.load(Ordering::Acquire) == 0 {
+                continue;
+            }
             match deadline_at {
                 None => thread::park(),
                 Some(at) => match at.checked_duration_since(Instant::now()) {
                     Some(left) if !left.is_zero() => thread::park_timeout(left),
-                    _ => break,
+                    _ => {
+                        collect(&mut reports); // a last look; the rest are left running
+                        break;
+                    }
                 },
             }
-        }
-        for message in rx.try_iter() {
-            let (i, result) = record(&mut reports, message);
-            reports[i].outcome = match result {
-                Ok(()) => Outcome::Ok,
-                Err(e) => Outcome::Err(e),
-            };
         }
         match (cause, first) {
             (Cause::Actor(i) | Cause::SpawnFailed(i), Err(e)) => {
