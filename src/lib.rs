@@ -134,3 +134,8 @@ pub use crate::error::{BoxError, Error};
 pub use crate::group::{ActorBuilder, Group, StopHandle};
 pub use crate::report::{ActorReport, Cause, Outcome, Report};
 pub use crate::token::{CancelToken, Cancelled};
+
+/// Compiles the README's Rust examples as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
