@@ -7,6 +7,9 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::bounded;
 use rungroup::{Error, Group, Report};
 
+#[cfg(unix)]
+pub(crate) mod process;
+
 /// Generous guard against hangs on a loaded machine; never used to prove an ordering.
 pub(crate) const GUARD: Duration = Duration::from_secs(20);
 

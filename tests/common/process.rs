@@ -1,0 +1,163 @@
+//! Running the examples as processes, for the tests that drive them from outside.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{bounded, Receiver};
+
+use super::GUARD;
+
+/// The path of example `name`, built first if `cargo test` has not built it.
+pub(crate) fn example_path(name: &str) -> PathBuf {
+    static BUILT: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap(); // target/<profile>/deps/.. → target/<profile>
+    let path = dir.join("examples").join(name);
+    // `cargo test` builds the examples; `cargo test --test NAME` does not, so build it then.
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if !path.exists() && !built.iter().any(|b| b == name) {
+        let mut cargo = Command::new(env!("CARGO"));
+        cargo.args(["build", "--example", name]);
+        if dir.file_name().is_some_and(|d| d == "release") {
+            cargo.arg("--release");
+        }
+        let status = cargo
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .unwrap();
+        assert!(status.success(), "building example {name} failed");
+        built.push(name.to_owned());
+    }
+    assert!(path.exists(), "{} is missing", path.display());
+    path
+}
+
+/// A running example whose stdout lines arrive on a channel; killed if the test fails.
+pub(crate) struct Service {
+    pub(crate) child: Child,
+    lines: Receiver<String>,
+    pub(crate) seen: Vec<String>,
+}
+
+impl Service {
+    /// Starts example `name` with `args`, its stdin piped (and kept open).
+    pub(crate) fn start(name: &str, args: &[&str]) -> Self {
+        let mut child = Command::new(example_path(name))
+            .args(args)
+            .env_remove("TICK_PERIOD_MS")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("cannot start the example");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = bounded(1024);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                if tx.send(line.unwrap()).is_err() {
+                    return;
+                }
+            }
+        });
+        Service {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits for a line containing `text`, keeping every line seen.
+    pub(crate) fn wait_for(&mut self, text: &str) -> String {
+        let deadline = Instant::now() + GUARD;
+        loop {
+            let line = self
+                .lines
+                .recv_deadline(deadline)
+                .unwrap_or_else(|_| panic!("no line with {text:?}; saw {:#?}", self.seen));
+            self.seen.push(line.clone());
+            if line.contains(text) {
+                return line;
+            }
+        }
+    }
+
+    /// Sends signal `name` (such as `SIGTERM`) with kill(1).
+    pub(crate) fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit; returns its status and every message it logged.
+    pub(crate) fn finish(mut self) -> (ExitStatus, Vec<String>) {
+        let deadline = Instant::now() + GUARD;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "the example did not exit");
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        // The reader thread ends at EOF, closing the channel.
+        while let Ok(line) = self.lines.recv_timeout(GUARD) {
+            self.seen.push(line);
+        }
+        let messages = self.seen.iter().map(|l| message(l)).collect();
+        (status, messages)
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The `msg=` field of a logfmt line, after checking the line's shape.
+pub(crate) fn message(line: &str) -> String {
+    assert!(line.starts_with("level="), "not logfmt: {line}");
+    assert!(line.contains(" ts=20"), "no timestamp: {line}");
+    let msg = &line[line
+        .find("msg=")
+        .unwrap_or_else(|| panic!("no msg: {line}"))
+        + 4..];
+    if let Some(quoted) = msg.strip_prefix('"') {
+        quoted[..quoted.find('"').unwrap()].to_owned()
+    } else {
+        msg.split(' ').next().unwrap().to_owned()
+    }
+}
+
+/// The value of `key=` in a logfmt line.
+pub(crate) fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    let start = line.find(&format!(" {key}="))? + key.len() + 2;
+    line[start..].split(' ').next()
+}
+
+/// One HTTP/1.1 request over a new connection; the status code and body.
+pub(crate) fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(GUARD))?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("not HTTP: {response:?}")))?;
+    let body = response
+        .split_once("\r\n\r\n")
+        .map_or(String::new(), |(_, b)| b.to_owned());
+    Ok((status, body))
+}
