@@ -7,20 +7,14 @@
 //! ```
 //!
 //! Go's equivalent is `http.Server` with `Shutdown(ctx)` as the interrupt. tiny_http has no
-//! shutdown of its own, so the actor builds one:
-//! 1. the interrupt calls `Server::unblock`, which wakes the accept loop in `execute` after the
-//!    requests already received;
-//! 2. `execute` drops the server, which closes the listener (on tiny_http's accept thread, so
-//!    it waits until a connection attempt is refused before saying so);
-//! 3. it waits for the handler threads still running, up to `--drain-ms`.
+//! shutdown of its own: `examples/common/http.rs` builds one (the interrupt unblocks the accept
+//! loop, which closes the listener and waits for the handlers, up to `--drain-ms`).
 
-use std::net::TcpStream;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crossbeam_channel::{bounded, RecvTimeoutError};
 use rungroup::signal::Signals;
-use rungroup::{BoxError, Group};
+use rungroup::Group;
 use tiny_http::{Request, Response, Server};
 
 mod common;
@@ -52,7 +46,7 @@ fn main() {
     let unblock = Arc::clone(&server);
     g.add_named(
         "http",
-        move || serve(server, drain),
+        move || common::http::serve(server, drain, handle),
         move |_| unblock.unblock(),
     );
     let result = g.run();
@@ -65,41 +59,6 @@ fn main() {
                 &format!("msg=\"shut down on error\" err={:?}", describe(&result)),
             );
             std::process::exit(1);
-        }
-    }
-}
-
-/// The execute function: serves until unblocked, then drains.
-fn serve(server: Arc<Server>, drain: Duration) -> Result<(), BoxError> {
-    // Each handler thread holds a clone of `in_flight`; the channel disconnects when the last
-    // one is done, which is how the drain below knows.
-    let (in_flight, drained) = bounded::<()>(0);
-    let addr = server.server_addr().to_ip().expect("an IP listener");
-    // `recv` returns the requests received before the interrupt, then fails once unblocked.
-    while let Ok(request) = server.recv() {
-        let in_flight = in_flight.clone();
-        std::thread::Builder::new()
-            .name("http-request".into())
-            .spawn(move || {
-                handle(request);
-                drop(in_flight);
-            })?;
-    }
-    drop(server); // the interrupt has dropped its clone: this closes the listener
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while TcpStream::connect(addr).is_ok() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    log("info", "msg=\"stopped accepting\"");
-
-    drop(in_flight);
-    match drained.recv_timeout(drain) {
-        Err(RecvTimeoutError::Disconnected) => {
-            log("info", "msg=\"requests drained\"");
-            Ok(())
-        }
-        Ok(()) | Err(RecvTimeoutError::Timeout) => {
-            Err(format!("requests still in flight after {drain:?}").into())
         }
     }
 }

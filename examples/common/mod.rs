@@ -4,6 +4,8 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+pub(crate) mod http;
+
 use rungroup::Error;
 
 /// Prints one logfmt line: `level=… ts=… fields`.

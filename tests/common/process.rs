@@ -11,15 +11,16 @@ use crossbeam_channel::{bounded, Receiver};
 
 use super::GUARD;
 
-/// The path of example `name`, built first if `cargo test` has not built it.
+/// The path of example `name`, built (once per test binary) so that it is never stale.
 pub(crate) fn example_path(name: &str) -> PathBuf {
     static BUILT: Mutex<Vec<String>> = Mutex::new(Vec::new());
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().unwrap().parent().unwrap(); // target/<profile>/deps/.. → target/<profile>
     let path = dir.join("examples").join(name);
-    // `cargo test` builds the examples; `cargo test --test NAME` does not, so build it then.
+    // `cargo test` builds the examples first (then this is a no-op); `cargo test --test NAME`
+    // does not, and would otherwise run a stale binary. Cargo's lock is free while tests run.
     let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
-    if !path.exists() && !built.iter().any(|b| b == name) {
+    if !built.iter().any(|b| b == name) {
         let mut cargo = Command::new(env!("CARGO"));
         cargo.args(["build", "--example", name]);
         if dir.file_name().is_some_and(|d| d == "release") {
