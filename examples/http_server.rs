@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use rungroup::signal::Signals;
 use rungroup::Group;
-use tiny_http::{Request, Response, Server};
+use tiny_http::{Request, Response};
 
 mod common;
 use common::{describe, log, Args};
@@ -28,16 +28,7 @@ fn main() {
     let drain = args.millis("--drain-ms", None, 10_000, false);
 
     let signals = Signals::termination().expect("cannot handle signals");
-    let server = match Server::http(&addr) {
-        Ok(server) => Arc::new(server),
-        Err(err) => {
-            log(
-                "error",
-                &format!("msg=\"cannot listen\" addr={addr} err={err:?}"),
-            );
-            std::process::exit(1);
-        }
-    };
+    let server = common::http::listen(&addr);
     let bound = server.server_addr().to_ip().expect("an IP listener");
     log("info", &format!("msg=listening addr={bound}"));
 

@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{bounded, select, Receiver, Sender};
 use rungroup::signal::{Signals, SIGHUP};
 use rungroup::{BoxError, CancelToken, Group};
-use tiny_http::{Request, Response, Server};
+use tiny_http::{Request, Response};
 
 mod common;
 use common::{describe, log, Args};
@@ -60,16 +60,7 @@ fn main() {
     // Every handler first: no signal is lost or fatal from here on.
     let signals = Signals::termination().expect("cannot handle signals");
     let mut hangups = signal_hook::iterator::Signals::new([SIGHUP]).expect("cannot handle SIGHUP");
-    let server = match Server::http(&addr) {
-        Ok(server) => Arc::new(server),
-        Err(err) => {
-            log(
-                "error",
-                &format!("msg=\"cannot listen\" addr={addr} err={err:?}"),
-            );
-            std::process::exit(1);
-        }
-    };
+    let server = common::http::listen(&addr);
     let file = match OpenOptions::new().create(true).append(true).open(&data) {
         Ok(file) => file,
         Err(err) => {

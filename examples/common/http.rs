@@ -17,6 +17,20 @@ use tiny_http::{Request, Server};
 
 use super::log;
 
+/// Listens on `addr`, or exits with status 1 after logging why.
+pub(crate) fn listen(addr: &str) -> Arc<Server> {
+    match Server::http(addr) {
+        Ok(server) => Arc::new(server),
+        Err(err) => {
+            log(
+                "error",
+                &format!("msg=\"cannot listen\" addr={addr} err={err:?}"),
+            );
+            std::process::exit(1);
+        }
+    }
+}
+
 /// The execute function of an HTTP actor: serves each request on a thread of its own with
 /// `handle` until the interrupt calls `server.unblock()`, then drains for at most `drain`.
 pub(crate) fn serve(
