@@ -13,6 +13,8 @@
 //!   signal handlers and running the group; a signal sent during it is honoured, not lost.
 //! - `--slow-shutdown-ms N`: module 01 takes this long to shut down; press Ctrl-C again to
 //!   force the exit (status 130), as a stuck service would need.
+//! - `--fail-after-ms N`: adds "module 02", which fails after N ms: one failure stops the whole
+//!   service, which exits with status 1.
 
 use crossbeam_channel::{select, tick};
 use rungroup::signal::Signals;
@@ -21,13 +23,17 @@ use rungroup::{CancelToken, Error, Group};
 mod common;
 use common::{describe, log, Args};
 
-const USAGE: &str = "signal_and_ticker [--period-ms N] [--init-ms N] [--slow-shutdown-ms N]";
+const USAGE: &str =
+    "signal_and_ticker [--period-ms N] [--init-ms N] [--slow-shutdown-ms N] [--fail-after-ms N]";
 
 fn main() {
     let args = Args::parse(USAGE);
     let period = args.millis("--period-ms", Some("TICK_PERIOD_MS"), 5000, true);
     let init = args.millis("--init-ms", None, 0, false);
     let slow_shutdown = args.millis("--slow-shutdown-ms", None, 0, false);
+    let fail_after = args
+        .get("--fail-after-ms")
+        .map(|_| args.millis("--fail-after-ms", None, 0, false));
 
     // Register the handlers before anything else: a signal from now on is kept for the group.
     let signals = match Signals::termination() {
@@ -93,6 +99,18 @@ fn main() {
                 }
                 all.cancel();
             },
+        );
+    }
+
+    if let Some(after) = fail_after {
+        g.add_named(
+            "module02",
+            move || {
+                std::thread::sleep(after);
+                log("error", "msg=\"module 02 failed\"");
+                Err("module 02 lost its database".into())
+            },
+            |_| (),
         );
     }
 

@@ -403,6 +403,10 @@ impl Group {
     ///
     /// Use [`run_report`](Group::run_report) to see every actor's outcome.
     ///
+    /// While it waits for the last actors, `run` parks the calling thread; as with
+    /// [`std::thread::scope`], the last actor may unpark it once more just after `run` has
+    /// returned, which [`std::thread::park`] documents as a possible spurious wake-up.
+    ///
     /// # Errors
     ///
     /// - [`Error::Actor`] or [`Error::Panic`]: the first actor to return failed or panicked.
@@ -473,7 +477,7 @@ impl Group {
         }
 
         // Each actor sends exactly one message, so a capacity of `n` means no send ever blocks.
-        let (tx, rx) = crossbeam_channel::bounded::<(usize, Result<(), Failure>, Instant)>(n);
+        let (tx, rx) = crossbeam_channel::bounded::<Message>(n);
         // Counts the actors whose thread has not reported yet. The last one to report wakes
         // this thread, so the teardown costs one wake-up, not one per actor (as `thread::scope`).
         let running = Arc::new(Running {

@@ -7,6 +7,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 mod common;
 use common::process::{example_path, Service};
@@ -125,4 +126,61 @@ fn bad_arguments_exit_with_usage() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("usage"));
+}
+
+/// One failing module stops the whole service, which exits with status 1.
+#[test]
+fn one_failure_stops_the_service() {
+    let mut service = Service::start(
+        "signal_and_ticker",
+        &["--period-ms", "20", "--fail-after-ms", "100"],
+    );
+    service.wait_for("module 02 failed");
+    let (status, messages) = service.finish();
+    assert_eq!(status.code(), Some(1), "{messages:#?}");
+    let tail: Vec<_> = messages.iter().rev().take(4).rev().collect();
+    assert_eq!(
+        tail,
+        [
+            "module 02 failed",
+            "stopping",
+            "module 01 exited, received cancel all",
+            "exiting on error"
+        ]
+    );
+}
+
+/// A service stuck in a teardown that began for another reason (a failing module) still exits
+/// with 130 on SIGINT: once the signal actor has been interrupted, the signal forces the exit,
+/// as after Go's signal.Stop.
+#[test]
+fn sigint_during_a_teardown_started_otherwise_forces_exit() {
+    let mut service = Service::start(
+        "signal_and_ticker",
+        &[
+            "--period-ms",
+            "20",
+            "--fail-after-ms",
+            "50",
+            "--slow-shutdown-ms",
+            "600000",
+        ],
+    );
+    service.wait_for("msg=\"stopping\"");
+    // The signal actor returns right after its interrupt. Should a SIGINT still reach it before
+    // that (a loaded machine), it would count as the first signal: then send another.
+    let status = (0..10)
+        .find_map(|_| {
+            service.signal("SIGINT");
+            let deadline = Instant::now() + Duration::from_secs(1);
+            loop {
+                match service.child.try_wait().unwrap() {
+                    Some(status) => return Some(status),
+                    None if Instant::now() >= deadline => return None,
+                    None => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        })
+        .expect("ten SIGINTs did not end the process");
+    assert_eq!(status.code(), Some(130));
 }
