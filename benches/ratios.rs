@@ -2,7 +2,7 @@
 //!
 //! `cargo bench --bench ratios` (add `-- --quick` for fewer rounds). Each round runs the
 //! scenario of `benches/common` with rungroup, the inline version and the scope version, in
-//! rotating order, and keeps the ratios of that round; the table gives the median ratio and
+//! each of the six orders in turn, and keeps the ratios of that round; the table gives the median ratio and
 //! its interquartile range, which resists the noise of a shared machine better than
 //! comparing two separately measured medians.
 
@@ -60,9 +60,17 @@ fn main() {
             }
         }
         let base = common::baseline();
+        // All six orders in turn, so that each implementation follows each other equally often.
+        const ORDERS: [[usize; 3]; 6] = [
+            [0, 1, 2],
+            [0, 2, 1],
+            [1, 0, 2],
+            [1, 2, 0],
+            [2, 0, 1],
+            [2, 1, 0],
+        ];
         for round in 0..rounds {
-            for k in 0..3 {
-                let which = (round + k) % 3;
+            for which in ORDERS[round % 6] {
                 let start = Instant::now();
                 let teardown = fs[which](n);
                 run[which].push(start.elapsed());

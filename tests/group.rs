@@ -507,3 +507,15 @@ fn interrupt_receives_first_error_by_reference_and_debug() {
         seen.lock().unwrap()
     );
 }
+
+#[test]
+fn error_is_a_sendable_static_std_error() {
+    fn assert_error<T: std::error::Error + Send + Sync + 'static>() {}
+    assert_error::<Error>();
+    assert_error::<rungroup::Cancelled>();
+    fn assert_send<T: Send>() {}
+    assert_send::<Group>();
+    assert_send::<rungroup::Report>();
+    assert_send::<rungroup::StopHandle>();
+    assert_send::<rungroup::CancelToken>();
+}
