@@ -2,72 +2,13 @@
 
 use std::any::Any;
 use std::fmt;
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::thread;
-use std::thread::Thread;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::select;
 
-use crate::error::panic_message;
-use crate::report::{ActorReport, Cause, Outcome, Report};
+use crate::report::Report;
+use crate::run::{self, Actor, Execute, Failure, Interrupt};
 use crate::{BoxError, CancelToken, Cancelled, Error};
-
-/// Emits a lifecycle event through the `log` facade when the `log` feature is on; compiles to
-/// nothing otherwise.
-macro_rules! event {
-    ($level:ident, $($arg:tt)+) => {{
-        #[cfg(feature = "log")]
-        {
-            log::$level!(target: "rungroup", $($arg)+);
-        }
-        #[cfg(not(feature = "log"))]
-        {
-            // Type-checks the arguments and keeps them "used"; never runs.
-            if false {
-                let _ = format_args!($($arg)+);
-            }
-        }
-    }};
-}
-
-/// How an actor's thread ended, before it is given the actor's name.
-pub(crate) enum Failure {
-    /// The user's execute returned an error.
-    User(BoxError),
-    /// A nested group returned an error.
-    Group(Error),
-    /// The execute panicked; the panic message.
-    Panic(String),
-}
-
-impl Failure {
-    fn into_error(self, actor: &str) -> Error {
-        match self {
-            Failure::User(source) => Error::Actor {
-                actor: actor.to_owned(),
-                source,
-            },
-            Failure::Group(err) => err.nest(actor),
-            Failure::Panic(message) => Error::Panic {
-                actor: actor.to_owned(),
-                message,
-            },
-        }
-    }
-}
-
-pub(crate) type Execute = Box<dyn FnOnce() -> Result<(), Failure> + Send>;
-type Interrupt = Box<dyn FnOnce(&Result<(), Error>) + Send>;
-
-struct Actor {
-    name: String,
-    stack_size: Option<usize>,
-    execute: Execute,
-    interrupt: Interrupt,
-}
 
 /// A group of actors that start together and stop together: Go's
 /// [`run.Group`](https://pkg.go.dev/github.com/oklog/run#Group) on std threads.
@@ -448,255 +389,24 @@ impl Group {
     /// assert!(report.actors[1].outcome.to_string().contains("late"));
     /// assert!(report.into_result().is_ok()); // the first result was Ok
     /// ```
-    pub fn run_report(mut self) -> Report {
+    pub fn run_report(self) -> Report {
         let start = Instant::now();
-        let guards = std::mem::take(&mut self.guards);
-        let report = self.run_actors(start);
-        drop(guards);
-        report
-    }
-
-    fn run_actors(self, start: Instant) -> Report {
         let Group {
             actors,
             stack_size,
             deadline,
             stop,
-            ..
+            guards,
         } = self;
-        let n = actors.len();
-        let mut reports = Vec::with_capacity(n);
-        if n == 0 {
-            return Report {
-                actors: reports,
-                cause: Cause::Empty,
-                teardown_started: None,
-                teardown: None,
-                deadline,
-            };
-        }
-
-        // Each actor sends exactly one message, so a capacity of `n` means no send ever blocks.
-        let (tx, rx) = crossbeam_channel::bounded::<Message>(n);
-        // Counts the actors whose thread has not reported yet. The last one to report wakes
-        // this thread, so the teardown costs one wake-up, not one per actor (as `thread::scope`).
-        let running = Arc::new(Running {
-            count: AtomicUsize::new(0),
-            waiter: thread::current(),
-        });
-        let mut interrupts = Vec::with_capacity(n);
-        let mut spawn_failure = None;
-        for (i, actor) in actors.into_iter().enumerate() {
-            reports.push(ActorReport {
-                name: actor.name,
-                outcome: Outcome::NotStarted,
-                exit_order: None,
-                exited_after: None,
-                interrupted_after: None,
-                interrupt_panic: None,
-            });
-            if spawn_failure.is_some() {
-                continue; // never started; its closures are dropped here
-            }
-            let name = &reports[i].name;
-            let mut builder = thread::Builder::new().name(name.clone());
-            if let Some(bytes) = actor.stack_size.or(stack_size) {
-                builder = builder.stack_size(bytes);
-            }
-            let tx = tx.clone();
-            let execute = actor.execute;
-            running.count.fetch_add(1, Ordering::Relaxed);
-            let done = Arc::clone(&running);
-            let spawned = builder.spawn(move || {
-                let result = catch_unwind(AssertUnwindSafe(execute)).unwrap_or_else(|payload| {
-                    let message = panic_message(&*payload);
-                    // A payload whose drop panics must not stop this thread from reporting.
-                    let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
-                    Err(Failure::Panic(message))
-                });
-                let exited = Instant::now();
-                log_exit(&result);
-                // Cannot fail while `run` waits: the receiver lives until every actor reported
-                // or the deadline expired, and the capacity leaves room for every message.
-                let _ = tx.send((i, result, exited));
-                if done.count.fetch_sub(1, Ordering::Release) == 1 {
-                    done.waiter.unpark();
-                }
-            });
-            match spawned {
-                Ok(_) => {
-                    event!(debug, "actor `{}` started", name);
-                    reports[i].outcome = Outcome::StillRunning;
-                    interrupts.push(actor.interrupt);
-                }
-                Err(source) => {
-                    running.count.fetch_sub(1, Ordering::Relaxed);
-                    event!(error, "actor `{}` failed to start: {}", name, source);
-                    spawn_failure = Some(Error::Spawn {
-                        actor: name.clone(),
-                        source,
-                    });
-                    reports[i].exit_order = Some(0);
-                }
-            }
-        }
-        drop(tx);
-        let started = interrupts.len();
-
-        // A spawn failure counts as the first exit.
-        let mut exits = usize::from(spawn_failure.is_some());
-        let mut record = |reports: &mut [ActorReport], (i, result, exited): Message| {
-            let actor = &mut reports[i];
-            actor.exit_order = Some(exits);
-            actor.exited_after = Some(exited.saturating_duration_since(start));
-            exits += 1;
-            (i, result.map_err(|f| f.into_error(&actor.name)))
-        };
-        const REPORTS: &str = "rungroup: every actor thread reports before it ends";
-
-        let (cause, first) = if let Some(err) = spawn_failure {
-            (Cause::SpawnFailed(started), Err(err))
-        } else {
-            let message = match &stop {
-                Some(stop) => select! {
-                    recv(rx) -> message => Some(message.expect(REPORTS)),
-                    recv(stop.done()) -> _ => None,
-                },
-                None => Some(rx.recv().expect(REPORTS)),
-            };
-            match message {
-                Some(message) => {
-                    let (i, result) = record(&mut reports, message);
-                    (Cause::Actor(i), result)
-                }
-                None => (Cause::Stopped, Err(Error::Stopped)),
-            }
-        };
-        let teardown_started = start.elapsed();
-        let teardown_start = Instant::now();
-        event!(
-            info,
-            "teardown started by {}",
-            match cause {
-                Cause::Actor(i) | Cause::SpawnFailed(i) => format!("actor `{}`", reports[i].name),
-                _ => "the stop handle".to_owned(),
-            }
-        );
-
-        for (i, interrupt) in interrupts.into_iter().enumerate() {
-            reports[i].interrupted_after = Some(start.elapsed());
-            event!(debug, "interrupting actor `{}`", reports[i].name);
-            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| interrupt(&first))) {
-                let message = panic_message(&*payload);
-                event!(
-                    error,
-                    "interrupt of actor `{}` panicked: {}",
-                    reports[i].name,
-                    message
-                );
-                reports[i].interrupt_panic = Some(message);
-            }
-        }
-
-        // Collect the other results. When some are missing, sleep until the last actor has
-        // reported (it wakes this thread) or the deadline expires: one wake-up, not one per actor.
-        let deadline_at = deadline.and_then(|d| teardown_start.checked_add(d));
-        let mut missing = started - usize::from(matches!(cause, Cause::Actor(_)));
-        let mut collect = |reports: &mut Vec<ActorReport>| {
-            let mut collected = 0;
-            for message in rx.try_iter() {
-                let (i, result) = record(reports, message);
-                reports[i].outcome = result.map_or_else(Outcome::Err, |()| Outcome::Ok);
-                collected += 1;
-            }
-            collected
-        };
-        loop {
-            missing -= collect(&mut reports);
-            if missing == 0 {
-                break;
-            }
-            // Every thread sends its result before it counts itself out, so at a count of
-            // zero the missing results are already in the channel.
-            if running.count.load(Ordering::Acquire) == 0 {
-                continue;
-            }
-            match deadline_at {
-                None => thread::park(),
-                Some(at) => match at.checked_duration_since(Instant::now()) {
-                    Some(left) if !left.is_zero() => thread::park_timeout(left),
-                    _ => {
-                        collect(&mut reports); // a last look; the rest are left running
-                        break;
-                    }
-                },
-            }
-        }
-        match (cause, first) {
-            (Cause::Actor(i) | Cause::SpawnFailed(i), Err(e)) => {
-                reports[i].outcome = Outcome::Err(e)
-            }
-            (Cause::Actor(i), Ok(())) => reports[i].outcome = Outcome::Ok,
-            _ => {}
-        }
-        let teardown = teardown_start.elapsed();
-        for actor in reports
-            .iter()
-            .filter(|a| matches!(a.outcome, Outcome::StillRunning))
-        {
-            event!(
-                error,
-                "actor `{}` still running at the teardown deadline; detached",
-                actor.name
-            );
-        }
-        event!(info, "teardown finished in {:?}", teardown);
-        Report {
-            actors: reports,
-            cause,
-            teardown_started: Some(teardown_started),
-            teardown: Some(teardown),
+        let options = run::Options {
+            stack_size,
             deadline,
-        }
+            stop,
+        };
+        let report = run::run(actors, options, start);
+        drop(guards); // after the last actor: signal handlers stay until the run has ended
+        report
     }
-}
-
-/// What an actor thread sends when its execute has returned: its index, its result, and when.
-type Message = (usize, Result<(), Failure>, Instant);
-
-/// The count of actor threads still to report, and the thread to wake when it reaches zero.
-struct Running {
-    count: AtomicUsize,
-    waiter: Thread,
-}
-
-/// Emits the "actor exited" event from the actor's own thread, as it happens.
-fn log_exit(result: &Result<(), Failure>) {
-    #[cfg(feature = "log")]
-    {
-        let name = thread::current();
-        let name = name.name().unwrap_or("<unnamed>");
-        match result {
-            Ok(()) => log::info!(target: "rungroup", "actor `{}` exited: ok", name),
-            Err(Failure::User(e)) => log::warn!(
-                target: "rungroup",
-                "actor `{}` returned an error: {}",
-                name,
-                crate::report::Chain(&**e)
-            ),
-            Err(Failure::Group(e)) => log::warn!(
-                target: "rungroup",
-                "actor `{}` (a group) returned an error: {}",
-                name,
-                crate::report::Chain(e)
-            ),
-            Err(Failure::Panic(message)) => {
-                log::warn!(target: "rungroup", "actor `{}` panicked: {}", name, message)
-            }
-        }
-    }
-    #[cfg(not(feature = "log"))]
-    let _ = result;
 }
 
 impl Default for Group {

@@ -125,6 +125,7 @@
 mod error;
 mod group;
 mod report;
+mod run;
 #[cfg(all(unix, feature = "signal"))]
 #[cfg_attr(docsrs, doc(cfg(all(unix, feature = "signal"))))]
 pub mod signal;

@@ -192,8 +192,11 @@ fn check(specs: &[Spec], baseline: usize) -> Result<(), TestCaseError> {
 }
 
 fn run_cases(cases: u32) {
+    // The cases count this process's threads and set the panic hook: one test at a time.
+    static SERIAL: Mutex<()> = Mutex::new(());
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     std::panic::set_hook(Box::new(|_| {})); // the actors' panics are expected
-    let baseline = thread_count();
+    let baseline = stable_thread_count();
     let mut runner = TestRunner::new(Config {
         cases,
         failure_persistence: None,
