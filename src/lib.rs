@@ -120,6 +120,11 @@
 //!   `rungroup`. The crate installs no logger. Off, the events compile to nothing.
 
 #![doc(test(attr(deny(warnings))))]
+// The crate docs link to the signal module, which only exists with the `signal` feature on unix.
+#![cfg_attr(
+    not(all(unix, feature = "signal")),
+    allow(rustdoc::broken_intra_doc_links)
+)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod error;
