@@ -27,7 +27,7 @@ use rungroup::signal::Signals;
 use rungroup::{BoxError, Group};
 
 mod common;
-use common::{describe, log, Args};
+use common::{log, Args};
 
 const USAGE: &str = "closable_reader [--addr HOST:PORT]";
 
@@ -78,18 +78,7 @@ fn main() {
         }
     });
 
-    let result = g.run();
-    match &result {
-        Ok(()) => log("info", "msg=\"all actors exited\""),
-        Err(err) if err.is_signal() => log("info", "msg=\"all actors exited\""),
-        Err(_) => {
-            log(
-                "error",
-                &format!("msg=\"exiting on error\" err={:?}", describe(&result)),
-            );
-            std::process::exit(1);
-        }
-    }
+    common::finish(g.run(), "all actors exited");
 }
 
 /// The open connections and whether the actor is stopping, under one lock so that a

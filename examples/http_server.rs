@@ -18,7 +18,7 @@ use rungroup::Group;
 use tiny_http::{Request, Response};
 
 mod common;
-use common::{describe, log, Args};
+use common::{log, Args};
 
 const USAGE: &str = "http_server [--addr HOST:PORT] [--drain-ms N]";
 
@@ -40,18 +40,7 @@ fn main() {
         move || common::http::serve(server, drain, handle),
         move |_| unblock.unblock(),
     );
-    let result = g.run();
-    match &result {
-        Err(err) if err.is_signal() => log("info", "msg=\"shut down gracefully\""),
-        Ok(()) => log("info", "msg=\"shut down\""),
-        Err(_) => {
-            log(
-                "error",
-                &format!("msg=\"shut down on error\" err={:?}", describe(&result)),
-            );
-            std::process::exit(1);
-        }
-    }
+    common::finish(g.run(), "shut down gracefully");
 }
 
 fn handle(request: Request) {

@@ -33,7 +33,7 @@ use rungroup::{BoxError, CancelToken, Group};
 use tiny_http::{Request, Response};
 
 mod common;
-use common::{describe, log, Args};
+use common::{log, Args};
 
 const USAGE: &str =
     "service [--addr HOST:PORT] [--data PATH] [--config PATH] [--scrape-ms N] [--flush-ms N]";
@@ -139,25 +139,17 @@ fn main() {
     );
 
     let result = g.run();
-    let summary = format!(
-        "acked={} flushed={} scrapes={} reloads={}",
-        metrics.acked.load(Ordering::Relaxed),
-        metrics.flushed.load(Ordering::Relaxed),
-        metrics.scrapes.load(Ordering::Relaxed),
-        metrics.reloads.load(Ordering::Relaxed)
+    log(
+        "info",
+        &format!(
+            "msg=totals acked={} flushed={} scrapes={} reloads={}",
+            metrics.acked.load(Ordering::Relaxed),
+            metrics.flushed.load(Ordering::Relaxed),
+            metrics.scrapes.load(Ordering::Relaxed),
+            metrics.reloads.load(Ordering::Relaxed)
+        ),
     );
-    match &result {
-        Err(err) if err.is_signal() => {
-            log("info", &format!("msg=\"shut down gracefully\" {summary}"))
-        }
-        _ => {
-            log(
-                "error",
-                &format!("msg=\"shut down\" err={:?} {summary}", describe(&result)),
-            );
-            std::process::exit(1);
-        }
-    }
+    common::finish(result, "shut down gracefully");
 }
 
 fn handle(request: Request, records: &Sender<Record>, metrics: &Metrics) {

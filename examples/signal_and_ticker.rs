@@ -114,15 +114,5 @@ fn main() {
         );
     }
 
-    match g.run() {
-        Ok(()) => log("info", "msg=\"all modules exited\""),
-        Err(err) if err.is_signal() => log("info", "msg=\"all modules exited\""),
-        Err(err) => {
-            log(
-                "error",
-                &format!("msg=\"exiting on error\" err={:?}", describe(&Err(err))),
-            );
-            std::process::exit(1);
-        }
-    }
+    common::finish(g.run(), "all modules exited");
 }

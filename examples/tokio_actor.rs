@@ -22,7 +22,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 mod common;
-use common::{describe, log, Args};
+use common::{log, Args};
 
 const USAGE: &str = "tokio_actor [--addr HOST:PORT]";
 
@@ -66,18 +66,7 @@ fn main() {
         },
     );
 
-    let result = g.run();
-    match &result {
-        Ok(()) => log("info", "msg=\"shut down\""),
-        Err(err) if err.is_signal() => log("info", "msg=\"shut down gracefully\""),
-        Err(_) => {
-            log(
-                "error",
-                &format!("msg=\"exiting on error\" err={:?}", describe(&result)),
-            );
-            std::process::exit(1);
-        }
-    }
+    common::finish(g.run(), "shut down gracefully");
 }
 
 async fn serve(

@@ -10,14 +10,13 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::process::{example_path, Service};
+use common::process::{example_path, tail, Service};
 
 fn graceful_exit_on(signal: &str) {
     let mut service = Service::start("signal_and_ticker", &["--period-ms", "20"]);
     service.wait_for("module 01 tick");
     service.signal(signal);
-    let (status, messages) = service.finish();
-    assert_eq!(status.code(), Some(0), "{messages:#?}");
+    let messages = service.finish_ok();
     let ticks = messages.iter().filter(|m| *m == "module 01 tick").count();
     assert!(ticks >= 1);
     let rest: Vec<_> = messages.iter().filter(|m| *m != "module 01 tick").collect();
@@ -77,8 +76,7 @@ fn signal_before_run_is_honoured() {
     let mut service = Service::start("signal_and_ticker", &["--init-ms", "500"]);
     service.wait_for("signal handlers registered");
     service.signal("SIGTERM");
-    let (status, messages) = service.finish();
-    assert_eq!(status.code(), Some(0), "{messages:#?}");
+    let messages = service.finish_ok();
     assert_eq!(
         messages,
         [
@@ -138,9 +136,8 @@ fn one_failure_stops_the_service() {
     service.wait_for("module 02 failed");
     let (status, messages) = service.finish();
     assert_eq!(status.code(), Some(1), "{messages:#?}");
-    let tail: Vec<_> = messages.iter().rev().take(4).rev().collect();
     assert_eq!(
-        tail,
+        tail(&messages, 4),
         [
             "module 02 failed",
             "stopping",

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 
 mod common;
-use common::process::{field, http_get, Service};
+use common::process::{field, http_get, tail, Service};
 
 fn start() -> (Service, SocketAddr) {
     let mut service = Service::start("http_server", &["--addr", "127.0.0.1:0"]);
@@ -22,8 +22,7 @@ fn serves_requests() {
         (200, "hello from rungroup\n".to_owned())
     );
     service.signal("SIGTERM");
-    let (status, _) = service.finish();
-    assert_eq!(status.code(), Some(0));
+    service.finish_ok();
 }
 
 #[test]
@@ -46,11 +45,9 @@ fn sigterm_drains_in_flight_requests_and_refuses_new_ones() {
             (200, "slept 700 ms\n".to_owned())
         );
     }
-    let (status, messages) = service.finish();
-    assert_eq!(status.code(), Some(0), "{messages:#?}");
-    let tail: Vec<_> = messages.iter().rev().take(3).rev().collect();
+    let messages = service.finish_ok();
     assert_eq!(
-        tail,
+        tail(&messages, 3),
         [
             "stopped accepting",
             "requests drained",

@@ -41,8 +41,7 @@ fn sigterm_unblocks_accept_socket_reads_and_stdin() {
         0,
         "the server closed the connection"
     );
-    let (status, messages) = service.finish();
-    assert_eq!(status.code(), Some(0), "{messages:#?}");
+    let messages = service.finish_ok();
     for expected in ["tcp: stopped", "stdin: stopped", "all actors exited"] {
         assert!(messages.iter().any(|m| m == expected), "{messages:#?}");
     }
@@ -53,8 +52,7 @@ fn end_of_input_stops_the_group() {
     let (mut service, _) = start();
     drop(service.child.stdin.take()); // end of input
     service.wait_for("stdin: end of input");
-    let (status, messages) = service.finish();
-    assert_eq!(status.code(), Some(0), "{messages:#?}");
+    let messages = service.finish_ok();
     assert!(
         messages.contains(&"tcp: stopped".to_owned()),
         "{messages:#?}"

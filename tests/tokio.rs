@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 
 mod common;
-use common::process::{field, Service};
+use common::process::{field, tail, Service};
 use common::GUARD;
 
 fn connect(addr: SocketAddr) -> (BufReader<TcpStream>, TcpStream) {
@@ -38,11 +38,9 @@ fn runtime_serves_then_stops_on_sigterm() {
             assert_eq!(read_line(&mut reader), "", "then the connection closes");
         }
     }
-    let (status, messages) = service.finish();
-    assert_eq!(status.code(), Some(0), "{messages:#?}");
-    let tail: Vec<_> = messages.iter().rev().take(3).rev().collect();
+    let messages = service.finish_ok();
     assert_eq!(
-        tail,
+        tail(&messages, 3),
         [
             "stopped accepting",
             "connections closed",

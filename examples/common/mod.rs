@@ -50,11 +50,28 @@ pub(crate) fn chain(err: &dyn std::error::Error) -> String {
     text
 }
 
-/// The group's result for a log line.
+/// A group's result for a log line.
 pub(crate) fn describe(result: &Result<(), Error>) -> String {
     match result {
         Ok(()) => "ok".to_owned(),
         Err(err) => chain(err),
+    }
+}
+
+/// Ends `main` on the group's result: logs `done` if the group ended cleanly (`Ok`, or a
+/// signal such as Ctrl-C) and returns; otherwise logs the error with its sources and exits with
+/// status 1.
+pub(crate) fn finish(result: Result<(), Error>, done: &str) {
+    match result {
+        Ok(()) => log("info", &format!("msg={done:?}")),
+        Err(err) if err.is_signal() => log("info", &format!("msg={done:?}")),
+        Err(err) => {
+            log(
+                "error",
+                &format!("msg=\"exiting on error\" err={:?}", chain(&err)),
+            );
+            std::process::exit(1);
+        }
     }
 }
 

@@ -114,6 +114,23 @@ impl Service {
     }
 }
 
+impl Service {
+    /// Like [`Service::finish`], asserting that the exit status is 0.
+    pub(crate) fn finish_ok(self) -> Vec<String> {
+        let (status, messages) = self.finish();
+        assert_eq!(status.code(), Some(0), "{messages:#?}");
+        messages
+    }
+}
+
+/// The last `n` messages.
+pub(crate) fn tail(messages: &[String], n: usize) -> Vec<&str> {
+    messages[messages.len().saturating_sub(n)..]
+        .iter()
+        .map(String::as_str)
+        .collect()
+}
+
 impl Drop for Service {
     fn drop(&mut self) {
         let _ = self.child.kill();
