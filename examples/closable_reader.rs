@@ -35,18 +35,8 @@ fn main() {
     let args = Args::parse(USAGE);
     let addr = args.get("--addr").unwrap_or("127.0.0.1:7878").to_owned();
     let signals = Signals::termination().expect("cannot handle signals");
-    let listener = match TcpListener::bind(&addr) {
-        Ok(listener) => listener,
-        Err(err) => {
-            log(
-                "error",
-                &format!("msg=\"cannot listen\" addr={addr} err={err:?}"),
-            );
-            std::process::exit(1);
-        }
-    };
+    let listener = common::bind(&addr);
     let local = listener.local_addr().expect("a bound listener");
-    log("info", &format!("msg=listening addr={local}"));
 
     let mut g = Group::new();
     g.add_signals(signals);

@@ -30,21 +30,7 @@ fn main() {
     let args = Args::parse(USAGE);
     let addr = args.get("--addr").unwrap_or("127.0.0.1:7879").to_owned();
     let signals = Signals::termination().expect("cannot handle signals");
-    // Bind before the group runs, so that a bad address fails at once, in `main`.
-    let listener = match std::net::TcpListener::bind(&addr) {
-        Ok(listener) => listener,
-        Err(err) => {
-            log(
-                "error",
-                &format!("msg=\"cannot listen\" addr={addr} err={err:?}"),
-            );
-            std::process::exit(1);
-        }
-    };
-    log(
-        "info",
-        &format!("msg=listening addr={}", listener.local_addr().unwrap()),
-    );
+    let listener = common::bind(&addr);
 
     let (shutdown, stopping) = watch::channel(false);
     let mut g = Group::new();

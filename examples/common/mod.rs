@@ -58,6 +58,25 @@ pub(crate) fn describe(result: &Result<(), Error>) -> String {
     }
 }
 
+/// Binds a TCP listener on `addr` and logs where it listens, or exits with status 1 after
+/// logging why. Binding before the group runs makes a bad address fail at once, in `main`.
+pub(crate) fn bind(addr: &str) -> std::net::TcpListener {
+    match std::net::TcpListener::bind(addr) {
+        Ok(listener) => {
+            let local = listener.local_addr().expect("a bound listener");
+            log("info", &format!("msg=listening addr={local}"));
+            listener
+        }
+        Err(err) => {
+            log(
+                "error",
+                &format!("msg=\"cannot listen\" addr={addr} err={err:?}"),
+            );
+            std::process::exit(1);
+        }
+    }
+}
+
 /// Ends `main` on the group's result: logs `done` if the group ended cleanly (`Ok`, or a
 /// signal such as Ctrl-C) and returns; otherwise logs the error with its sources and exits with
 /// status 1.
