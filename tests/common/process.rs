@@ -85,14 +85,11 @@ impl Service {
         }
     }
 
-    /// Sends signal `name` (such as `SIGTERM`) with kill(1).
+    /// Sends signal `name` (such as `SIGTERM`) with kill(2).
     pub(crate) fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{name}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .unwrap();
-        assert!(status.success());
+        let signal: nix::sys::signal::Signal = name.parse().expect("a signal name");
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        nix::sys::signal::kill(pid, signal).expect("kill(2) failed");
     }
 
     /// Waits for the process to exit; returns its status and every message it logged.
