@@ -20,28 +20,26 @@ fn config<'c>(c: &'c mut Criterion, name: &str) -> BenchmarkGroup<'c, WallTime> 
     group
 }
 
-fn whole_run(c: &mut Criterion) {
-    let mut group = config(c, "run");
+/// Benchmarks every implementation at every size, timing what `pick` selects of
+/// [`common::timed`]'s (whole run, teardown).
+fn by_implementation(c: &mut Criterion, name: &str, pick: fn((Duration, Duration)) -> Duration) {
+    let mut group = config(c, name);
     for n in SIZES {
         for (name, f) in common::IMPLEMENTATIONS {
             group.bench_with_input(BenchmarkId::new(name, n), &n, |b, &n| {
-                b.iter_custom(|iters| common::timed(f, n, iters).0)
+                b.iter_custom(|iters| pick(common::timed(f, n, iters)))
             });
         }
     }
     group.finish();
 }
 
+fn whole_run(c: &mut Criterion) {
+    by_implementation(c, "run", |(run, _)| run);
+}
+
 fn teardown(c: &mut Criterion) {
-    let mut group = config(c, "teardown");
-    for n in SIZES {
-        for (name, f) in common::IMPLEMENTATIONS {
-            group.bench_with_input(BenchmarkId::new(name, n), &n, |b, &n| {
-                b.iter_custom(|iters| common::timed(f, n, iters).1)
-            });
-        }
-    }
-    group.finish();
+    by_implementation(c, "teardown", |(_, teardown)| teardown);
 }
 
 fn fan_out(c: &mut Criterion) {

@@ -1,4 +1,4 @@
-//! The group of actors and its run loop.
+//! The group of actors: its public API. The run loop is in `run.rs`.
 
 use std::any::Any;
 use std::fmt;

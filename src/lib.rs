@@ -61,7 +61,9 @@
 //!    was `Ok(())`, and always in the [`Report`].
 //! 7. If a thread cannot be spawned, the actors already started are interrupted with an
 //!    [`Error::Spawn`] and waited for, and `run` returns that error.
-//! 8. No thread outlives the group's run, unless a [teardown deadline](Group::teardown_deadline)
+//! 8. No thread outlives the group's run: when `run` returns, every actor thread has finished
+//!    its work and only has to exit, as with `std::thread::scope` (tested by counting the
+//!    process's threads). The exception is a [teardown deadline](Group::teardown_deadline) that
 //!    expired: then `run` names the actors still running, whose threads are detached.
 //!
 //! # Teardown
