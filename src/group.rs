@@ -8,6 +8,7 @@ use crossbeam_channel::select;
 
 use crate::report::Report;
 use crate::run::{self, Actor, Execute, Failure, Interrupt};
+use crate::status::Live;
 use crate::{BoxError, CancelToken, Cancelled, Error};
 
 /// A group of actors that start together and stop together: Go's
@@ -46,6 +47,8 @@ pub struct Group {
     stack_size: Option<usize>,
     deadline: Option<Duration>,
     stop: Option<CancelToken>,
+    /// Which actors are still running, for the signal module's forced-exit line.
+    live: Live,
     /// Values that must live until the end of the run (signal registrations), dropped after the
     /// last actor has returned.
     guards: Vec<Box<dyn Any + Send>>,
@@ -67,6 +70,7 @@ impl Group {
             stack_size: None,
             deadline: None,
             stop: None,
+            live: Live::default(),
             guards: Vec::new(),
         }
     }
@@ -396,12 +400,14 @@ impl Group {
             stack_size,
             deadline,
             stop,
+            live,
             guards,
         } = self;
         let options = run::Options {
             stack_size,
             deadline,
             stop,
+            live,
         };
         let report = run::run(actors, options, start);
         drop(guards); // after the last actor: signal handlers stay until the run has ended
@@ -473,6 +479,12 @@ impl<'g> ActorBuilder<'g> {
     #[cfg_attr(not(all(unix, feature = "signal")), allow(dead_code))]
     pub(crate) fn keep_until_end(&mut self, guard: impl Any + Send) {
         self.group.guards.push(Box::new(guard));
+    }
+
+    /// The live state of the group's run, filled in when it starts.
+    #[allow(dead_code)] // used by the signal module
+    pub(crate) fn live(&self) -> Live {
+        self.group.live.clone()
     }
 
     pub(crate) fn push(self, execute: Execute, interrupt: Interrupt) -> &'g mut Group {

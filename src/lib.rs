@@ -136,6 +136,7 @@ mod run;
 #[cfg(all(unix, feature = "signal"))]
 #[cfg_attr(docsrs, doc(cfg(all(unix, feature = "signal"))))]
 pub mod signal;
+mod status;
 mod token;
 
 pub use crate::error::{BoxError, Error};

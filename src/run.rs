@@ -11,6 +11,7 @@ use crossbeam_channel::{select, Receiver};
 
 use crate::error::panic_message;
 use crate::report::{ActorReport, Cause, Outcome, Report};
+use crate::status::{Live, RunState};
 use crate::{BoxError, CancelToken, Error};
 
 /// Emits a lifecycle event through the `log` facade when the `log` feature is on; compiles to
@@ -73,6 +74,7 @@ pub(crate) struct Options {
     pub(crate) stack_size: Option<usize>,
     pub(crate) deadline: Option<Duration>,
     pub(crate) stop: Option<CancelToken>,
+    pub(crate) live: Live,
 }
 
 /// What an actor thread sends when its execute has returned: its index, its result, and when.
@@ -97,12 +99,14 @@ pub(crate) fn run(actors: Vec<Actor>, options: Options, start: Instant) -> Repor
             deadline: options.deadline,
         };
     }
+    let state = Arc::new(RunState::new(actors.iter().map(|a| a.name.clone()).collect()));
+    options.live.start(Arc::clone(&state));
     let mut run = Run {
         start,
         reports: Vec::with_capacity(actors.len()),
         exits: 0,
     };
-    let spawned = run.spawn_all(actors, options.stack_size);
+    let spawned = run.spawn_all(actors, options.stack_size, &state);
     let (cause, first) = match spawned.failure {
         Some(err) => {
             run.exits = 1; // the failed spawn counts as the first exit
@@ -112,6 +116,7 @@ pub(crate) fn run(actors: Vec<Actor>, options: Options, start: Instant) -> Repor
     };
     let teardown_started = start.elapsed();
     let teardown_start = Instant::now();
+    state.teardown_started(teardown_start);
     event!(
         info,
         "teardown started by {}",
@@ -173,7 +178,12 @@ struct Run {
 
 impl Run {
     /// Starts a thread per actor, in order, stopping at the first that cannot be spawned.
-    fn spawn_all(&mut self, actors: Vec<Actor>, stack_size: Option<usize>) -> Spawned {
+    fn spawn_all(
+        &mut self,
+        actors: Vec<Actor>,
+        stack_size: Option<usize>,
+        state: &Arc<RunState>,
+    ) -> Spawned {
         // Each actor sends exactly one message, so a capacity of `n` means no send ever blocks.
         let (tx, results) = crossbeam_channel::bounded::<Message>(actors.len());
         // Counts the actors whose thread has not reported yet. The last one to report wakes
@@ -194,7 +204,8 @@ impl Run {
                 interrupt_panic: None,
             });
             if failure.is_some() {
-                continue; // never started; its closures are dropped here
+                state.exited(i); // never started
+                continue; // its closures are dropped here
             }
             let report = &mut self.reports[i];
             let mut builder = thread::Builder::new().name(report.name.clone());
@@ -203,7 +214,8 @@ impl Run {
             }
             running.count.fetch_add(1, Ordering::Relaxed);
             let (tx, done, execute) = (tx.clone(), Arc::clone(&running), actor.execute);
-            match builder.spawn(move || actor_thread(i, execute, &tx, &done)) {
+            let live = Arc::clone(state);
+            match builder.spawn(move || actor_thread(i, execute, &tx, &done, &live)) {
                 Ok(_) => {
                     event!(debug, "actor `{}` started", report.name);
                     report.outcome = Outcome::StillRunning;
@@ -211,6 +223,7 @@ impl Run {
                 }
                 Err(source) => {
                     running.count.fetch_sub(1, Ordering::Relaxed);
+                    state.exited(i);
                     event!(error, "actor `{}` failed to start: {}", report.name, source);
                     report.exit_order = Some(0);
                     failure = Some(Error::Spawn {
@@ -327,6 +340,7 @@ fn actor_thread(
     execute: Execute,
     results: &crossbeam_channel::Sender<Message>,
     running: &Running,
+    live: &RunState,
 ) {
     let result = catch_unwind(AssertUnwindSafe(execute)).unwrap_or_else(|payload| {
         let message = panic_message(&*payload);
@@ -338,6 +352,7 @@ fn actor_thread(
     log_exit(&result);
     // Cannot fail while `run` waits: the receiver lives until every actor reported or the
     // deadline expired, and the capacity leaves room for every message.
+    live.exited(i);
     let _ = results.send((i, result, exited));
     if running.count.fetch_sub(1, Ordering::Release) == 1 {
         running.waiter.unpark();
