@@ -1,7 +1,15 @@
-//! The crate's error type.
+//! The crate's error type: failures, stop requests, and how they read.
 
+use std::error::Error as StdError;
+use std::fmt;
 use std::io;
+use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
+
+#[cfg(all(unix, feature = "signal"))]
+use crate::signal::SignalError;
+use crate::Cancelled;
 
 /// The error type an actor's execute function returns.
 ///
@@ -25,17 +33,34 @@ use std::time::Duration;
 /// assert_eq!(parse("0").unwrap_err().to_string(), "zero is not allowed");
 /// assert!(parse("x").is_err());
 /// ```
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 
 /// Returned by [`Group::run`](crate::Group::run) when the group did not end with `Ok(())`, and
 /// passed (by reference) to every interrupt function.
 ///
-/// Every variant that concerns one actor names it. The user's own error is the
-/// [`source`](std::error::Error::source) of [`Error::Actor`], so the usual chain walk (or
-/// [`Error::find_source`]) recovers it by type.
+/// An `Error` is either a **failure** (an actor's error or panic, a panicking interrupt, a
+/// thread that could not be spawned, an expired deadline, a signal that could not be set up)
+/// or a **stop request** ([`Error::Signal`], [`Error::Stopped { .. }`], [`Error::Cancelled`]): a
+/// clean reason to stop, which [`is_failure`](Error::is_failure) tells apart.
+/// [`exit_code`](crate::exit_code) turns a run's result into `main`'s exit status accordingly.
 ///
-/// Messages are lowercase, without a trailing period, and do not repeat their source's message:
-/// print the chain (`anyhow`'s `{:#}`, or a loop over `source()`) to see everything.
+/// Every variant that concerns one actor names it (a path such as `storage/compactor` in a
+/// nested group). The error an actor returned is the [`source`](StdError::source) of
+/// [`Error::Actor`]; [`Error::find_source`] recovers it by type. A failure that happened while
+/// the group was already stopping for a stop request keeps that request:
+/// [`stopped_by`](Error::stopped_by).
+///
+/// `Error` is `Clone` (sources are shared), so every interrupt and the [`Report`](crate::Report)
+/// can hold the same error.
+///
+/// # Reading it
+///
+/// - `{}` is one line without the causes, lowercase, without a trailing period:
+///   `actor `db` returned an error`.
+/// - `{:#}` adds every cause on the same line, separated by `: `, as `anyhow` does:
+///   `actor `db` returned an error: connection refused`.
+/// - `{:?}`, which a `main` returning `Result<(), rungroup::Error>` prints, is the same as
+///   `{:#}`; `{:#?}` shows the structure.
 ///
 /// # Examples
 ///
@@ -43,64 +68,82 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// use rungroup::{Error, Group};
 ///
 /// let mut g = Group::new();
-/// g.add_named("db", || Err("connection refused".into()), |_| ());
-/// match g.run() {
-///     Err(Error::Actor { actor, source }) => {
+/// g.actor("db").add(|| Err("connection refused".into()), |_| ());
+/// let err = g.run().unwrap_err();
+/// assert_eq!(err.to_string(), "actor `db` returned an error");
+/// assert_eq!(format!("{err:#}"), "actor `db` returned an error: connection refused");
+/// assert!(err.is_failure());
+/// match err {
+///     Error::Actor { actor, source, .. } => {
 ///         assert_eq!(actor, "db");
 ///         assert_eq!(source.to_string(), "connection refused");
 ///     }
-///     other => panic!("unexpected: {other:?}"),
+///     other => panic!("unexpected: {other:#?}"),
 /// }
 /// ```
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone)]
 #[non_exhaustive]
 pub enum Error {
-    /// An actor's execute function returned an error.
-    #[error("actor `{actor}` returned an error")]
+    /// An actor's execute function returned an error. A failure.
     Actor {
         /// The actor's name (a path such as `storage/compactor` in a nested group).
         actor: String,
-        /// The error the actor returned.
-        #[source]
-        source: BoxError,
+        /// The error the actor returned: this error's [`source`](StdError::source).
+        source: Arc<dyn StdError + Send + Sync + 'static>,
+        /// The stop request whose teardown was under way when the actor failed, if any.
+        stopped_by: Option<Box<Error>>,
     },
 
-    /// An actor's execute function panicked.
-    #[error("actor `{actor}` panicked: {message}")]
+    /// An actor's execute function panicked. A failure.
     Panic {
         /// The actor's name.
         actor: String,
         /// The panic message, or `<non-string panic payload>` when the payload was neither a
         /// `&str` nor a `String`.
         message: String,
+        /// The stop request whose teardown was under way when the actor panicked, if any.
+        stopped_by: Option<Box<Error>>,
     },
 
-    /// An interrupt function panicked while the group was tearing down.
-    ///
-    /// [`Group::run`](crate::Group::run) returns this only when the group's first result was
-    /// `Ok(())`; otherwise it returns that first error, and the panic is in the
-    /// [`Report`](crate::Report).
-    #[error("interrupt of actor `{actor}` panicked: {message}")]
+    /// An interrupt function panicked while the group was tearing down. A failure.
     InterruptPanic {
         /// The name of the actor whose interrupt panicked.
         actor: String,
         /// The panic message.
         message: String,
+        /// The stop request that started the teardown, if one did.
+        stopped_by: Option<Box<Error>>,
     },
 
-    /// The operating system refused to start an actor's thread.
-    #[error("failed to spawn the thread of actor `{actor}`")]
+    /// The operating system refused to start an actor's thread. A failure.
     Spawn {
         /// The actor's name.
         actor: String,
         /// The error from [`std::thread::Builder::spawn`].
-        #[source]
-        source: io::Error,
+        source: Arc<io::Error>,
+    },
+
+    /// The teardown deadline expired with actors still running, or an interrupt still
+    /// blocked. A failure.
+    ///
+    /// The threads of those actors (and the thread calling the interrupts) are detached: Rust
+    /// cannot kill a thread.
+    Deadline {
+        /// The deadline set with [`Group::teardown_deadline`](crate::Group::teardown_deadline).
+        deadline: Duration,
+        /// The names of the actors that had not returned, in insertion order.
+        still_running: Vec<String>,
+        /// The actor whose interrupt function had not returned, if one had not; the interrupts
+        /// after it were never called.
+        blocked_interrupt: Option<String>,
+        /// What [`Group::run`](crate::Group::run) would have returned without the deadline:
+        /// the first failure, or else the stop request (`None` for `Ok(())`). It is this
+        /// error's [`source`](StdError::source) when it is a failure.
+        first: Option<Box<Error>>,
     },
 
     /// A signal actor could not be set up: returned by
-    /// `rungroup::signal::Signals::new` (feature `signal`, unix).
-    #[error("cannot handle signal {signal} ({name}): {reason}")]
+    /// `rungroup::signal::StopSignals::new` (feature `signal`, unix). A failure.
     SignalSetup {
         /// The signal's number (0 when the set was empty).
         signal: i32,
@@ -109,40 +152,73 @@ pub enum Error {
         /// Why it cannot be handled.
         reason: &'static str,
         /// The operating system's error, if registering the handler failed.
-        #[source]
-        source: Option<io::Error>,
+        source: Option<Arc<io::Error>>,
     },
 
-    /// The group was stopped through a [`StopHandle`](crate::StopHandle).
-    #[error("group stopped by its stop handle")]
-    Stopped,
+    /// A signal actor received a signal of its set. A stop request.
+    #[cfg(all(unix, feature = "signal"))]
+    #[cfg_attr(docsrs, doc(cfg(all(unix, feature = "signal"))))]
+    Signal {
+        /// The signal actor's name.
+        actor: String,
+        /// The signal.
+        signal: SignalError,
+    },
 
-    /// The teardown deadline expired while some actors were still running.
-    ///
-    /// Their threads are detached: Rust cannot kill a thread. `first` is the result that started
-    /// the teardown, if it was an error.
-    #[error("teardown deadline of {deadline:?} expired with actors still running: {}", .still_running.join(", "))]
-    Deadline {
-        /// The deadline set with [`Group::teardown_deadline`](crate::Group::teardown_deadline).
-        deadline: Duration,
-        /// The names of the actors that had not returned, in insertion order.
-        still_running: Vec<String>,
-        /// The first result's error, if the first result was an error.
-        #[source]
-        first: Option<Box<Error>>,
+    /// An actor returned [`Cancelled`]: the token of
+    /// [`add_token_handler`](crate::ActorBuilder::add_token_handler) was cancelled from
+    /// outside, or an actor of yours said so. A stop request.
+    Cancelled {
+        /// The actor's name.
+        actor: String,
+    },
+
+    /// A [`StopHandle`](crate::StopHandle) stopped the group. A stop request.
+    Stopped {
+        /// `None` for the group whose `run` returns this; the path of the nested group (such
+        /// as `storage`) when a nested group's own stop handle stopped it.
+        group: Option<String>,
     },
 }
 
 impl Error {
-    /// Returns the name of the actor this error is about, if it is about one.
+    /// Returns `true` for a failure, `false` for a stop request ([`Error::Signal`],
+    /// [`Error::Stopped { .. }`], [`Error::Cancelled`]).
     ///
-    /// For [`Error::Deadline`] this is the actor of the first error, if any.
+    /// [`Group::run`](crate::Group::run) returns a stop request only when nothing failed.
     ///
     /// # Examples
     ///
     /// ```
     /// let mut g = rungroup::Group::new();
-    /// g.add_named("worker", || panic!("oops"), |_| ());
+    /// g.add_with_token(|token| { token.wait(); Ok(()) });
+    /// let stop = g.stop_handle();
+    /// stop.stop();
+    /// let err = g.run().unwrap_err();
+    /// assert!(!err.is_failure()); // stopped on request: a clean stop
+    /// ```
+    pub fn is_failure(&self) -> bool {
+        !self.is_stop_request()
+    }
+
+    fn is_stop_request(&self) -> bool {
+        match self {
+            #[cfg(all(unix, feature = "signal"))]
+            Error::Signal { .. } => true,
+            Error::Cancelled { .. } | Error::Stopped { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// Returns the name of the actor this error is about, if it is about one.
+    ///
+    /// For [`Error::Deadline`] this is the actor of [`first`](Error::Deadline::first), if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut g = rungroup::Group::new();
+    /// g.actor("worker").add(|| panic!("oops"), |_| ());
     /// # std::panic::set_hook(Box::new(|_| {}));
     /// let err = g.run().unwrap_err();
     /// assert_eq!(err.actor(), Some("worker"));
@@ -153,13 +229,56 @@ impl Error {
             Error::Actor { actor, .. }
             | Error::Panic { actor, .. }
             | Error::InterruptPanic { actor, .. }
-            | Error::Spawn { actor, .. } => Some(actor),
+            | Error::Spawn { actor, .. }
+            | Error::Cancelled { actor } => Some(actor),
+            #[cfg(all(unix, feature = "signal"))]
+            Error::Signal { actor, .. } => Some(actor),
             Error::Deadline { first, .. } => first.as_deref().and_then(Error::actor),
-            Error::Stopped | Error::SignalSetup { .. } => None,
+            Error::Stopped { .. } | Error::SignalSetup { .. } => None,
         }
     }
 
-    /// Returns `true` if this error is, or wraps, an actor's panic.
+    /// Returns the stop request whose teardown was under way when this failure happened: the
+    /// signal, stop handle or cancellation that started it. `None` if this failure is what
+    /// started the teardown, or if the teardown was started by an actor returning `Ok(())`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rungroup::Group;
+    ///
+    /// let mut g = Group::new();
+    /// g.actor("storage").add_with_token(|token| {
+    ///     token.wait();
+    ///     Err("final flush failed: disk full".into()) // fails on the way out
+    /// });
+    /// let stop = g.stop_handle();
+    /// stop.stop();
+    /// let err = g.run().unwrap_err();
+    /// assert!(err.is_failure()); // the failure is returned, not the clean stop
+    /// assert_eq!(err.actor(), Some("storage"));
+    /// assert!(matches!(err.stopped_by(), Some(rungroup::Error::Stopped { .. })));
+    /// assert_eq!(
+    ///     format!("{err:#}"),
+    ///     "while stopping on the stop handle, actor `storage` returned an error: \
+    ///      final flush failed: disk full"
+    /// );
+    /// ```
+    pub fn stopped_by(&self) -> Option<&Error> {
+        match self {
+            Error::Actor { stopped_by, .. }
+            | Error::Panic { stopped_by, .. }
+            | Error::InterruptPanic { stopped_by, .. } => stopped_by.as_deref(),
+            Error::Deadline { first, .. } => match first.as_deref() {
+                Some(stop) if stop.is_stop_request() => Some(stop),
+                Some(failure) => failure.stopped_by(),
+                None => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// Returns `true` if this error is, or wraps, an actor's or an interrupt's panic.
     ///
     /// # Examples
     ///
@@ -178,7 +297,7 @@ impl Error {
     }
 
     /// Returns the first error of type `T` in this error's source chain, starting with the
-    /// source itself.
+    /// source itself; for a stop request, its [`Cancelled`] or `SignalError` value.
     ///
     /// This is how the error an actor returned is recovered by its own type, however deeply it
     /// is wrapped (a nested group, a deadline, an `anyhow` context).
@@ -194,8 +313,17 @@ impl Error {
     /// let io = err.find_source::<io::Error>().unwrap();
     /// assert_eq!(io.kind(), io::ErrorKind::AddrInUse);
     /// ```
-    pub fn find_source<T: std::error::Error + 'static>(&self) -> Option<&T> {
-        let mut next = std::error::Error::source(self);
+    pub fn find_source<T: StdError + 'static>(&self) -> Option<&T> {
+        let data: Option<&dyn std::any::Any> = match self {
+            #[cfg(all(unix, feature = "signal"))]
+            Error::Signal { signal, .. } => Some(signal),
+            Error::Cancelled { .. } => Some(&Cancelled),
+            _ => None,
+        };
+        if let Some(found) = data.and_then(|d| d.downcast_ref::<T>()) {
+            return Some(found);
+        }
+        let mut next = self.source();
         while let Some(err) = next {
             if let Some(found) = err.downcast_ref::<T>() {
                 return Some(found);
@@ -205,28 +333,337 @@ impl Error {
         None
     }
 
+    /// Returns the signal that stopped the group, if a signal actor stopped it and nothing
+    /// failed: `Some` only for [`Error::Signal`], never for a failure that merely happened
+    /// while a signal's teardown was under way (see [`stopped_by`](Error::stopped_by)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rungroup::signal::{SignalError, SIGTERM};
+    /// use rungroup::Group;
+    ///
+    /// let mut g = Group::new();
+    /// g.add(|| Err(SignalError::new(SIGTERM).into()), |_| ());
+    /// let err = g.run().unwrap_err();
+    /// assert_eq!(err.signal().map(|s| s.name), Some("SIGTERM"));
+    /// assert_eq!(err.to_string(), "received SIGTERM");
+    /// ```
+    #[cfg(all(unix, feature = "signal"))]
+    #[cfg_attr(docsrs, doc(cfg(all(unix, feature = "signal"))))]
+    pub fn signal(&self) -> Option<&SignalError> {
+        match self {
+            Error::Signal { signal, .. } => Some(signal),
+            _ => None,
+        }
+    }
+
+    /// Returns `true` if a signal stopped the group and nothing failed. See
+    /// [`Error::signal`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut g = rungroup::Group::new();
+    /// g.add(|| Err("not a signal".into()), |_| ());
+    /// assert!(!g.run().unwrap_err().is_signal());
+    /// ```
+    #[cfg(all(unix, feature = "signal"))]
+    #[cfg_attr(docsrs, doc(cfg(all(unix, feature = "signal"))))]
+    pub fn is_signal(&self) -> bool {
+        self.signal().is_some()
+    }
+
+    /// Makes the error for a failure of actor `actor` with the error its execute returned:
+    /// [`Error::Actor`], or the stop request it stands for (`SignalError`, [`Cancelled`]).
+    pub(crate) fn from_actor(actor: &str, source: BoxError) -> Self {
+        #[cfg(all(unix, feature = "signal"))]
+        if let Some(signal) = source.downcast_ref::<SignalError>() {
+            return Error::Signal {
+                actor: actor.to_owned(),
+                signal: *signal,
+            };
+        }
+        if source.is::<Cancelled>() {
+            return Error::Cancelled {
+                actor: actor.to_owned(),
+            };
+        }
+        Error::Actor {
+            actor: actor.to_owned(),
+            source: Arc::from(source),
+            stopped_by: None,
+        }
+    }
+
+    /// Returns `true` if an error an actor returned stands for a stop request.
+    #[cfg(feature = "log")]
+    pub(crate) fn is_stop(source: &BoxError) -> bool {
+        #[cfg(all(unix, feature = "signal"))]
+        if source.is::<SignalError>() {
+            return true;
+        }
+        source.is::<Cancelled>()
+    }
+
+    /// Records the stop request whose teardown was under way when this failure happened.
+    pub(crate) fn during(mut self, stop: &Error) -> Self {
+        match &mut self {
+            Error::Actor { stopped_by, .. }
+            | Error::Panic { stopped_by, .. }
+            | Error::InterruptPanic { stopped_by, .. }
+                if stopped_by.is_none() =>
+            {
+                *stopped_by = Some(Box::new(stop.clone()));
+            }
+            _ => {}
+        }
+        self
+    }
+
     /// Prefixes every actor name in this error with `group/`, for errors that surface from a
     /// nested group.
     pub(crate) fn nest(mut self, group: &str) -> Self {
         let prefix = |name: &mut String| name.insert_str(0, &format!("{group}/"));
+        let nest_box = |inner: &mut Option<Box<Error>>| {
+            if let Some(e) = inner.take() {
+                *inner = Some(Box::new(e.nest(group)));
+            }
+        };
         match &mut self {
-            Error::Actor { actor, .. }
-            | Error::Panic { actor, .. }
-            | Error::InterruptPanic { actor, .. }
-            | Error::Spawn { actor, .. } => prefix(actor),
+            Error::Actor {
+                actor, stopped_by, ..
+            }
+            | Error::Panic {
+                actor, stopped_by, ..
+            }
+            | Error::InterruptPanic {
+                actor, stopped_by, ..
+            } => {
+                prefix(actor);
+                nest_box(stopped_by);
+            }
+            Error::Spawn { actor, .. } | Error::Cancelled { actor } => prefix(actor),
+            #[cfg(all(unix, feature = "signal"))]
+            Error::Signal { actor, .. } => prefix(actor),
             Error::Deadline {
                 still_running,
+                blocked_interrupt,
                 first,
                 ..
             } => {
                 still_running.iter_mut().for_each(prefix);
-                if let Some(inner) = first.take() {
-                    *first = Some(Box::new(inner.nest(group)));
-                }
+                blocked_interrupt.iter_mut().for_each(prefix);
+                nest_box(first);
             }
-            Error::Stopped | Error::SignalSetup { .. } => {}
+            Error::Stopped { group: path } => {
+                *path = Some(match path.take() {
+                    Some(inner) => format!("{group}/{inner}"),
+                    None => group.to_owned(),
+                });
+            }
+            Error::SignalSetup { .. } => {}
         }
         self
+    }
+
+    /// What a stop request was, in a few words, for "while stopping on …".
+    fn stop_words(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            #[cfg(all(unix, feature = "signal"))]
+            Error::Signal { signal, .. } => f.write_str(signal.name),
+            Error::Cancelled { actor } => write!(f, "the cancelled token of actor `{actor}`"),
+            Error::Stopped { group: None } => f.write_str("the stop handle"),
+            Error::Stopped { group: Some(g) } => write!(f, "the stop handle of group `{g}`"),
+            other => write!(f, "{other}"),
+        }
+    }
+
+    /// The message of this error alone, without its causes.
+    fn message(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(stop) = self.stopped_by() {
+            f.write_str("while stopping on ")?;
+            stop.stop_words(f)?;
+            f.write_str(", ")?;
+        }
+        match self {
+            Error::Actor { actor, .. } => write!(f, "actor `{actor}` returned an error"),
+            Error::Panic { actor, message, .. } => {
+                write!(f, "actor `{actor}` panicked: {message}")
+            }
+            Error::InterruptPanic { actor, message, .. } => {
+                write!(f, "interrupt of actor `{actor}` panicked: {message}")
+            }
+            Error::Spawn { actor, .. } => {
+                write!(f, "failed to spawn the thread of actor `{actor}`")
+            }
+            Error::Deadline {
+                deadline,
+                still_running,
+                blocked_interrupt,
+                ..
+            } => {
+                write!(f, "teardown deadline of {deadline:?} expired")?;
+                if let Some(actor) = blocked_interrupt {
+                    write!(f, "; the interrupt of actor `{actor}` was still running")?;
+                }
+                if !still_running.is_empty() {
+                    write!(f, "; still running: {}", still_running.join(", "))?;
+                }
+                Ok(())
+            }
+            Error::SignalSetup {
+                signal,
+                name,
+                reason,
+                ..
+            } => write!(f, "cannot handle signal {signal} ({name}): {reason}"),
+            #[cfg(all(unix, feature = "signal"))]
+            Error::Signal { signal, .. } => write!(f, "received {}", signal.name),
+            Error::Cancelled { actor } => write!(f, "actor `{actor}` stopped: token cancelled"),
+            Error::Stopped { group: None } => f.write_str("stopped by the stop handle"),
+            Error::Stopped { group: Some(g) } => {
+                write!(f, "group `{g}` stopped by its stop handle")
+            }
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    /// The error's message; with `{:#}`, followed by every cause, separated by `: `.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.message(f)?;
+        if f.alternate() {
+            let mut next = self.source();
+            while let Some(cause) = next {
+                write!(f, ": {cause}")?;
+                next = cause.source();
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Error {
+    /// `{:?}` reads like `{:#}` (what `main` prints when it returns this error); `{:#?}` shows
+    /// the structure.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !f.alternate() {
+            return write!(f, "{self:#}");
+        }
+        match self {
+            Error::Actor {
+                actor,
+                source,
+                stopped_by,
+            } => f
+                .debug_struct("Actor")
+                .field("actor", actor)
+                .field("source", source)
+                .field("stopped_by", stopped_by)
+                .finish(),
+            Error::Panic {
+                actor,
+                message,
+                stopped_by,
+            } => f
+                .debug_struct("Panic")
+                .field("actor", actor)
+                .field("message", message)
+                .field("stopped_by", stopped_by)
+                .finish(),
+            Error::InterruptPanic {
+                actor,
+                message,
+                stopped_by,
+            } => f
+                .debug_struct("InterruptPanic")
+                .field("actor", actor)
+                .field("message", message)
+                .field("stopped_by", stopped_by)
+                .finish(),
+            Error::Spawn { actor, source } => f
+                .debug_struct("Spawn")
+                .field("actor", actor)
+                .field("source", source)
+                .finish(),
+            Error::Deadline {
+                deadline,
+                still_running,
+                blocked_interrupt,
+                first,
+            } => f
+                .debug_struct("Deadline")
+                .field("deadline", deadline)
+                .field("still_running", still_running)
+                .field("blocked_interrupt", blocked_interrupt)
+                .field("first", first)
+                .finish(),
+            Error::SignalSetup {
+                signal,
+                name,
+                reason,
+                source,
+            } => f
+                .debug_struct("SignalSetup")
+                .field("signal", signal)
+                .field("name", name)
+                .field("reason", reason)
+                .field("source", source)
+                .finish(),
+            #[cfg(all(unix, feature = "signal"))]
+            Error::Signal { actor, signal } => f
+                .debug_struct("Signal")
+                .field("actor", actor)
+                .field("signal", signal)
+                .finish(),
+            Error::Cancelled { actor } => {
+                f.debug_struct("Cancelled").field("actor", actor).finish()
+            }
+            Error::Stopped { group } => f.debug_struct("Stopped").field("group", group).finish(),
+        }
+    }
+}
+
+impl StdError for Error {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match self {
+            Error::Actor { source, .. } => Some(&**source),
+            Error::Spawn { source, .. } => Some(&**source),
+            Error::SignalSetup { source, .. } => source.as_deref().map(|e| e as _),
+            Error::Deadline { first, .. } => {
+                first.as_deref().filter(|e| e.is_failure()).map(|e| e as _)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Turns a run's result into `main`'s exit status: success for a clean stop, and for a
+/// failure status 1, after printing the error and its causes on stderr as `error: {err:#}`.
+///
+/// A clean stop is `Ok(())` or a stop request ([`Error::is_failure`] is `false`): a signal
+/// such as Ctrl-C or SIGTERM, the stop handle, a cancellation. Nothing is printed for it.
+///
+/// # Examples
+///
+/// ```
+/// use std::process::ExitCode;
+///
+/// fn main() -> ExitCode {
+///     let mut g = rungroup::Group::new();
+///     g.actor("worker").add(|| Ok(()), |_| ());
+///     rungroup::exit_code(g.run())
+/// }
+/// ```
+pub fn exit_code(result: Result<(), Error>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) if !err.is_failure() => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
     }
 }
 
@@ -241,6 +678,19 @@ pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
+/// Drops a panic payload without letting a panicking `Drop` escape: the payload of such a
+/// panic is dropped the same way, and after a few levels forgotten (leaked) instead.
+pub(crate) fn discard(payload: Box<dyn std::any::Any + Send>) {
+    let mut payload = payload;
+    for _ in 0..4 {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(payload))) {
+            Ok(()) => return,
+            Err(next) => payload = next,
+        }
+    }
+    std::mem::forget(payload);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -250,25 +700,35 @@ mod tests {
         let inner = Error::Deadline {
             deadline: Duration::from_secs(1),
             still_running: vec!["a".into(), "b".into()],
+            blocked_interrupt: Some("d".into()),
             first: Some(Box::new(Error::Panic {
                 actor: "c".into(),
                 message: "m".into(),
+                stopped_by: Some(Box::new(Error::Cancelled { actor: "e".into() })),
             })),
         };
         let nested = inner.nest("outer");
         match &nested {
             Error::Deadline {
                 still_running,
+                blocked_interrupt,
                 first,
                 ..
             } => {
                 assert_eq!(still_running, &["outer/a", "outer/b"]);
+                assert_eq!(blocked_interrupt.as_deref(), Some("outer/d"));
                 assert_eq!(first.as_ref().unwrap().actor(), Some("outer/c"));
             }
-            other => panic!("{other:?}"),
+            other => panic!("{other:#?}"),
         }
         assert_eq!(nested.actor(), Some("outer/c"));
+        assert_eq!(nested.stopped_by().unwrap().actor(), Some("outer/e"));
         assert!(nested.is_panic());
+        let stopped = Error::Stopped { group: None }.nest("b").nest("a");
+        assert_eq!(
+            stopped.to_string(),
+            "group `a/b` stopped by its stop handle"
+        );
     }
 
     #[test]
@@ -276,5 +736,25 @@ mod tests {
         assert_eq!(panic_message(&"static"), "static");
         assert_eq!(panic_message(&String::from("owned")), "owned");
         assert_eq!(panic_message(&42_u8), "<non-string panic payload>");
+    }
+
+    /// A payload whose `Drop` panics with a payload whose `Drop` panics too.
+    struct Bomb(u8);
+
+    impl Drop for Bomb {
+        fn drop(&mut self) {
+            if self.0 > 0 {
+                std::panic::panic_any(Bomb(self.0 - 1));
+            }
+        }
+    }
+
+    #[test]
+    fn discard_survives_panicking_drops() {
+        let hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        discard(Box::new(Bomb(2))); // two levels: each dropped in turn
+        discard(Box::new(Bomb(10))); // more than it tries: the last one is leaked
+        std::panic::set_hook(hook);
     }
 }

@@ -18,7 +18,7 @@ use crate::{BoxError, CancelToken, Cancelled, Error};
 /// or is asked to stop, and *interrupt*, which asks it to stop. [`run`](Group::run) starts every
 /// execute at once, waits for the first to return, calls every interrupt with that first result
 /// in the order the actors were added, waits for every execute to return, and returns the first
-/// result.
+/// failure, or if nothing failed, the first result.
 ///
 /// `Group` is `Send`; the closures need only be `Send + 'static`.
 ///
@@ -46,6 +46,7 @@ pub struct Group {
     actors: Vec<Actor>,
     stack_size: Option<usize>,
     deadline: Option<Duration>,
+    progress: Duration,
     stop: Option<CancelToken>,
     /// Which actors are still running, for the signal module's forced-exit line.
     live: Live,
@@ -69,6 +70,7 @@ impl Group {
             actors: Vec::new(),
             stack_size: None,
             deadline: None,
+            progress: Duration::from_secs(1),
             stop: None,
             live: Live::default(),
             guards: Vec::new(),
@@ -102,10 +104,11 @@ impl Group {
     /// Adds an actor to the group, named `actor-N` after its index.
     ///
     /// `execute` runs on a thread of its own when the group runs; it should run until it fails
-    /// or `interrupt` asks it to return. `interrupt` is called exactly once, on the thread that
-    /// called [`run`](Group::run), with the group's first result, even if this actor's execute
-    /// has already returned (or was the first to return): it must be safe to call at any time
-    /// and must not block for long.
+    /// or `interrupt` asks it to return. `interrupt` is called exactly once, with the group's
+    /// first result, even if this actor's execute has already returned (or was the first to
+    /// return): it must be safe to call at any time and must not block for long. It is called
+    /// on the thread that called [`run`](Group::run), or with a
+    /// [teardown deadline](Group::teardown_deadline) on the group's interrupt thread.
     ///
     /// Returns `&mut self` so that calls can be chained.
     ///
@@ -291,13 +294,19 @@ impl Group {
     }
 
     /// Bounds the teardown: if some actors are still running `deadline` after it started,
-    /// [`run`](Group::run) stops waiting for them and returns [`Error::Deadline`] naming them.
+    /// [`run`](Group::run) stops waiting for them and returns [`Error::Deadline`] naming them,
+    /// within the deadline plus the time to wake up.
     ///
     /// The teardown starts with the first result (or the stop handle, or a spawn failure) and
-    /// includes the calls to the interrupts; an interrupt that blocks forever still blocks
-    /// `run`, since interrupts run on the calling thread. The threads of actors still running
-    /// are detached, not killed (Rust cannot kill a thread): they go on until their execute
-    /// returns, or until the process exits.
+    /// the deadline bounds all of it, the calls to the interrupts included: with a deadline the
+    /// interrupts are called, still once each and in insertion order, on a thread of their own
+    /// named `rungroup-interrupts`, so that `run` returns at the deadline even if an interrupt
+    /// blocks. [`Error::Deadline`] then names that interrupt's actor; the interrupts after it
+    /// are called only if it ever returns.
+    ///
+    /// The threads of actors still running, and the interrupt thread, are detached, not killed
+    /// (Rust cannot kill a thread): they go on until they return, or until the process exits.
+    /// The error is a failure even when a signal started the teardown.
     ///
     /// # Examples
     ///
@@ -318,6 +327,31 @@ impl Group {
         self
     }
 
+    /// Sets how often, while the teardown waits, the `log` feature logs which actors it is
+    /// still waiting for and for how long (a `warn` line on target `rungroup`). The default is
+    /// one second. Without the `log` feature nothing is logged, and this setting is unused.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `interval` is zero.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut g = rungroup::Group::new();
+    /// g.teardown_log_interval(std::time::Duration::from_millis(250));
+    /// g.add(|| Ok(()), |_| ());
+    /// assert!(g.run().is_ok());
+    /// ```
+    pub fn teardown_log_interval(&mut self, interval: std::time::Duration) -> &mut Self {
+        assert!(
+            !interval.is_zero(),
+            "rungroup: the teardown log interval must not be zero"
+        );
+        self.progress = interval;
+        self
+    }
+
     /// Returns a handle that stops the group from any thread.
     ///
     /// Take it before [`run`](Group::run). See [`StopHandle`].
@@ -329,7 +363,7 @@ impl Group {
     /// g.add_with_token(|token| { token.wait(); Ok(()) });
     /// let stop = g.stop_handle();
     /// std::thread::spawn(move || stop.stop());
-    /// assert!(matches!(g.run(), Err(rungroup::Error::Stopped)));
+    /// assert!(matches!(g.run(), Err(rungroup::Error::Stopped { .. })));
     /// ```
     pub fn stop_handle(&mut self) -> StopHandle {
         StopHandle {
@@ -337,14 +371,16 @@ impl Group {
         }
     }
 
-    /// Runs every actor and returns the first result, once every actor has returned.
+    /// Runs every actor and returns the first failure, or if nothing failed the first result,
+    /// once every actor has returned.
     ///
     /// Each execute runs on its own thread, spawned with [`std::thread::Builder`] and named
-    /// after its actor. When the first one returns, every interrupt is called exactly once, on
-    /// this thread, in insertion order, with that first result; then `run` waits for every
-    /// other execute to return (or for the [deadline](Group::teardown_deadline)) and returns the
-    /// first result, even if it is `Ok(())` and later actors fail, as Go's `Run` does. An empty
-    /// group returns `Ok(())` at once.
+    /// after its actor. When the first one returns, every interrupt is called exactly once, in
+    /// insertion order, with that first result; then `run` waits for every other execute to
+    /// return (or for the [deadline](Group::teardown_deadline)). A stop request (a signal, the
+    /// stop handle, a cancellation, an actor's `Ok(())`) followed by a failure during the
+    /// teardown returns that failure, never the clean stop: see
+    /// [the result rule](crate#the-result-rule). An empty group returns `Ok(())` at once.
     ///
     /// Use [`run_report`](Group::run_report) to see every actor's outcome.
     ///
@@ -354,12 +390,19 @@ impl Group {
     ///
     /// # Errors
     ///
-    /// - [`Error::Actor`] or [`Error::Panic`]: the first actor to return failed or panicked.
+    /// Failures ([`Error::is_failure`]):
+    /// - [`Error::Actor`] or [`Error::Panic`]: an actor failed or panicked, first or during the
+    ///   teardown ([`Error::stopped_by`] then says which stop request it was stopping for).
     /// - [`Error::Spawn`]: a thread could not be spawned; the actors already started were
     ///   interrupted with this error and waited for, and the later ones never started.
+    /// - [`Error::InterruptPanic`]: an interrupt panicked.
+    /// - [`Error::Deadline`]: actors, or an interrupt, were still running when the teardown
+    ///   deadline expired.
+    ///
+    /// Stop requests, returned only when nothing failed:
+    /// - [`Error::Signal`]: a signal actor received a signal.
     /// - [`Error::Stopped`]: the [`StopHandle`] was used.
-    /// - [`Error::InterruptPanic`]: the first result was `Ok(())` but an interrupt panicked.
-    /// - [`Error::Deadline`]: actors were still running when the teardown deadline expired.
+    /// - [`Error::Cancelled`]: an outside token was cancelled.
     ///
     /// # Panics
     ///
@@ -390,8 +433,9 @@ impl Group {
     /// g.add_named("a", || Ok(()), |_| ());
     /// g.add_named("b", || { std::thread::sleep(std::time::Duration::from_millis(5)); Err("late".into()) }, |_| ());
     /// let report = g.run_report();
+    /// assert!(report.actors[0].outcome.is_ok()); // the first result
     /// assert!(report.actors[1].outcome.to_string().contains("late"));
-    /// assert!(report.into_result().is_ok()); // the first result was Ok
+    /// assert_eq!(report.into_result().unwrap_err().actor(), Some("b")); // the first failure
     /// ```
     pub fn run_report(self) -> Report {
         let start = Instant::now();
@@ -399,6 +443,7 @@ impl Group {
             actors,
             stack_size,
             deadline,
+            progress,
             stop,
             live,
             guards,
@@ -408,9 +453,11 @@ impl Group {
             deadline,
             stop,
             live,
+            progress,
         };
         let report = run::run(actors, options, start);
-        drop(guards); // after the last actor: signal handlers stay until the run has ended
+        // After the last actor: signal handlers stay until the run has ended.
+        run::quietly(move || drop(guards));
         report
     }
 }
@@ -584,10 +631,20 @@ impl<'g> ActorBuilder<'g> {
             "rungroup: the period of a periodic actor must not be zero"
         );
         self.add_with_token(move |token| {
-            let mut due = Instant::now() + period;
+            // A period too long to fall on a representable instant never ticks.
+            let Some(mut due) = Instant::now().checked_add(period) else {
+                token.wait();
+                return Ok(());
+            };
             while !token.wait_deadline(due) {
                 tick()?;
-                due = next_due(due, Instant::now(), period);
+                match next_due(due, Instant::now(), period) {
+                    Some(next) => due = next,
+                    None => {
+                        token.wait();
+                        break;
+                    }
+                }
             }
             Ok(())
         })
@@ -626,7 +683,7 @@ impl<'g> ActorBuilder<'g> {
     /// The inner group runs on this actor's thread. Interrupting the actor stops the inner group
     /// (through its [`StopHandle`]); the inner group's first error surfaces from the outer group
     /// with the path of actor names, such as `storage/compactor`. An inner group that was
-    /// stopped by this interrupt returns [`Error::Stopped`] as this actor's outcome.
+    /// stopped by this interrupt returns [`Error::Stopped { .. }`] as this actor's outcome.
     ///
     /// # Examples
     ///
@@ -649,14 +706,15 @@ impl<'g> ActorBuilder<'g> {
 
 /// The time the next periodic call is due, after the call due at `due` returned at `now`:
 /// `due + period` when on time; when late, at most one call at once, then back on the schedule.
-fn next_due(due: Instant, now: Instant, period: Duration) -> Instant {
-    let next = due + period;
+/// `None` if that time cannot be represented.
+fn next_due(due: Instant, now: Instant, period: Duration) -> Option<Instant> {
+    let next = due.checked_add(period)?;
     if next >= now {
-        return next;
+        return Some(next);
     }
     // Whole periods missed beyond the one due now: skip them, keeping the phase.
     let missed = (now - next).as_nanos() / period.as_nanos();
-    next + period * u32::try_from(missed).unwrap_or(u32::MAX)
+    next.checked_add(period.checked_mul(u32::try_from(missed).ok()?)?)
 }
 
 impl fmt::Debug for ActorBuilder<'_> {
@@ -671,7 +729,7 @@ impl fmt::Debug for ActorBuilder<'_> {
 /// Stops a running [`Group`] from any thread: a parent, a service manager, a test.
 ///
 /// Made by [`Group::stop_handle`] before the group runs. [`stop`](StopHandle::stop) starts the
-/// group's teardown as if an actor had returned [`Error::Stopped`]: every interrupt is called
+/// group's teardown as if an actor had returned [`Error::Stopped { .. }`]: every interrupt is called
 /// with that error, and [`Group::run`] returns it. It is idempotent and harmless at any time:
 /// before `run`, the group stops as soon as it has started its actors; after `run` has
 /// returned, it does nothing.
@@ -687,7 +745,7 @@ impl fmt::Debug for ActorBuilder<'_> {
 /// let runner = std::thread::spawn(move || g.run());
 /// stop.stop();
 /// stop.clone().stop(); // idempotent
-/// assert!(matches!(runner.join().unwrap(), Err(Error::Stopped)));
+/// assert!(matches!(runner.join().unwrap(), Err(Error::Stopped { .. })));
 /// stop.stop(); // harmless after the run
 /// ```
 #[derive(Clone, Debug)]
@@ -705,7 +763,7 @@ impl StopHandle {
     /// g.add_with_token(|token| { token.wait(); Ok(()) });
     /// let stop = g.stop_handle();
     /// stop.stop(); // before run: run starts the actors and stops at once
-    /// assert!(matches!(g.run(), Err(rungroup::Error::Stopped)));
+    /// assert!(matches!(g.run(), Err(rungroup::Error::Stopped { .. })));
     /// ```
     pub fn stop(&self) {
         self.token.cancel();
@@ -735,13 +793,15 @@ mod tests {
         let t0 = Instant::now();
         let ms = Duration::from_millis;
         // On time, however late within the period: exactly one period later, no drift.
-        assert_eq!(next_due(t0, t0, ms(10)), t0 + ms(10));
-        assert_eq!(next_due(t0, t0 + ms(9), ms(10)), t0 + ms(10));
+        assert_eq!(next_due(t0, t0, ms(10)), Some(t0 + ms(10)));
+        assert_eq!(next_due(t0, t0 + ms(9), ms(10)), Some(t0 + ms(10)));
         // 45 ms late: one call at once (due in the past), then back on the 10 ms grid.
-        let next = next_due(t0, t0 + ms(55), ms(10));
+        let next = next_due(t0, t0 + ms(55), ms(10)).unwrap();
         assert_eq!(next, t0 + ms(50));
-        assert_eq!(next_due(next, t0 + ms(55), ms(10)), t0 + ms(60));
+        assert_eq!(next_due(next, t0 + ms(55), ms(10)), Some(t0 + ms(60)));
         // Exactly on a due time.
-        assert_eq!(next_due(t0, t0 + ms(20), ms(10)), t0 + ms(20));
+        assert_eq!(next_due(t0, t0 + ms(20), ms(10)), Some(t0 + ms(20)));
+        // Past what an Instant can hold: no next call.
+        assert_eq!(next_due(t0, t0, Duration::MAX), None);
     }
 }

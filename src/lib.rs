@@ -23,6 +23,7 @@
 //! g.add_named("server", || Err("address already in use".into()), |_| ());
 //! let err = g.run().unwrap_err();
 //! assert_eq!(err.actor(), Some("server"));
+//! assert_eq!(format!("{err:#}"), "actor `server` returned an error: address already in use");
 //! ```
 //!
 //! A service's `main` adds a [signal actor](signal) so that Ctrl-C or SIGTERM stops
@@ -48,23 +49,52 @@
 //! 2. Every execute starts at once on its own thread, spawned with [`std::thread::Builder`].
 //!    Results go into a bounded channel sized to the number of actors: no actor ever blocks on
 //!    reporting.
-//! 3. When the first result arrives, every interrupt is called exactly once, on the thread that
-//!    called `run`, in insertion order, with that first result, including the interrupt of the
-//!    actor that returned it.
+//! 3. When the first result arrives, every interrupt is called exactly once, in insertion
+//!    order, with that first result, including the interrupt of the actor that returned it.
+//!    They are called on the thread that called `run`; with a
+//!    [teardown deadline](Group::teardown_deadline), on a thread of their own, so that an
+//!    interrupt that blocks cannot hold `run` past the deadline.
 //! 4. `run` returns only after every execute has returned (its result reported, its captured
-//!    state dropped), and returns the first result, even when it is `Ok(())` and later actors
-//!    fail (Go's semantics). [`Group::run_report`] keeps every actor's outcome.
+//!    state dropped), and returns **the first failure**, or, if nothing failed, the first
+//!    result (see [the result rule](#the-result-rule)). [`Group::run_report`] keeps every
+//!    actor's outcome.
 //! 5. A panic in an execute is caught and becomes that actor's result, an [`Error::Panic`]
 //!    with the actor's name and the panic message.
 //! 6. A panic in an interrupt is caught; the other interrupts are still called and `run` still
-//!    waits for every actor. It is surfaced as [`Error::InterruptPanic`] when the first result
-//!    was `Ok(())`, and always in the [`Report`].
+//!    waits for every actor. It is a failure, [`Error::InterruptPanic`], and is in the
+//!    [`Report`].
 //! 7. If a thread cannot be spawned, the actors already started are interrupted with an
 //!    [`Error::Spawn`] and waited for, and `run` returns that error.
-//! 8. No thread outlives the group's run: when `run` returns, every actor thread has finished
-//!    its work and only has to exit, as with `std::thread::scope` (tested by counting the
-//!    process's threads). The exception is a [teardown deadline](Group::teardown_deadline) that
-//!    expired: then `run` names the actors still running, whose threads are detached.
+//! 8. No thread outlives the group's run: when `run` returns, every actor's execute has
+//!    returned and its captured state has been dropped, so each thread only has to exit,
+//!    which may include running its thread-local destructors (`std::thread::scope` likewise
+//!    returns once its closures are done, not once their thread-locals are destroyed). The
+//!    exception is a [teardown deadline](Group::teardown_deadline) that expired: then `run`
+//!    returns [`Error::Deadline`], which names the actors still running and the interrupt still
+//!    blocked, whose threads are detached. This holds for nested groups too: an inner group
+//!    whose deadline expired makes the outer `run` fail, never return `Ok(())`.
+//!
+//! # The result rule
+//!
+//! *Failures* are an actor's error or panic, an interrupt's panic, a spawn failure and an
+//! expired deadline. *Stop requests* are clean reasons to stop: an actor returning `Ok(())`, a
+//! signal ([`Error::Signal`]), the [`StopHandle`] ([`Error::Stopped`]), an outside
+//! cancellation ([`Error::Cancelled`]). `run` returns the first failure; if nothing failed,
+//! the first result:
+//!
+//! - the first actor to return failed: that failure, whatever happens next (as in Go);
+//! - a stop request started the teardown and something failed during it (a final flush to a
+//!   full disk, a drain cut short): that failure, which keeps the stop request as
+//!   [`Error::stopped_by`];
+//! - a stop request and a clean teardown: the stop request (`Ok(())` if an actor returned
+//!   `Ok(())` first);
+//! - actors still running (or an interrupt blocked) at the deadline: [`Error::Deadline`], with
+//!   the above as its `first`.
+//!
+//! So a failure never looks like a clean stop: [`Error::is_failure`] tells them apart, and
+//! [`exit_code`] turns the result into `main`'s exit status (0 for `Ok(())` and stop requests,
+//! 1 with the error on stderr for a failure). This is the one difference from Go, whose `Run`
+//! drops every result after the first. [`Report::failures`] lists every failure in order.
 //!
 //! # Teardown
 //!
@@ -77,15 +107,17 @@
 //! | the first result arrives, the [`StopHandle`] fires, or a spawn fails | [`Report::cause`], [`Report::teardown_started`] | `info`: teardown started by … |
 //! | each interrupt is called, in insertion order | [`ActorReport::interrupted_after`], [`ActorReport::interrupt_panic`] | `debug`: interrupting; `error`: interrupt panicked |
 //! | each actor returns | [`ActorReport::outcome`], [`ActorReport::exit_order`], [`ActorReport::exited_after`] | `info`/`warn`: actor exited with its outcome |
-//! | the deadline expires (if set) | [`Outcome::StillRunning`] | `error`: still running, detached |
+//! | every second (configurable) while the teardown waits | | `warn`: the actors still running, for how long |
+//! | the deadline expires (if set) | [`Outcome::StillRunning`], [`Report::blocked_interrupt`] | `error`: still running, detached |
 //! | the teardown ends | [`Report::teardown`] | `info`: teardown finished in … |
 //!
 //! # Errors
 //!
-//! [`Group::run`] returns the group's first result; its [`Error`] names the actor
-//! ([`Error::actor`]). The error an actor returned is the error's
-//! [`source`](std::error::Error::source), recovered by type with `downcast_ref` or
-//! [`Error::find_source`], however deeply it is wrapped.
+//! [`Group::run`] returns an [`Error`] that names the actor ([`Error::actor`]). The error an
+//! actor returned is the error's [`source`](std::error::Error::source), recovered by type with
+//! `downcast_ref` or [`Error::find_source`], however deeply it is wrapped. `{err}` is one
+//! line; `{err:#}` adds the causes (`actor `db` returned an error: connection refused`), and
+//! `{err:?}`, what a `main` returning `Result<(), rungroup::Error>` prints, reads the same.
 //!
 //! # Panics
 //!
@@ -108,7 +140,7 @@
 //! | `g.Add(execute, interrupt)` | [`g.add(execute, interrupt)`](Group::add), [`g.add_named(name, …)`](Group::add_named) |
 //! | `func() error` | `FnOnce() -> Result<(), BoxError>` |
 //! | `func(error)` | `FnOnce(&Result<(), Error>)` |
-//! | `g.Run()` | [`g.run()`](Group::run), or [`g.run_report()`](Group::run_report) for every outcome |
+//! | `g.Run()` (the first result) | [`g.run()`](Group::run) (the first failure, else the first result), or [`g.run_report()`](Group::run_report) for every outcome |
 //! | `run.SignalHandler(ctx, sigs...)` | [`signal::Signals::new(sigs)`](signal::Signals::new) + [`g.add_signals`](Group::add_signals) |
 //! | `*run.SignalError` | [`signal::SignalError`], via [`Error::signal`] |
 //! | `run.ContextHandler(ctx)` | [`g.add_token_handler(token)`](Group::add_token_handler) |
@@ -139,7 +171,7 @@ pub mod signal;
 mod status;
 mod token;
 
-pub use crate::error::{BoxError, Error};
+pub use crate::error::{exit_code, BoxError, Error};
 pub use crate::group::{ActorBuilder, Group, StopHandle};
 pub use crate::report::{ActorReport, Cause, Outcome, Report};
 pub use crate::token::{CancelToken, Cancelled};

@@ -49,6 +49,9 @@ pub struct Report {
     pub teardown: Option<Duration>,
     /// The teardown deadline that was in force, if any.
     pub deadline: Option<Duration>,
+    /// The index of the actor whose interrupt function was still running when the deadline
+    /// expired, if one was; the interrupts after it were never called.
+    pub blocked_interrupt: Option<usize>,
 }
 
 /// What started a group's teardown. Part of a [`Report`].
@@ -101,8 +104,8 @@ pub struct ActorReport {
     /// When its interrupt function was called, from the start of the run. `None` if it was not
     /// called (the actor never started).
     pub interrupted_after: Option<Duration>,
-    /// The panic message, if its interrupt function panicked.
-    pub interrupt_panic: Option<String>,
+    /// The [`Error::InterruptPanic`], if its interrupt function panicked.
+    pub interrupt_panic: Option<Error>,
 }
 
 /// How an actor's execute function ended. Part of an [`ActorReport`].
@@ -124,8 +127,9 @@ pub struct ActorReport {
 pub enum Outcome {
     /// It returned `Ok(())`.
     Ok,
-    /// It returned an error ([`Error::Actor`]), panicked ([`Error::Panic`]), or its thread
-    /// could not be spawned ([`Error::Spawn`]).
+    /// It returned an error ([`Error::Actor`]), panicked ([`Error::Panic`]), its thread could
+    /// not be spawned ([`Error::Spawn`]), or it returned a stop request ([`Error::Signal`],
+    /// [`Error::Cancelled`], or [`Error::Stopped { .. }`] from a nested group).
     Err(Error),
     /// It had not returned when the teardown deadline expired; its thread is detached.
     StillRunning,
@@ -143,13 +147,47 @@ impl Outcome {
     pub fn is_ok(&self) -> bool {
         matches!(self, Outcome::Ok)
     }
+
+    /// Returns the error, for [`Outcome::Err`].
+    ///
+    /// ```
+    /// let mut g = rungroup::Group::new();
+    /// g.actor("db").add(|| Err("gone".into()), |_| ());
+    /// let report = g.run_report();
+    /// assert_eq!(report.actors[0].outcome.err().unwrap().actor(), Some("db"));
+    /// assert!(rungroup::Outcome::Ok.err().is_none());
+    /// ```
+    pub fn err(&self) -> Option<&Error> {
+        match self {
+            Outcome::Err(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Returns `true` if the actor failed: an [`Outcome::Err`] that is a failure
+    /// ([`Error::is_failure`]), or [`Outcome::StillRunning`] at the deadline.
+    ///
+    /// ```
+    /// use rungroup::Outcome;
+    ///
+    /// assert!(Outcome::StillRunning.is_failure());
+    /// assert!(!Outcome::Ok.is_failure());
+    /// assert!(!Outcome::NotStarted.is_failure());
+    /// ```
+    pub fn is_failure(&self) -> bool {
+        match self {
+            Outcome::Err(e) => e.is_failure(),
+            Outcome::StillRunning => true,
+            Outcome::Ok | Outcome::NotStarted => false,
+        }
+    }
 }
 
 impl fmt::Display for Outcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Outcome::Ok => f.write_str("ok"),
-            Outcome::Err(e) => Chain(e).fmt(f),
+            Outcome::Err(e) => write!(f, "{e:#}"),
             Outcome::StillRunning => f.write_str("still running at the deadline"),
             Outcome::NotStarted => f.write_str("not started"),
         }
@@ -157,8 +195,10 @@ impl fmt::Display for Outcome {
 }
 
 /// Displays an error and its sources, separated by `: `.
+#[cfg(feature = "log")]
 pub(crate) struct Chain<'a>(pub(crate) &'a (dyn std::error::Error + 'static));
 
+#[cfg(feature = "log")]
 impl fmt::Display for Chain<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.0)?;
@@ -172,11 +212,16 @@ impl fmt::Display for Chain<'_> {
 }
 
 impl Report {
-    /// Returns what [`Group::run`](crate::Group::run) would have returned for this run.
+    /// Returns what [`Group::run`](crate::Group::run) would have returned for this run: the
+    /// first failure, or if nothing failed, the first result.
     ///
-    /// That is the first result; if it was `Ok(())` but an interrupt panicked, the first such
-    /// [`Error::InterruptPanic`]; and if actors were still running at the deadline, an
-    /// [`Error::Deadline`] that names them and carries the first error as its source.
+    /// In full: if the first result was a failure, that failure. Otherwise, if something
+    /// failed during the teardown (an actor's error or panic, an interrupt's panic), the first
+    /// such failure, in time, with the stop request that started the teardown as its
+    /// [`stopped_by`](Error::stopped_by). Otherwise the first result (`Ok(())` or the stop
+    /// request). And if actors were still running, or an interrupt still blocked, at the
+    /// deadline, an [`Error::Deadline`] that names them and carries that result as its
+    /// `first`.
     ///
     /// # Examples
     ///
@@ -185,45 +230,92 @@ impl Report {
     /// g.add(|| Ok(()), |_| ());
     /// assert!(g.run_report().into_result().is_ok());
     /// ```
-    pub fn into_result(mut self) -> Result<(), Error> {
+    pub fn into_result(self) -> Result<(), Error> {
         let first = match self.cause {
             Cause::Empty => Ok(()),
-            Cause::Stopped => Err(Error::Stopped),
-            Cause::Actor(i) | Cause::SpawnFailed(i) => {
-                match std::mem::replace(&mut self.actors[i].outcome, Outcome::Ok) {
-                    Outcome::Err(e) => Err(e),
-                    _ => Ok(()),
-                }
-            }
+            Cause::Stopped => Err(Error::Stopped { group: None }),
+            Cause::Actor(i) | Cause::SpawnFailed(i) => match &self.actors[i].outcome {
+                Outcome::Err(e) => Err(e.clone()),
+                _ => Ok(()),
+            },
         };
-        let first = first.and_then(|()| {
-            self.actors
-                .iter()
-                .find_map(|a| {
-                    a.interrupt_panic.as_ref().map(|message| {
-                        Err(Error::InterruptPanic {
-                            actor: a.name.clone(),
-                            message: message.clone(),
-                        })
-                    })
-                })
-                .unwrap_or(Ok(()))
-        });
+        let result = match first {
+            Err(e) if e.is_failure() => Err(e),
+            first => match (self.failures().into_iter().next(), first) {
+                (Some(failure), Err(stop)) => Err(failure.during(&stop)),
+                (Some(failure), Ok(())) => Err(failure),
+                (None, first) => first,
+            },
+        };
         let still_running: Vec<String> = self
             .actors
             .iter()
             .filter(|a| matches!(a.outcome, Outcome::StillRunning))
             .map(|a| a.name.clone())
             .collect();
-        if still_running.is_empty() {
-            first
+        let blocked_interrupt = self.blocked_interrupt.map(|i| self.actors[i].name.clone());
+        if still_running.is_empty() && blocked_interrupt.is_none() {
+            result
         } else {
             Err(Error::Deadline {
                 deadline: self.deadline.unwrap_or_default(),
                 still_running,
-                first: first.err().map(Box::new),
+                blocked_interrupt,
+                first: result.err().map(Box::new),
             })
         }
+    }
+
+    /// Returns every failure of the run, in the order they happened: the actors' errors and
+    /// panics, the failed spawn, the interrupts' panics. Stop requests are not failures; nor is
+    /// an actor still running at the deadline (see [`Outcome::StillRunning`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rungroup::Group;
+    ///
+    /// let mut g = Group::new();
+    /// g.actor("a").add(|| Ok(()), |_| ());
+    /// g.actor("b").add_with_token(|token| { token.wait(); Err("flush failed".into()) });
+    /// g.actor("c").add_with_token(|token| { token.wait(); Ok(()) });
+    /// let report = g.run_report();
+    /// let failures = report.failures();
+    /// assert_eq!(failures.len(), 1);
+    /// assert_eq!(failures[0].actor(), Some("b"));
+    /// assert!(!report.is_clean());
+    /// ```
+    pub fn failures(&self) -> Vec<Error> {
+        let mut timed: Vec<(Duration, &Error)> = Vec::new();
+        for actor in &self.actors {
+            if let (Outcome::Err(e), Some(at)) = (&actor.outcome, actor.exited_after) {
+                if e.is_failure() {
+                    timed.push((at, e));
+                }
+            }
+            if let (Some(e), Some(at)) = (&actor.interrupt_panic, actor.interrupted_after) {
+                timed.push((at, e));
+            }
+        }
+        timed.sort_by_key(|(at, _)| *at); // stable: ties keep insertion order
+        timed.into_iter().map(|(_, e)| e.clone()).collect()
+    }
+
+    /// Returns `true` if the run ended cleanly: nothing failed, and nothing was left running
+    /// at a deadline. Then [`into_result`](Report::into_result) is `Ok(())` or a stop request.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut g = rungroup::Group::new();
+    /// g.actor("worker").add_with_token(|token| { token.wait(); Ok(()) });
+    /// g.actor("quits").add(|| Ok(()), |_| ());
+    /// assert!(g.run_report().is_clean());
+    /// ```
+    pub fn is_clean(&self) -> bool {
+        self.blocked_interrupt.is_none()
+            && !self.actors.iter().any(|a| a.outcome.is_failure())
+            && self.actors.iter().all(|a| a.interrupt_panic.is_none())
     }
 }
 
@@ -247,6 +339,13 @@ impl fmt::Display for Report {
         if let Some(deadline) = self.deadline {
             write!(f, " (deadline {deadline:?})")?;
         }
+        if let Some(i) = self.blocked_interrupt {
+            write!(
+                f,
+                "; the interrupt of `{}` was still running at the deadline",
+                self.actors[i].name
+            )?;
+        }
         for actor in &self.actors {
             write!(f, "\n  {actor}")?;
         }
@@ -264,8 +363,8 @@ impl fmt::Display for ActorReport {
         if let Some(after) = self.interrupted_after {
             write!(f, "; interrupted at {after:?}")?;
         }
-        if let Some(message) = &self.interrupt_panic {
-            write!(f, "; interrupt panicked: {message}")?;
+        if let Some(panic) = &self.interrupt_panic {
+            write!(f, "; {panic}")?;
         }
         Ok(())
     }

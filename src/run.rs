@@ -7,20 +7,20 @@ use std::sync::Arc;
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{select, Receiver};
+use crossbeam_channel::{select, Receiver, Sender};
 
-use crate::error::panic_message;
+use crate::error::{discard, panic_message};
 use crate::report::{ActorReport, Cause, Outcome, Report};
 use crate::status::{Live, RunState};
 use crate::{BoxError, CancelToken, Error};
 
 /// Emits a lifecycle event through the `log` facade when the `log` feature is on; compiles to
-/// nothing otherwise.
+/// nothing otherwise. A logger (or a `Display`) that panics cannot unwind into the run loop.
 macro_rules! event {
     ($level:ident, $($arg:tt)+) => {{
         #[cfg(feature = "log")]
         {
-            log::$level!(target: "rungroup", $($arg)+);
+            $crate::run::quietly(|| log::$level!(target: "rungroup", $($arg)+));
         }
         #[cfg(not(feature = "log"))]
         {
@@ -30,6 +30,13 @@ macro_rules! event {
             }
         }
     }};
+}
+
+/// Runs `f`, catching a panic and discarding its payload safely.
+pub(crate) fn quietly(f: impl FnOnce()) {
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
+        discard(payload);
+    }
 }
 
 /// How an actor's thread ended, before it is given the actor's name.
@@ -45,14 +52,12 @@ pub(crate) enum Failure {
 impl Failure {
     fn into_error(self, actor: &str) -> Error {
         match self {
-            Failure::User(source) => Error::Actor {
-                actor: actor.to_owned(),
-                source,
-            },
+            Failure::User(source) => Error::from_actor(actor, source),
             Failure::Group(err) => err.nest(actor),
             Failure::Panic(message) => Error::Panic {
                 actor: actor.to_owned(),
                 message,
+                stopped_by: None,
             },
         }
     }
@@ -75,6 +80,8 @@ pub(crate) struct Options {
     pub(crate) deadline: Option<Duration>,
     pub(crate) stop: Option<CancelToken>,
     pub(crate) live: Live,
+    /// How often the `log` feature says which actors the teardown still waits for.
+    pub(crate) progress: Duration,
 }
 
 /// What an actor thread sends when its execute has returned: its index, its result, and when.
@@ -97,21 +104,22 @@ pub(crate) fn run(actors: Vec<Actor>, options: Options, start: Instant) -> Repor
             teardown_started: None,
             teardown: None,
             deadline: options.deadline,
+            blocked_interrupt: None,
         };
     }
-    let state = Arc::new(RunState::new(actors.iter().map(|a| a.name.clone()).collect()));
+    let state = Arc::new(RunState::new(
+        actors.iter().map(|a| a.name.clone()).collect(),
+    ));
     options.live.start(Arc::clone(&state));
     let mut run = Run {
         start,
         reports: Vec::with_capacity(actors.len()),
         exits: 0,
+        blocked_interrupt: None,
     };
     let spawned = run.spawn_all(actors, options.stack_size, &state);
     let (cause, first) = match spawned.failure {
-        Some(err) => {
-            run.exits = 1; // the failed spawn counts as the first exit
-            (Cause::SpawnFailed(spawned.interrupts.len()), Err(err))
-        }
+        Some((i, err)) => (Cause::SpawnFailed(i), Err(err)),
         None => run.wait_first(&spawned.results, options.stop.as_ref()),
     };
     let teardown_started = start.elapsed();
@@ -124,17 +132,27 @@ pub(crate) fn run(actors: Vec<Actor>, options: Options, start: Instant) -> Repor
     );
 
     let missing = spawned.interrupts.len() - usize::from(matches!(cause, Cause::Actor(_)));
-    run.interrupt_all(spawned.interrupts, &first);
     let deadline_at = options.deadline.and_then(|d| teardown_start.checked_add(d));
-    run.collect_rest(&spawned.results, &spawned.running, missing, deadline_at);
-
-    match (cause, first) {
-        (Cause::Actor(i) | Cause::SpawnFailed(i), Err(e)) => {
-            run.reports[i].outcome = Outcome::Err(e)
+    // Without a deadline the interrupts are called on this thread. With one, on a thread of
+    // their own, so that an interrupt that blocks cannot hold `run` past the deadline.
+    let interrupter = match deadline_at {
+        Some(_) => run.spawn_interrupter(spawned.interrupts, &first),
+        None => {
+            run.interrupt_all(spawned.interrupts, &first);
+            None
         }
-        (Cause::Actor(i), Ok(())) => run.reports[i].outcome = Outcome::Ok,
-        _ => {}
-    }
+    };
+    let wait = Wait {
+        results: &spawned.results,
+        running: &spawned.running,
+        interrupter,
+        deadline: deadline_at,
+        progress: cfg!(feature = "log").then_some(options.progress),
+        state: &state,
+        teardown_start,
+    };
+    run.collect_rest(wait, missing);
+
     let teardown = teardown_start.elapsed();
     for actor in run
         .reports
@@ -147,6 +165,13 @@ pub(crate) fn run(actors: Vec<Actor>, options: Options, start: Instant) -> Repor
             actor.name
         );
     }
+    if let Some(i) = run.blocked_interrupt {
+        event!(
+            error,
+            "the interrupt of actor `{}` was still running at the teardown deadline; detached",
+            run.reports[i].name
+        );
+    }
     event!(info, "teardown finished in {:?}", teardown);
     Report {
         actors: run.reports,
@@ -154,6 +179,7 @@ pub(crate) fn run(actors: Vec<Actor>, options: Options, start: Instant) -> Repor
         teardown_started: Some(teardown_started),
         teardown: Some(teardown),
         deadline: options.deadline,
+        blocked_interrupt: run.blocked_interrupt,
     }
 }
 
@@ -164,8 +190,29 @@ struct Spawned {
     running: Arc<Running>,
     /// The interrupts of the started actors, in insertion order (the first `len` actors).
     interrupts: Vec<Interrupt>,
-    /// Why the next actor could not be started, if one could not.
-    failure: Option<Error>,
+    /// The actor whose thread could not be started, and why, if one could not.
+    failure: Option<(usize, Error)>,
+}
+
+/// What the interrupt thread tells the run loop.
+enum Called {
+    /// The interrupt of actor `.0` is being called, since `.1`.
+    Start(usize, Instant),
+    /// It returned, or panicked with this error.
+    Finished(usize, Option<Error>),
+}
+
+/// What `collect_rest` waits for, and until when.
+struct Wait<'a> {
+    results: &'a Receiver<Message>,
+    running: &'a Running,
+    /// The interrupt thread's reports, while it has not finished.
+    interrupter: Option<Receiver<Called>>,
+    deadline: Option<Instant>,
+    /// How often to log the actors still running (`log` feature).
+    progress: Option<Duration>,
+    state: &'a RunState,
+    teardown_start: Instant,
 }
 
 /// The state of one run: the report being filled in.
@@ -174,6 +221,8 @@ struct Run {
     reports: Vec<ActorReport>,
     /// How many actors have exited so far.
     exits: usize,
+    /// The actor whose interrupt was still running at the deadline.
+    blocked_interrupt: Option<usize>,
 }
 
 impl Run {
@@ -205,7 +254,9 @@ impl Run {
             });
             if failure.is_some() {
                 state.exited(i); // never started
-                continue; // its closures are dropped here
+                let (execute, interrupt) = (actor.execute, actor.interrupt);
+                quietly(move || drop((execute, interrupt)));
+                continue;
             }
             let report = &mut self.reports[i];
             let mut builder = thread::Builder::new().name(report.name.clone());
@@ -215,7 +266,19 @@ impl Run {
             running.count.fetch_add(1, Ordering::Relaxed);
             let (tx, done, execute) = (tx.clone(), Arc::clone(&running), actor.execute);
             let live = Arc::clone(state);
-            match builder.spawn(move || actor_thread(i, execute, &tx, &done, &live)) {
+            // A failed spawn drops the closure inside `spawn`: a panicking `Drop` of the
+            // user's captures must not unwind out of `run`.
+            let spawned = catch_unwind(AssertUnwindSafe(|| {
+                builder.spawn(move || actor_thread(i, execute, &tx, &done, &live))
+            }))
+            .unwrap_or_else(|payload| {
+                let message = panic_message(&*payload);
+                discard(payload);
+                Err(std::io::Error::other(format!(
+                    "spawning failed and dropping the actor panicked: {message}"
+                )))
+            });
+            match spawned {
                 Ok(_) => {
                     event!(debug, "actor `{}` started", report.name);
                     report.outcome = Outcome::StillRunning;
@@ -225,11 +288,16 @@ impl Run {
                     running.count.fetch_sub(1, Ordering::Relaxed);
                     state.exited(i);
                     event!(error, "actor `{}` failed to start: {}", report.name, source);
-                    report.exit_order = Some(0);
-                    failure = Some(Error::Spawn {
+                    let err = Error::Spawn {
                         actor: report.name.clone(),
-                        source,
-                    });
+                        source: Arc::new(source),
+                    };
+                    report.outcome = Outcome::Err(err.clone());
+                    report.exit_order = Some(0);
+                    report.exited_after = Some(self.start.elapsed());
+                    self.exits = 1; // the failed spawn counts as the first exit
+                    quietly(move || drop(actor.interrupt));
+                    failure = Some((i, err));
                 }
             }
         }
@@ -259,78 +327,204 @@ impl Run {
                 let (i, result) = self.record(message);
                 (Cause::Actor(i), result)
             }
-            None => (Cause::Stopped, Err(Error::Stopped)),
+            None => (Cause::Stopped, Err(Error::Stopped { group: None })),
         }
     }
 
     /// Calls every interrupt once, in order, with the first result; a panic is caught and kept.
     fn interrupt_all(&mut self, interrupts: Vec<Interrupt>, first: &Result<(), Error>) {
-        for (report, interrupt) in self.reports.iter_mut().zip(interrupts) {
-            report.interrupted_after = Some(self.start.elapsed());
-            event!(debug, "interrupting actor `{}`", report.name);
-            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| interrupt(first))) {
-                let message = panic_message(&*payload);
+        for (i, interrupt) in interrupts.into_iter().enumerate() {
+            self.called(Called::Start(i, Instant::now()));
+            let panic = call(&self.reports[i].name, interrupt, first);
+            self.called(Called::Finished(i, panic));
+        }
+    }
+
+    /// Starts the thread that calls the interrupts, in order, and tells what it does; calls
+    /// them on this thread if that thread cannot be spawned.
+    fn spawn_interrupter(
+        &mut self,
+        interrupts: Vec<Interrupt>,
+        first: &Result<(), Error>,
+    ) -> Option<Receiver<Called>> {
+        // The interrupts go over a channel, so that they are still here if the spawn fails.
+        let (handover, taken) = crossbeam_channel::bounded(1);
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let names: Vec<String> = self.reports.iter().map(|r| r.name.clone()).collect();
+        let (first_copy, waiter) = (first.clone(), thread::current());
+        let spawned = thread::Builder::new()
+            .name("rungroup-interrupts".into())
+            .spawn(move || {
+                let Ok(interrupts) = taken.recv() else { return };
+                interrupter(interrupts, &names, &first_copy, &tx);
+                drop(tx); // disconnected: every interrupt has returned
+                waiter.unpark();
+            });
+        match spawned {
+            Ok(_) => {
+                let _ = handover.send(interrupts);
+                Some(rx)
+            }
+            Err(err) => {
                 event!(
-                    error,
-                    "interrupt of actor `{}` panicked: {}",
-                    report.name,
-                    message
+                    warn,
+                    "cannot start the interrupt thread ({}); interrupting from this one",
+                    err
                 );
-                report.interrupt_panic = Some(message);
+                self.interrupt_all(interrupts, first);
+                None
             }
         }
     }
 
-    /// Collects the `missing` results. While some are missing, sleeps until the last actor has
-    /// reported (it wakes this thread) or the deadline passes: one wake-up, not one per actor.
-    fn collect_rest(
-        &mut self,
-        results: &Receiver<Message>,
-        running: &Running,
-        mut missing: usize,
-        deadline: Option<Instant>,
-    ) {
+    /// Records what the interrupt thread did.
+    fn called(&mut self, called: Called) {
+        match called {
+            Called::Start(i, at) => {
+                self.reports[i].interrupted_after = Some(at.saturating_duration_since(self.start));
+                self.blocked_interrupt = Some(i);
+            }
+            Called::Finished(i, panic) => {
+                self.reports[i].interrupt_panic = panic;
+                self.blocked_interrupt = None;
+            }
+        }
+    }
+
+    /// Collects the `missing` results and waits for the interrupt thread, if there is one.
+    /// While something is missing, sleeps until the last actor has reported or the interrupt
+    /// thread is done (each wakes this thread once), or the deadline passes.
+    fn collect_rest(&mut self, mut wait: Wait<'_>, mut missing: usize) {
+        let mut next_progress = wait
+            .progress
+            .and_then(|p| wait.teardown_start.checked_add(p));
         loop {
-            missing -= self.collect(results);
-            if missing == 0 {
+            missing -= self.collect(wait.results);
+            if let Some(interrupter) = &wait.interrupter {
+                loop {
+                    match interrupter.try_recv() {
+                        Ok(called) => self.called(called),
+                        Err(crossbeam_channel::TryRecvError::Empty) => break,
+                        Err(crossbeam_channel::TryRecvError::Disconnected) => {
+                            wait.interrupter = None;
+                            break;
+                        }
+                    }
+                }
+            }
+            if missing == 0 && wait.interrupter.is_none() {
                 return;
             }
             // Every thread sends its result before it counts itself out, so at a count of
             // zero the missing results are already in the channel.
-            if running.count.load(Ordering::Acquire) == 0 {
+            if missing > 0 && wait.running.count.load(Ordering::Acquire) == 0 {
                 continue;
             }
-            match deadline {
-                None => thread::park(),
-                Some(at) => match at.checked_duration_since(Instant::now()) {
-                    Some(left) if !left.is_zero() => thread::park_timeout(left),
-                    _ => {
-                        self.collect(results); // a last look; the rest stay running
-                        return;
-                    }
-                },
+            let wake = match (wait.deadline, next_progress) {
+                (Some(d), Some(p)) => Some(d.min(p)),
+                (d, p) => d.or(p),
+            };
+            let Some(wake) = wake else {
+                thread::park();
+                continue;
+            };
+            let now = Instant::now();
+            if now < wake {
+                thread::park_timeout(wake - now);
+                continue;
             }
+            if wait.deadline.is_some_and(|d| now >= d) {
+                self.collect(wait.results); // a last look; the rest stay running
+                return;
+            }
+            // Only reached with the `log` feature: say what the teardown waits for.
+            event!(
+                warn,
+                "teardown waiting for {:?} so far; {}",
+                now - wait.teardown_start,
+                Waiting(
+                    wait.state,
+                    self.blocked_interrupt.map(|i| &*self.reports[i].name)
+                )
+            );
+            next_progress = wait.progress.and_then(|p| wake.checked_add(p));
         }
     }
 
     /// Records every result already received; returns how many.
     fn collect(&mut self, results: &Receiver<Message>) -> usize {
-        let mut collected = 0;
-        for message in results.try_iter() {
-            let (i, result) = self.record(message);
-            self.reports[i].outcome = result.map_or_else(Outcome::Err, |()| Outcome::Ok);
-            collected += 1;
-        }
-        collected
+        results.try_iter().map(|m| self.record(m)).count()
     }
 
-    /// Records an actor's exit; returns its index and its result as an [`Error`].
+    /// Records an actor's exit and outcome; returns its index and result.
     fn record(&mut self, (i, result, exited): Message) -> (usize, Result<(), Error>) {
         let report = &mut self.reports[i];
         report.exit_order = Some(self.exits);
         report.exited_after = Some(exited.saturating_duration_since(self.start));
         self.exits += 1;
-        (i, result.map_err(|f| f.into_error(&report.name)))
+        let result = result.map_err(|f| f.into_error(&report.name));
+        report.outcome = match &result {
+            Ok(()) => Outcome::Ok,
+            Err(e) => Outcome::Err(e.clone()),
+        };
+        (i, result)
+    }
+}
+
+/// Calls one interrupt, catching a panic: returns it as an [`Error::InterruptPanic`].
+fn call(name: &str, interrupt: Interrupt, first: &Result<(), Error>) -> Option<Error> {
+    event!(debug, "interrupting actor `{}`", name);
+    let payload = catch_unwind(AssertUnwindSafe(|| interrupt(first))).err()?;
+    let message = panic_message(&*payload);
+    discard(payload);
+    event!(error, "interrupt of actor `{}` panicked: {}", name, message);
+    Some(Error::InterruptPanic {
+        actor: name.to_owned(),
+        message,
+        stopped_by: None,
+    })
+}
+
+/// The body of the interrupt thread: every interrupt in order, each reported as it starts and
+/// ends.
+fn interrupter(
+    interrupts: Vec<Interrupt>,
+    names: &[String],
+    first: &Result<(), Error>,
+    tx: &Sender<Called>,
+) {
+    for (i, interrupt) in interrupts.into_iter().enumerate() {
+        let _ = tx.send(Called::Start(i, Instant::now()));
+        let panic = call(&names[i], interrupt, first);
+        let _ = tx.send(Called::Finished(i, panic));
+    }
+}
+
+/// Reports an actor's exit when dropped: after its execute returned, or if anything between
+/// that and the report unwinds. Every actor thread thus reports exactly once and counts out.
+struct Exit<'a> {
+    i: usize,
+    results: &'a Sender<Message>,
+    running: &'a Running,
+    live: &'a RunState,
+    result: Option<Result<(), Failure>>,
+    at: Instant,
+}
+
+impl Drop for Exit<'_> {
+    fn drop(&mut self) {
+        let result = self.result.take().unwrap_or_else(|| {
+            Err(Failure::Panic(
+                "rungroup: the actor thread unwound before reporting".to_owned(),
+            ))
+        });
+        self.live.exited(self.i);
+        // Cannot fail while `run` waits: the receiver lives until every actor reported or the
+        // deadline expired, and the capacity leaves room for every message.
+        let _ = self.results.send((self.i, result, self.at));
+        if self.running.count.fetch_sub(1, Ordering::Release) == 1 {
+            self.running.waiter.unpark();
+        }
     }
 }
 
@@ -338,31 +532,46 @@ impl Run {
 fn actor_thread(
     i: usize,
     execute: Execute,
-    results: &crossbeam_channel::Sender<Message>,
+    results: &Sender<Message>,
     running: &Running,
     live: &RunState,
 ) {
+    let mut exit = Exit {
+        i,
+        results,
+        running,
+        live,
+        result: None,
+        at: Instant::now(),
+    };
     let result = catch_unwind(AssertUnwindSafe(execute)).unwrap_or_else(|payload| {
         let message = panic_message(&*payload);
-        // A payload whose drop panics must not stop this thread from reporting.
-        let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
+        discard(payload); // a payload whose drop panics must not stop this thread reporting
         Err(Failure::Panic(message))
     });
-    let exited = Instant::now();
+    exit.at = Instant::now();
     log_exit(&result);
-    // Cannot fail while `run` waits: the receiver lives until every actor reported or the
-    // deadline expired, and the capacity leaves room for every message.
-    live.exited(i);
-    let _ = results.send((i, result, exited));
-    if running.count.fetch_sub(1, Ordering::Release) == 1 {
-        running.waiter.unpark();
+    exit.result = Some(result);
+}
+
+/// The actors a teardown still waits for, for the progress line.
+struct Waiting<'a>(&'a RunState, Option<&'a str>);
+
+impl std::fmt::Display for Waiting<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "still running: {}", self.0.still_running().join(", "))?;
+        if let Some(name) = self.1 {
+            write!(f, "; interrupting `{name}`")?;
+        }
+        Ok(())
     }
 }
 
 /// Names the cause of the teardown, for the log.
 fn describe(cause: Cause, reports: &[ActorReport]) -> String {
     match cause {
-        Cause::Actor(i) | Cause::SpawnFailed(i) => format!("actor `{}`", reports[i].name),
+        Cause::Actor(i) => format!("actor `{}`: {}", reports[i].name, reports[i].outcome),
+        Cause::SpawnFailed(i) => format!("the failed spawn of actor `{}`", reports[i].name),
         Cause::Stopped => "the stop handle".to_owned(),
         Cause::Empty => "nothing".to_owned(),
     }
@@ -371,11 +580,14 @@ fn describe(cause: Cause, reports: &[ActorReport]) -> String {
 /// Emits the "actor exited" event from the actor's own thread, as it happens.
 fn log_exit(result: &Result<(), Failure>) {
     #[cfg(feature = "log")]
-    {
+    quietly(|| {
         let name = thread::current();
         let name = name.name().unwrap_or("<unnamed>");
         match result {
             Ok(()) => log::info!(target: "rungroup", "actor `{}` exited: ok", name),
+            Err(Failure::User(e)) if Error::is_stop(e) => {
+                log::info!(target: "rungroup", "actor `{}` exited: {}", name, e)
+            }
             Err(Failure::User(e)) => log::warn!(
                 target: "rungroup",
                 "actor `{}` returned an error: {}",
@@ -384,15 +596,15 @@ fn log_exit(result: &Result<(), Failure>) {
             ),
             Err(Failure::Group(e)) => log::warn!(
                 target: "rungroup",
-                "actor `{}` (a group) returned an error: {}",
+                "actor `{}` (a group) returned an error: {:#}",
                 name,
-                crate::report::Chain(e)
+                e
             ),
             Err(Failure::Panic(message)) => {
                 log::warn!(target: "rungroup", "actor `{}` panicked: {}", name, message)
             }
         }
-    }
+    });
     #[cfg(not(feature = "log"))]
     let _ = result;
 }

@@ -80,41 +80,6 @@ impl SignalError {
     }
 }
 
-impl Error {
-    /// Returns the [`SignalError`] in this error's chain, if a signal actor stopped the group.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use rungroup::signal::{SignalError, SIGTERM};
-    /// use rungroup::Group;
-    ///
-    /// let mut g = Group::new();
-    /// g.add(|| Err(SignalError::new(SIGTERM).into()), |_| ());
-    /// let err = g.run().unwrap_err();
-    /// assert_eq!(err.signal().map(|s| s.name), Some("SIGTERM"));
-    /// assert!(err.is_signal());
-    /// ```
-    #[cfg_attr(docsrs, doc(cfg(all(unix, feature = "signal"))))]
-    pub fn signal(&self) -> Option<&SignalError> {
-        self.find_source::<SignalError>()
-    }
-
-    /// Returns `true` if a signal actor stopped the group. See [`Error::signal`].
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let mut g = rungroup::Group::new();
-    /// g.add(|| Err("not a signal".into()), |_| ());
-    /// assert!(!g.run().unwrap_err().is_signal());
-    /// ```
-    #[cfg_attr(docsrs, doc(cfg(all(unix, feature = "signal"))))]
-    pub fn is_signal(&self) -> bool {
-        self.signal().is_some()
-    }
-}
-
 /// Per-signal state shared by every signal actor of the process.
 struct Global {
     signal: c_int,
@@ -228,11 +193,11 @@ impl Signals {
         // first (idle while any actor watches), then force-exit (checks `armed`), then the
         // action that arms it, then the iterator that delivers the signal to execute.
         for &signal in &set {
-            let setup_err = |source| Error::SignalSetup {
+            let setup_err = |source: std::io::Error| Error::SignalSetup {
                 signal,
                 name: low_level::signal_name(signal).unwrap_or("unknown"),
                 reason: "registering a handler failed",
-                source: Some(source),
+                source: Some(Arc::new(source)),
             };
             registration.watch(signal).map_err(setup_err)?;
             let exit = flag::register_conditional_shutdown(
@@ -249,7 +214,7 @@ impl Signals {
             signal: set[0],
             name: low_level::signal_name(set[0]).unwrap_or("unknown"),
             reason: "registering a handler failed",
-            source: Some(source),
+            source: Some(Arc::new(source)),
         })?;
         Ok(Signals {
             iterator,

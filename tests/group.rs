@@ -241,16 +241,22 @@ fn run_waits_for_every_actor_and_its_state() {
     assert_eq!(dropped.load(Ordering::SeqCst), 4);
 }
 
-/// Go's semantics: the first result wins even when it is Ok and later actors fail.
+/// The one difference from Go: a failure after an `Ok(())` first result is not dropped.
 #[test]
-fn first_result_wins_even_if_ok() {
+fn later_failure_after_ok_is_returned() {
     let mut g = Group::new();
     g.add(|| Ok(()), |_| ());
-    g.add_with_token(|token| {
+    g.actor("late").add_with_token(|token| {
         token.wait();
         Err("late failure".into())
     });
-    assert!(run_guarded(g).is_ok());
+    let err = run_guarded(g).unwrap_err();
+    assert_eq!(err.actor(), Some("late"));
+    assert!(err.stopped_by().is_none()); // Ok(()) is not a stop request to keep
+    assert_eq!(
+        format!("{err:#}"),
+        "actor `late` returned an error: late failure"
+    );
 }
 
 #[test]
@@ -261,7 +267,7 @@ fn panic_in_execute_tears_down_with_its_message() {
     g.add_named("bad", || panic!("index out of range: {}", 7), |_| ());
     let err = run_guarded(g).unwrap_err();
     assert!(
-        matches!(&err, Error::Panic { actor, message } if actor == "bad" && message == "index out of range: 7"),
+        matches!(&err, Error::Panic { actor, message, .. } if actor == "bad" && message == "index out of range: 7"),
         "{err:?}"
     );
     assert!(err.is_panic());
@@ -322,7 +328,7 @@ fn panic_in_interrupt_is_surfaced_and_others_still_run() {
     let err = run_guarded(g).unwrap_err();
     // The first result was Ok, so the interrupt's panic is what run returns.
     match &err {
-        Error::InterruptPanic { actor, message } => {
+        Error::InterruptPanic { actor, message, .. } => {
             assert_eq!(actor, "loud");
             assert_eq!(message, "interrupt exploded");
         }
@@ -341,8 +347,12 @@ fn panic_in_interrupt_keeps_first_error_and_is_in_report() {
     g.add_named("fails", || Err("first".into()), |_| panic!("bad interrupt"));
     let report = g.run_report();
     assert_eq!(
-        report.actors[0].interrupt_panic.as_deref(),
-        Some("bad interrupt")
+        report.actors[0]
+            .interrupt_panic
+            .as_ref()
+            .map(ToString::to_string)
+            .as_deref(),
+        Some("interrupt of actor `fails` panicked: bad interrupt")
     );
     let err = report.into_result().unwrap_err();
     assert!(matches!(err, Error::Actor { .. }), "{err:?}");
@@ -422,7 +432,7 @@ fn own_error_type_is_recoverable() {
     assert_eq!(err.find_source::<MyError>(), Some(&MyError { code: 7 }));
     match err {
         Error::Actor { source, .. } => {
-            let mine: Box<MyError> = source.downcast().unwrap();
+            let mine: &MyError = source.downcast_ref().unwrap();
             assert_eq!(mine.code, 7);
         }
         other => panic!("{other:?}"),
@@ -502,7 +512,7 @@ fn interrupt_receives_first_error_by_reference_and_debug() {
     );
     let _ = g.run();
     assert!(
-        seen.lock().unwrap().starts_with("Err(Actor"),
+        *seen.lock().unwrap() == "Err(actor `actor-0` returned an error: x)",
         "{}",
         seen.lock().unwrap()
     );

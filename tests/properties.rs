@@ -161,23 +161,43 @@ fn check(specs: &[Spec], baseline: usize) -> Result<(), TestCaseError> {
         }
     }
 
-    // run's result is the first actor's result (or an interrupt panic if that was Ok).
-    let interrupt_panic = specs.iter().position(|s| s.interrupt_panics);
+    // Every failure is in the report: each actor's error and panic, each interrupt's panic.
+    let failures = report.failures();
+    let mut seen: Vec<String> = failures.iter().map(ToString::to_string).collect();
+    let mut expected: Vec<String> = Vec::new();
+    for (i, spec) in specs.iter().enumerate() {
+        match spec.kind {
+            Kind::Returns { ok: false, .. } => {
+                expected.push(format!("actor `a{i}` returned an error"))
+            }
+            Kind::Panics { .. } => expected.push(format!("actor `a{i}` panicked: panic {i}")),
+            _ => {}
+        }
+        if spec.interrupt_panics {
+            expected.push(format!("interrupt of actor `a{i}` panicked: interrupt {i}"));
+        }
+    }
+    seen.sort();
+    expected.sort();
+    prop_assert_eq!(seen, expected);
+
+    // run's result is the first failure: the first actor's result if it failed, else the
+    // earliest failure of the teardown; Ok(()) only if nothing failed.
     let result = report.into_result();
     match (specs[first].kind, result) {
-        (Kind::Returns { ok: false, .. }, Err(Error::Actor { actor, source })) => {
+        (Kind::Returns { ok: false, .. }, Err(Error::Actor { actor, source, .. })) => {
             prop_assert_eq!(actor, format!("a{first}"));
             prop_assert_eq!(source.to_string(), format!("error {first}"));
         }
-        (Kind::Panics { .. }, Err(Error::Panic { actor, message })) => {
+        (Kind::Panics { .. }, Err(Error::Panic { actor, message, .. })) => {
             prop_assert_eq!(actor, format!("a{first}"));
             prop_assert_eq!(message, format!("panic {first}"));
         }
-        (Kind::Returns { ok: true, .. }, Ok(())) => prop_assert!(interrupt_panic.is_none()),
-        (Kind::Returns { ok: true, .. }, Err(Error::InterruptPanic { actor, message })) => {
-            let j = interrupt_panic.unwrap();
-            prop_assert_eq!(actor, format!("a{j}"));
-            prop_assert_eq!(message, format!("interrupt {j}"));
+        (Kind::Returns { ok: true, .. }, Ok(())) => prop_assert!(failures.is_empty()),
+        (Kind::Returns { ok: true, .. }, Err(err)) => {
+            prop_assert!(!failures.is_empty());
+            prop_assert_eq!(err.to_string(), failures[0].to_string());
+            prop_assert!(err.stopped_by().is_none());
         }
         (kind, result) => {
             return Err(TestCaseError::fail(format!(

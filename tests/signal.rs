@@ -49,15 +49,16 @@ fn signal_error() {
     g.add_signals(Signals::new([SIGUSR2]).unwrap());
     raise(SIGUSR2).unwrap();
     let err = report_guarded(g).into_result().unwrap_err();
-    let by_source = std::error::Error::source(&err)
-        .and_then(|s| s.downcast_ref::<SignalError>())
-        .copied();
-    assert_eq!(by_source, Some(SignalError::new(SIGUSR2)));
     assert_eq!(
         err.find_source::<SignalError>().map(|s| s.signal),
         Some(SIGUSR2)
     );
-    assert!(matches!(err, Error::Actor { .. }));
+    assert!(
+        matches!(&err, Error::Signal { actor, signal } if actor == "signal" && signal.signal == SIGUSR2)
+    );
+    assert!(!err.is_failure()); // a stop request
+    assert!(std::error::Error::source(&err).is_none());
+    assert_eq!(format!("{err:#}"), "received SIGUSR2");
 }
 
 #[test]

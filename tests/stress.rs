@@ -46,7 +46,7 @@ fn group(k: usize, actors: usize, interrupts: &Arc<AtomicUsize>) -> Group {
 
 fn expect_failure_of(k: usize, actors: usize, result: Result<(), Error>) {
     match result {
-        Err(Error::Actor { actor, source }) => {
+        Err(Error::Actor { actor, source, .. }) => {
             assert_eq!(actor, format!("actor-{}", k % actors));
             assert_eq!(source.to_string(), k.to_string());
         }

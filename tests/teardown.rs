@@ -45,9 +45,11 @@ fn deadline_names_the_stuck_actors() {
         Error::Deadline {
             deadline,
             still_running,
+            blocked_interrupt,
             first,
         } => {
             assert_eq!(*deadline, Duration::from_millis(50));
+            assert_eq!(*blocked_interrupt, None);
             assert_eq!(still_running, &["stuck-1", "stuck-2"]);
             assert_eq!(first.as_ref().unwrap().actor(), Some("cause"));
         }
@@ -55,7 +57,7 @@ fn deadline_names_the_stuck_actors() {
     }
     assert_eq!(
         err.to_string(),
-        "teardown deadline of 50ms expired with actors still running: stuck-1, stuck-2"
+        "teardown deadline of 50ms expired; still running: stuck-1, stuck-2"
     );
     // The first error stays reachable through the chain.
     assert_eq!(
@@ -130,7 +132,13 @@ fn report_keeps_every_outcome() {
     assert!(a
         .windows(2)
         .all(|w| w[0].interrupted_after <= w[1].interrupted_after));
-    assert_eq!(a[0].interrupt_panic.as_deref(), Some("interrupt of first"));
+    assert_eq!(
+        a[0].interrupt_panic
+            .as_ref()
+            .map(ToString::to_string)
+            .as_deref(),
+        Some("interrupt of actor `first` panicked: interrupt of first")
+    );
     assert!(a[1..].iter().all(|a| a.interrupt_panic.is_none()));
     assert_eq!(
         a[0].outcome.to_string(),
@@ -151,7 +159,7 @@ fn report_keeps_every_outcome() {
         "{text}"
     );
     assert!(
-        text.contains("interrupt panicked: interrupt of first"),
+        text.contains("; interrupt of actor `first` panicked: interrupt of first"),
         "{text}"
     );
     assert!(report.teardown.is_some());
@@ -206,13 +214,14 @@ fn stop_handle_stops_from_another_thread() {
     assert_eq!(
         events.take(),
         [
-            "a interrupted with Err(Stopped)",
-            "b interrupted with Err(Stopped)"
+            "a interrupted with Err(stopped by the stop handle)",
+            "b interrupted with Err(stopped by the stop handle)"
         ]
     );
     let err = report.into_result().unwrap_err();
-    assert!(matches!(err, Error::Stopped));
-    assert_eq!(err.to_string(), "group stopped by its stop handle");
+    assert!(matches!(err, Error::Stopped { .. }));
+    assert_eq!(err.to_string(), "stopped by the stop handle");
+    assert!(!err.is_failure());
     stop.stop(); // harmless after the run
 }
 
@@ -223,8 +232,11 @@ fn stop_before_run_stops_at_once() {
     add_recording(&mut g, "a", &events);
     let stop = g.stop_handle();
     stop.stop();
-    assert!(matches!(run_guarded(g), Err(Error::Stopped)));
-    assert_eq!(events.take(), ["a interrupted with Err(Stopped)"]);
+    assert!(matches!(run_guarded(g), Err(Error::Stopped { .. })));
+    assert_eq!(
+        events.take(),
+        ["a interrupted with Err(stopped by the stop handle)"]
+    );
 }
 
 #[test]
@@ -255,15 +267,13 @@ fn nested_group_error_surfaces_with_its_path() {
     let got = events.take();
     assert!(
         got.contains(
-            &"wal interrupted with Err(Actor { actor: \"compactor\", source: DiskFull })"
-                .to_owned()
+            &"wal interrupted with Err(actor `compactor` returned an error: disk full)".to_owned()
         ),
         "{got:?}"
     );
     assert!(
-        got.iter().any(
-            |e| e.starts_with("http interrupted with Err(Actor { actor: \"storage/compactor\"")
-        ),
+        got.iter().any(|e| e
+            == "http interrupted with Err(actor `storage/compactor` returned an error: disk full)"),
         "{got:?}"
     );
 }
@@ -280,14 +290,17 @@ fn interrupting_the_outer_group_tears_down_the_inner() {
     let report = report_guarded(g);
     // The inner group was stopped by the outer interrupt.
     assert!(
-        matches!(report.actors[0].outcome, Outcome::Err(Error::Stopped)),
+        matches!(
+            report.actors[0].outcome,
+            Outcome::Err(Error::Stopped { .. })
+        ),
         "{report}"
     );
     assert_eq!(
         events.take(),
         [
-            "inner-a interrupted with Err(Stopped)",
-            "inner-b interrupted with Err(Stopped)"
+            "inner-a interrupted with Err(stopped by the stop handle)",
+            "inner-b interrupted with Err(stopped by the stop handle)"
         ]
     );
     assert_eq!(report.into_result().unwrap_err().actor(), Some("quits"));
