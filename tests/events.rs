@@ -21,21 +21,59 @@ impl log::Log for Capture {
 
     fn log(&self, record: &log::Record<'_>) {
         if self.enabled(record.metadata()) {
-            RECORDS
-                .lock()
-                .unwrap()
-                .push((record.level(), record.args().to_string()));
+            let message = record.args().to_string();
+            // A logger that panics on some lines, as a broken one might.
+            assert!(
+                !message.contains("logger-panics"),
+                "the logger panicked on {message:?}"
+            );
+            RECORDS.lock().unwrap().push((record.level(), message));
         }
     }
 
     fn flush(&self) {}
 }
 
+/// Installs the capturing logger once for this test binary and silences the expected panics;
+/// returns a guard that runs the tests one at a time, each with an empty record.
+fn install() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        log::set_logger(&Capture).unwrap();
+        log::set_max_level(log::LevelFilter::Trace);
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            // Only the panics these tests cause on purpose are silent.
+            let text = info.to_string();
+            let expected = ["cannot stop", "the logger panicked", "Display panicked"];
+            if !expected.iter().any(|e| text.contains(e)) {
+                default(info);
+            }
+        }));
+    });
+    RECORDS.lock().unwrap().clear();
+    serial
+}
+
+/// Waits (up to the guard) until a message starting with `prefix` has been logged.
+fn wait_for(prefix: &str) {
+    let deadline = std::time::Instant::now() + GUARD;
+    while !RECORDS
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|(_, m)| m.starts_with(prefix))
+    {
+        assert!(std::time::Instant::now() < deadline, "no event {prefix:?}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 #[test]
 fn lifecycle_events_in_order() {
-    log::set_logger(&Capture).unwrap();
-    log::set_max_level(log::LevelFilter::Trace);
-    std::panic::set_hook(Box::new(|_| {}));
+    let _serial = install();
 
     let (_release, release_rx) = bounded::<()>(0);
     let mut g = Group::new();
@@ -60,9 +98,7 @@ fn lifecycle_events_in_order() {
     );
     let runner = std::thread::spawn(move || g.run());
     // "fails" blocks until this send, so every "started" event comes before it.
-    while RECORDS.lock().unwrap().len() < 3 {
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    wait_for("actor `fails` started");
     drop(go_tx);
     let result = runner.join().unwrap();
     assert!(result.is_err());
@@ -96,4 +132,71 @@ fn lifecycle_events_in_order() {
     assert_eq!(level("actor `fails` returned an error"), log::Level::Warn);
     assert_eq!(level("actor `stuck` still running"), log::Level::Error);
     assert_eq!(level("teardown started"), log::Level::Info);
+}
+
+/// While the teardown waits, a line at each interval names the actors still running.
+#[test]
+fn teardown_progress_names_the_actors_still_running() {
+    let _serial = install();
+    let (release, stuck) = bounded::<()>(0);
+    let mut g = Group::new();
+    g.teardown_log_interval(Duration::from_millis(20));
+    g.actor("slow-to-stop").add(
+        move || {
+            let _ = stuck.recv();
+            Ok(())
+        },
+        |_| (),
+    );
+    g.actor("progress-cause").add(|| Ok(()), |_| ());
+    let runner = std::thread::spawn(move || g.run());
+    // The actor is released only once the line has been seen: no line, no end (the guard).
+    wait_for("teardown waiting for");
+    drop(release);
+    assert!(runner.join().unwrap().is_ok());
+    let records = RECORDS.lock().unwrap().clone();
+    let (level, line) = records
+        .iter()
+        .find(|(_, m)| m.starts_with("teardown waiting for"))
+        .unwrap();
+    assert_eq!(*level, log::Level::Warn);
+    assert!(
+        line.ends_with("so far; still running: slow-to-stop"),
+        "{line}"
+    );
+}
+
+/// An error whose `Display` panics.
+#[derive(Debug)]
+struct BadDisplay;
+
+impl std::fmt::Display for BadDisplay {
+    fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        panic!("Display panicked")
+    }
+}
+
+impl std::error::Error for BadDisplay {}
+
+/// A logger or a `Display` that panics while an event is logged neither hangs `run` nor makes
+/// it panic; the results are still reported.
+#[test]
+fn panicking_logger_or_display_is_contained() {
+    let _serial = install();
+    let mut g = Group::new();
+    g.actor("logger-panics").add_with_token(|token| {
+        token.wait();
+        Ok(())
+    });
+    g.actor("bad-display")
+        .add(|| Err(BadDisplay.into()), |_| ());
+    let report = {
+        let (tx, rx) = bounded(1);
+        std::thread::spawn(move || tx.send(g.run_report()).unwrap());
+        rx.recv_timeout(GUARD).expect("run hung")
+    };
+    assert!(report.actors[0].outcome.is_ok());
+    let err = report.into_result().unwrap_err();
+    assert_eq!(err.actor(), Some("bad-display"));
+    assert!(err.find_source::<BadDisplay>().is_some());
 }
