@@ -145,7 +145,7 @@
 //! | `*run.SignalError` | [`signal::SignalError`], via [`Error::signal`] |
 //! | `run.ContextHandler(ctx)` | [`g.add_token_handler(token)`](Group::add_token_handler) |
 //! | `context.WithCancel` | [`CancelToken::new`], [`CancelToken::cancel`] |
-//! | `<-ctx.Done()` in a `select` | `recv(token.done())` in `crossbeam_channel::select!` |
+//! | `<-ctx.Done()` in a `select` | `recv(token.done())` in [`rungroup::select!`](select) |
 //!
 //! # Feature flags
 //!
@@ -175,6 +175,30 @@ pub use crate::error::{exit_code, BoxError, Error};
 pub use crate::group::{ActorBuilder, Group, StopHandle};
 pub use crate::report::{ActorReport, Cause, Outcome, Report};
 pub use crate::token::{CancelToken, Cancelled};
+
+/// crossbeam-channel's receiver, the type of [`CancelToken::done`], re-exported so that
+/// selecting on a token needs no other dependency.
+///
+/// ```
+/// let token = rungroup::CancelToken::new();
+/// let done: &rungroup::Receiver<()> = token.done();
+/// assert!(done.try_recv().is_err());
+/// ```
+pub use crossbeam_channel::Receiver;
+
+/// crossbeam-channel's `select!`, re-exported to wait on a [`CancelToken`] beside other
+/// channels without another dependency.
+///
+/// ```
+/// use rungroup::{select, CancelToken};
+///
+/// let token = CancelToken::new();
+/// token.cancel();
+/// select! {
+///     recv(token.done()) -> _ => {}
+/// }
+/// ```
+pub use crossbeam_channel::select;
 
 /// Compiles the README's Rust examples as doctests.
 #[cfg(doctest)]
