@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::select;
 
+use crate::lifecycle::{Readiness, Ready};
 use crate::report::Report;
 use crate::run::{self, Actor, Execute, Failure, Interrupt};
 use crate::status::Live;
@@ -47,6 +48,11 @@ pub struct Group {
     stack_size: Option<usize>,
     deadline: Option<Duration>,
     progress: Duration,
+    start_deadline: Option<Duration>,
+    /// The group's readiness, made when someone asks for it.
+    readiness: Option<Readiness>,
+    /// Flags to set when the whole group is ready (a nested group's actor in its parent).
+    also_ready: Vec<Ready>,
     stop: Option<CancelToken>,
     /// Which actors are still running, for the signal module's forced-exit line.
     live: Live,
@@ -71,6 +77,9 @@ impl Group {
             stack_size: None,
             deadline: None,
             progress: Duration::from_secs(1),
+            start_deadline: None,
+            readiness: None,
+            also_ready: Vec::new(),
             stop: None,
             live: Live::default(),
             guards: Vec::new(),
@@ -182,6 +191,8 @@ impl Group {
             group: self,
             name,
             stack_size: None,
+            ready: None,
+            after: Vec::new(),
         }
     }
 
@@ -352,6 +363,51 @@ impl Group {
         self
     }
 
+    /// Returns the group's [`Readiness`]: ready once every actor is, until the teardown starts.
+    ///
+    /// Take it before [`run`](Group::run); every call returns a handle on the same state.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut g = rungroup::Group::new();
+    /// g.actor("worker").add_with_token(|token| { token.wait(); Ok(()) });
+    /// let readiness = g.readiness();
+    /// let stop = g.stop_handle();
+    /// let runner = std::thread::spawn(move || g.run());
+    /// assert!(readiness.wait());
+    /// stop.stop();
+    /// let _ = runner.join();
+    /// ```
+    pub fn readiness(&mut self) -> Readiness {
+        self.readiness
+            .get_or_insert_with(Readiness::default)
+            .clone()
+    }
+
+    /// Bounds the start: if some actors are not ready `deadline` after the run started, the
+    /// group stops with [`Error::NotReady`] naming them, a failure.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use rungroup::{Error, Group, Ready};
+    ///
+    /// let never = Ready::new();
+    /// let mut g = Group::new();
+    /// g.start_deadline(Duration::from_millis(20));
+    /// g.actor("db").ready_when(&never).add_with_token(|token| { token.wait(); Ok(()) });
+    /// match g.run() {
+    ///     Err(Error::NotReady { not_ready, .. }) => assert_eq!(not_ready, ["db"]),
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// ```
+    pub fn start_deadline(&mut self, deadline: Duration) -> &mut Self {
+        self.start_deadline = Some(deadline);
+        self
+    }
+
     /// Returns a handle that stops the group from any thread.
     ///
     /// Take it before [`run`](Group::run). See [`StopHandle`].
@@ -444,6 +500,9 @@ impl Group {
             stack_size,
             deadline,
             progress,
+            start_deadline,
+            readiness,
+            also_ready,
             stop,
             live,
             guards,
@@ -454,6 +513,9 @@ impl Group {
             stop,
             live,
             progress,
+            start_deadline,
+            readiness,
+            also_ready,
         };
         let report = run::run(actors, options, start);
         // After the last actor: signal handlers stay until the run has ended.
@@ -504,6 +566,8 @@ pub struct ActorBuilder<'g> {
     group: &'g mut Group,
     name: String,
     stack_size: Option<usize>,
+    ready: Option<Ready>,
+    after: Vec<String>,
 }
 
 impl<'g> ActorBuilder<'g> {
@@ -518,6 +582,78 @@ impl<'g> ActorBuilder<'g> {
     /// ```
     pub fn stack_size(mut self, bytes: usize) -> Self {
         self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Declares that this actor is ready when `ready` is set, instead of as soon as its thread
+    /// starts. See [`Ready`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rungroup::{Group, Ready};
+    ///
+    /// let bound = Ready::new();
+    /// let mut g = Group::new();
+    /// let ready = bound.clone();
+    /// g.actor("http").ready_when(&bound).add(
+    ///     move || {
+    ///         // ... bind the listener ...
+    ///         ready.set();
+    ///         Ok(())
+    ///     },
+    ///     |_| (),
+    /// );
+    /// assert!(g.run().is_ok());
+    /// assert!(bound.is_set());
+    /// ```
+    pub fn ready_when(mut self, ready: &Ready) -> Self {
+        self.ready = Some(ready.clone());
+        self
+    }
+
+    /// Declares that this actor starts after the actor named `name` is ready, and stops before
+    /// it: its execute is called only once `name` is ready, and at the teardown `name`'s
+    /// interrupt is called only once this actor's execute has returned. Call it again for
+    /// several dependencies.
+    ///
+    /// The order is checked when the group runs: a name that is not in the group (or that
+    /// several actors share) and a cycle are an [`Error::Order`] before any thread starts. If
+    /// the teardown starts before this actor's dependencies are ready, it never starts
+    /// ([`Outcome::NotStarted`](crate::Outcome::NotStarted)) and its interrupt is not called.
+    /// Actors with no order between them start and stop at once, as in a group that declares
+    /// none. See [Order](crate#order) for the whole contract.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rungroup::Group;
+    /// # use std::sync::{Arc, Mutex};
+    ///
+    /// # let log = Arc::new(Mutex::new(Vec::new()));
+    /// # let (l1, l2, l3) = (log.clone(), log.clone(), log.clone());
+    /// let mut g = Group::new();
+    /// g.actor("web").after("storage").add_with_token(move |token| {
+    ///     l1.lock().unwrap().push("web serves"); // storage is ready by now
+    ///     token.wait();
+    ///     l2.lock().unwrap().push("web stopped");
+    ///     Ok(())
+    /// });
+    /// g.actor("storage").add_with_token(move |token| {
+    ///     token.wait(); // interrupted only once web has returned
+    ///     l3.lock().unwrap().push("storage flushed");
+    ///     Ok(())
+    /// });
+    /// let stop = g.stop_handle();
+    /// let readiness = g.readiness();
+    /// let runner = std::thread::spawn(move || g.run());
+    /// readiness.wait();
+    /// stop.stop();
+    /// runner.join().unwrap().unwrap_err();
+    /// assert_eq!(*log.lock().unwrap(), ["web serves", "web stopped", "storage flushed"]);
+    /// ```
+    pub fn after(mut self, name: impl Into<String>) -> Self {
+        self.after.push(name.into());
         self
     }
 
@@ -538,6 +674,8 @@ impl<'g> ActorBuilder<'g> {
         self.group.actors.push(Actor {
             name: self.name,
             stack_size: self.stack_size,
+            ready: self.ready,
+            after: self.after,
             execute,
             interrupt,
         });
@@ -695,8 +833,12 @@ impl<'g> ActorBuilder<'g> {
     /// g.actor("quitter").add(|| Ok(()), |_| ());
     /// assert!(g.run().is_ok()); // the inner group was torn down with the outer one
     /// ```
-    pub fn add_group(self, mut group: Group) -> &'g mut Group {
+    pub fn add_group(mut self, mut group: Group) -> &'g mut Group {
         let stop = group.stop_handle();
+        // The nested group is ready when all its actors are.
+        let ready = Ready::new();
+        group.also_ready.push(ready.clone());
+        self.ready = Some(ready);
         self.push(
             Box::new(move || group.run().map_err(Failure::Group)),
             Box::new(move |_| stop.stop()),

@@ -161,8 +161,30 @@
 )]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[macro_use]
+mod macros {
+    /// Emits a lifecycle event through the `log` facade when the `log` feature is on; compiles to
+    /// nothing otherwise. A logger (or a `Display`) that panics cannot unwind into the run loop.
+    macro_rules! event {
+        ($level:ident, $($arg:tt)+) => {{
+            #[cfg(feature = "log")]
+            {
+                $crate::run::quietly(|| log::$level!(target: "rungroup", $($arg)+));
+            }
+            #[cfg(not(feature = "log"))]
+            {
+                // Type-checks the arguments and keeps them "used"; never runs.
+                if false {
+                    let _ = format_args!($($arg)+);
+                }
+            }
+        }};
+    }
+}
+
 mod error;
 mod group;
+mod lifecycle;
 mod report;
 mod run;
 #[cfg(all(unix, feature = "signal"))]
@@ -173,6 +195,7 @@ mod token;
 
 pub use crate::error::{exit_code, BoxError, Error};
 pub use crate::group::{ActorBuilder, Group, StopHandle};
+pub use crate::lifecycle::{Readiness, Ready};
 pub use crate::report::{ActorReport, Cause, Outcome, Report};
 pub use crate::token::{CancelToken, Cancelled};
 
