@@ -96,6 +96,62 @@
 //! 1 with the error on stderr for a failure). This is the one difference from Go, whose `Run`
 //! drops every result after the first. [`Report::failures`] lists every failure in order.
 //!
+//! # Readiness and order
+//!
+//! Opt-in: a group that declares none of this behaves exactly as the contract above says,
+//! and builds none of it.
+//!
+//! - **Readiness.** An actor is ready when its thread has started, or, if it declared a
+//!   [`Ready`] flag ([`ActorBuilder::ready_when`]), once that flag is set. A nested group is
+//!   ready when all its actors are. The group is ready when every actor is, and stops being
+//!   ready when the teardown starts: [`Group::readiness`] serves a `/readyz`, a test, or
+//!   systemd. [`Group::start_deadline`] fails the group with [`Error::NotReady`], naming the
+//!   actors not ready in time.
+//!
+//! # Order
+//!
+//! [`ActorBuilder::after`] declares that an actor starts after another and stops before it,
+//! as systemd's `After=` and Erlang/OTP's supervisors do:
+//!
+//! 1. A dependent's execute is called only once every one of its dependencies is ready.
+//! 2. At the teardown, a dependency's interrupt is called only once every one of its
+//!    dependents has returned (or never started); interrupts that may be called are called in
+//!    insertion order, as in a group without order.
+//! 3. If the teardown starts before a dependent's dependencies are ready, the dependent never
+//!    starts: [`Outcome::NotStarted`], and its interrupt is not called.
+//! 4. Actors with no order between them start and stop at once. Chains, diamonds and several
+//!    dependencies per actor are allowed.
+//! 5. A name not in the group, a name several actors share, and a cycle are an
+//!    [`Error::Order`] from `run` before any thread starts.
+//! 6. The [teardown deadline](Group::teardown_deadline) bounds the order too: at expiry the
+//!    interrupts still waiting for their dependents are called anyway, and
+//!    [`Error::Deadline`] names them (`order_given_up`) beside the actors still running.
+//!
+//! ```
+//! use rungroup::{Group, Ready};
+//!
+//! let db_open = Ready::new();
+//! let mut g = Group::new();
+//! let ready = db_open.clone();
+//! g.actor("storage").ready_when(&db_open).add_with_token(move |token| {
+//!     // open the database, then:
+//!     ready.set();
+//!     token.wait();
+//!     Ok(()) // flushed: called only after web has returned
+//! });
+//! g.actor("web").after("storage").add_with_token(|token| {
+//!     // serve: storage is open
+//!     token.wait();
+//!     Ok(())
+//! });
+//! let readiness = g.readiness();
+//! let stop = g.stop_handle();
+//! let service = std::thread::spawn(move || g.run());
+//! assert!(readiness.wait());
+//! stop.stop();
+//! assert!(!service.join().unwrap().unwrap_err().is_failure());
+//! ```
+//!
 //! # Teardown
 //!
 //! The timeline of one run, with the [`Report`] field (and, with the `log` feature, the
@@ -104,8 +160,10 @@
 //! | step | report | `log` event |
 //! |---|---|---|
 //! | each actor's thread starts | [`ActorReport::outcome`] leaves `NotStarted` | `debug`: actor started |
+//! | each actor is ready (readiness or order in use) | [`ActorReport::ready_after`] | `debug`: actor ready |
+//! | every actor is ready | [`Report::ready_after`] | `info`: group ready |
 //! | the first result arrives, the [`StopHandle`] fires, or a spawn fails | [`Report::cause`], [`Report::teardown_started`] | `info`: teardown started by … |
-//! | each interrupt is called, in insertion order | [`ActorReport::interrupted_after`], [`ActorReport::interrupt_panic`] | `debug`: interrupting; `error`: interrupt panicked |
+//! | each interrupt is called, in insertion order (after its dependents, with an order) | [`ActorReport::interrupted_after`], [`ActorReport::interrupt_panic`] | `debug`: interrupting; `error`: interrupt panicked |
 //! | each actor returns | [`ActorReport::outcome`], [`ActorReport::exit_order`], [`ActorReport::exited_after`] | `info`/`warn`: actor exited with its outcome |
 //! | every second (configurable) while the teardown waits | | `warn`: the actors still running, for how long |
 //! | the deadline expires (if set) | [`Outcome::StillRunning`], [`Report::blocked_interrupt`] | `error`: still running, detached |

@@ -289,6 +289,9 @@ struct Spawned {
     failure: Option<(usize, Error)>,
 }
 
+/// An interrupt handed to the interrupt thread, with its actor's index.
+type Job = (usize, Interrupt);
+
 /// What the interrupt thread tells the run loop.
 enum Called {
     /// The interrupt of actor `.0` is being called, since `.1`.
@@ -306,7 +309,7 @@ struct Interrupts {
     /// Per actor, the actors that must stop before it; `None` without a declared order.
     dependents: Option<Vec<Vec<usize>>>,
     /// Where the interrupt thread takes its work, if there is one.
-    jobs: Option<Sender<(usize, Interrupt)>>,
+    jobs: Option<Sender<Job>>,
 }
 
 impl Interrupts {
@@ -525,8 +528,8 @@ impl Run {
     fn spawn_interrupter(
         &mut self,
         first: &Result<(), Error>,
-    ) -> Option<(Sender<(usize, Interrupt)>, Receiver<Called>)> {
-        let (jobs, work) = crossbeam_channel::unbounded::<(usize, Interrupt)>();
+    ) -> Option<(Sender<Job>, Receiver<Called>)> {
+        let (jobs, work) = crossbeam_channel::unbounded::<Job>();
         let (tx, rx) = crossbeam_channel::unbounded();
         let names: Vec<String> = self.reports.iter().map(|r| r.name.clone()).collect();
         let (first_copy, waiter) = (first.clone(), thread::current());
