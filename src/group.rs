@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::select;
 
-use crate::lifecycle::{Readiness, Ready};
+use crate::lifecycle::{Heartbeat, Readiness, Ready};
 use crate::report::Report;
 use crate::run::{self, Actor, Execute, Failure, Interrupt};
 use crate::status::Live;
@@ -53,6 +53,10 @@ pub struct Group {
     readiness: Option<Readiness>,
     /// Flags to set when the whole group is ready (a nested group's actor in its parent).
     also_ready: Vec<Ready>,
+    /// The declared heartbeats, with their actors' names.
+    heartbeats: Vec<(String, Heartbeat)>,
+    /// Whether to notify systemd (feature `systemd`).
+    systemd: bool,
     stop: Option<CancelToken>,
     /// Which actors are still running, for the signal module's forced-exit line.
     live: Live,
@@ -80,6 +84,8 @@ impl Group {
             start_deadline: None,
             readiness: None,
             also_ready: Vec::new(),
+            heartbeats: Vec::new(),
+            systemd: false,
             stop: None,
             live: Live::default(),
             guards: Vec::new(),
@@ -408,6 +414,35 @@ impl Group {
         self
     }
 
+    /// Makes this group the service that systemd supervises (feature `systemd`, unix): it sends
+    /// `READY=1` once the group is ready, `STOPPING=1` when the teardown starts, `STATUS=`
+    /// lines saying what it waits for (`starting: waiting for db`, `ready`,
+    /// `unhealthy: heartbeat late: worker; watchdog not pinged`, `stopping: waiting for web`),
+    /// and, when systemd asks for a watchdog (`WatchdogSec=`), `WATCHDOG=1` every half
+    /// `WATCHDOG_USEC` while the group is healthy: ready, not stopping, and every
+    /// [`Heartbeat`] on time. A heartbeat that stalls thus stops the pings, and systemd
+    /// restarts the service.
+    ///
+    /// Nothing is sent when `NOTIFY_SOCKET` is unset (not run by systemd): then this costs
+    /// nothing. Call it on the top-level group only. The notifications go through the
+    /// `sd-notify` crate; while the group runs, a thread named `rungroup-systemd` sends them,
+    /// and `run` waits for it before returning.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut g = rungroup::Group::new();
+    /// g.notify_systemd(); // no NOTIFY_SOCKET here: nothing is sent
+    /// g.actor("worker").add(|| Ok(()), |_| ());
+    /// assert!(g.run().is_ok());
+    /// ```
+    #[cfg(all(unix, feature = "systemd"))]
+    #[cfg_attr(docsrs, doc(cfg(all(unix, feature = "systemd"))))]
+    pub fn notify_systemd(&mut self) -> &mut Self {
+        self.systemd = true;
+        self
+    }
+
     /// Returns a handle that stops the group from any thread.
     ///
     /// Take it before [`run`](Group::run). See [`StopHandle`].
@@ -503,10 +538,14 @@ impl Group {
             start_deadline,
             readiness,
             also_ready,
+            heartbeats,
+            systemd,
             stop,
             live,
             guards,
         } = self;
+        // systemd is told when the group is ready: that needs the readiness.
+        let readiness = readiness.or_else(|| systemd.then(Readiness::default));
         let options = run::Options {
             stack_size,
             deadline,
@@ -516,6 +555,8 @@ impl Group {
             start_deadline,
             readiness,
             also_ready,
+            heartbeats,
+            systemd,
         };
         let report = run::run(actors, options, start);
         // After the last actor: signal handlers stay until the run has ended.
@@ -609,6 +650,27 @@ impl<'g> ActorBuilder<'g> {
     /// ```
     pub fn ready_when(mut self, ready: &Ready) -> Self {
         self.ready = Some(ready.clone());
+        self
+    }
+
+    /// Declares `heartbeat` as this actor's: the group is healthy only while it beats within
+    /// its interval. See [`Heartbeat`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let alive = rungroup::Heartbeat::new(Duration::from_secs(5));
+    /// let mut g = rungroup::Group::new();
+    /// let beat = alive.clone();
+    /// g.actor("scraper").heartbeat(&alive).add(move || { beat.beat(); Ok(()) }, |_| ());
+    /// assert!(g.run().is_ok());
+    /// ```
+    pub fn heartbeat(self, heartbeat: &Heartbeat) -> Self {
+        self.group
+            .heartbeats
+            .push((self.name.clone(), heartbeat.clone()));
         self
     }
 

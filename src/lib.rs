@@ -249,11 +249,13 @@ mod run;
 #[cfg_attr(docsrs, doc(cfg(all(unix, feature = "signal"))))]
 pub mod signal;
 mod status;
+#[cfg(all(unix, feature = "systemd"))]
+mod systemd;
 mod token;
 
 pub use crate::error::{exit_code, BoxError, Error};
 pub use crate::group::{ActorBuilder, Group, StopHandle};
-pub use crate::lifecycle::{Readiness, Ready};
+pub use crate::lifecycle::{Heartbeat, Readiness, Ready};
 pub use crate::report::{ActorReport, Cause, Outcome, Report};
 pub use crate::token::{CancelToken, Cancelled};
 

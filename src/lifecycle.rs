@@ -3,7 +3,7 @@
 //! stopped before them). A group that declares nothing never builds any of this.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -121,6 +121,106 @@ impl fmt::Debug for Ready {
     }
 }
 
+/// A heartbeat that an actor beats to say it is alive: the group is healthy while every
+/// heartbeat has beaten within its interval.
+///
+/// Declare it with [`ActorBuilder::heartbeat`](crate::ActorBuilder::heartbeat) and call
+/// [`beat`](Heartbeat::beat) from the actor's loop. With the `systemd` feature, the watchdog
+/// pings (`WATCHDOG=1`) stop as soon as one heartbeat is late, so that systemd restarts a
+/// service whose worker is stuck even though its process is alive. The interval counts from
+/// the start of the run, so an actor has one interval to beat for the first time.
+///
+/// # Panics
+///
+/// [`Heartbeat::new`] panics if `interval` is zero.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use rungroup::{Group, Heartbeat};
+///
+/// let alive = Heartbeat::new(Duration::from_secs(10));
+/// let mut g = Group::new();
+/// let beat = alive.clone();
+/// g.actor("worker").heartbeat(&alive).add_periodic(Duration::from_millis(1), move || {
+///     beat.beat(); // one round of work done
+///     Ok(())
+/// });
+/// g.actor("quits").add(|| Ok(()), |_| ());
+/// assert!(g.run().is_ok());
+/// assert!(alive.is_fresh());
+/// ```
+#[derive(Clone)]
+pub struct Heartbeat(Arc<HeartbeatInner>);
+
+struct HeartbeatInner {
+    interval: Duration,
+    base: Instant,
+    /// Nanoseconds from `base` to the last beat.
+    last: AtomicU64,
+}
+
+impl Heartbeat {
+    /// Creates a heartbeat that must beat at least every `interval`; it counts as having just
+    /// beaten.
+    ///
+    /// ```
+    /// let hb = rungroup::Heartbeat::new(std::time::Duration::from_secs(1));
+    /// assert!(hb.is_fresh());
+    /// ```
+    pub fn new(interval: Duration) -> Self {
+        assert!(
+            !interval.is_zero(),
+            "rungroup: a heartbeat interval must not be zero"
+        );
+        Heartbeat(Arc::new(HeartbeatInner {
+            interval,
+            base: Instant::now(),
+            last: AtomicU64::new(0),
+        }))
+    }
+
+    /// Records a beat: the actor is alive now.
+    ///
+    /// ```
+    /// let hb = rungroup::Heartbeat::new(std::time::Duration::from_millis(1));
+    /// std::thread::sleep(std::time::Duration::from_millis(5));
+    /// assert!(!hb.is_fresh());
+    /// hb.beat();
+    /// assert!(hb.is_fresh());
+    /// ```
+    pub fn beat(&self) {
+        let nanos = u64::try_from(self.0.base.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.0.last.fetch_max(nanos, Ordering::AcqRel);
+    }
+
+    /// Returns `true` if the last beat is at most one interval old.
+    ///
+    /// ```
+    /// assert!(rungroup::Heartbeat::new(std::time::Duration::from_secs(60)).is_fresh());
+    /// ```
+    pub fn is_fresh(&self) -> bool {
+        self.late_by().is_none()
+    }
+
+    /// How much later than its interval the last beat is, if it is late.
+    pub(crate) fn late_by(&self) -> Option<Duration> {
+        let last = Duration::from_nanos(self.0.last.load(Ordering::Acquire));
+        let age = self.0.base.elapsed().saturating_sub(last);
+        age.checked_sub(self.0.interval).filter(|d| !d.is_zero())
+    }
+}
+
+impl fmt::Debug for Heartbeat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Heartbeat")
+            .field("interval", &self.0.interval)
+            .field("fresh", &self.is_fresh())
+            .finish()
+    }
+}
+
 const PENDING: u8 = 0;
 const READY: u8 = 1;
 const STOPPING: u8 = 2;
@@ -220,6 +320,12 @@ impl Readiness {
         }
     }
 
+    /// Returns `true` once the teardown has started.
+    #[cfg_attr(not(all(unix, feature = "systemd")), allow(dead_code))]
+    pub(crate) fn is_stopping(&self) -> bool {
+        self.0.state.load(Ordering::Acquire) == STOPPING
+    }
+
     pub(crate) fn set_stopping(&self) {
         self.0.state.store(STOPPING, Ordering::Release);
         self.0.settled.cancel();
@@ -264,6 +370,12 @@ impl Progress {
     /// When actor `i` became ready, if it did.
     pub(crate) fn ready_at(&self, i: usize) -> Option<Instant> {
         self.ready_at[i].get().copied()
+    }
+
+    /// The group's readiness.
+    #[cfg_attr(not(all(unix, feature = "systemd")), allow(dead_code))]
+    pub(crate) fn readiness(&self) -> Readiness {
+        self.readiness.clone()
     }
 
     /// When the whole group became ready, if it did.

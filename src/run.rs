@@ -12,7 +12,7 @@ use crossbeam_channel::{select, Receiver, Sender};
 use std::mem::take;
 
 use crate::error::{discard, panic_message};
-use crate::lifecycle::{self, Declared, Lifecycle, Readiness, Ready};
+use crate::lifecycle::{self, Declared, Heartbeat, Lifecycle, Readiness, Ready};
 use crate::report::{ActorReport, Cause, Outcome, Report};
 use crate::status::{Live, RunState};
 use crate::{BoxError, CancelToken, Error};
@@ -78,6 +78,9 @@ pub(crate) struct Options {
     pub(crate) start_deadline: Option<Duration>,
     pub(crate) readiness: Option<Readiness>,
     pub(crate) also_ready: Vec<Ready>,
+    pub(crate) heartbeats: Vec<(String, Heartbeat)>,
+    /// Whether to notify systemd (feature `systemd`).
+    pub(crate) systemd: bool,
 }
 
 /// What an actor thread sends when its execute has returned: its index, its result, and when.
@@ -138,6 +141,21 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
     };
     let state = Arc::new(RunState::new(names));
     options.live.start(Arc::clone(&state));
+    #[cfg(all(unix, feature = "systemd"))]
+    let notifier = match (&lifecycle, options.systemd) {
+        (Some(lifecycle), true) => {
+            let progress = Arc::clone(&lifecycle.progress);
+            crate::systemd::Notifier::start(
+                lifecycle.progress.readiness(),
+                Arc::clone(&state),
+                move || progress.not_ready(),
+                options.heartbeats,
+            )
+        }
+        _ => None,
+    };
+    #[cfg(not(all(unix, feature = "systemd")))]
+    let _ = (options.heartbeats, options.systemd);
     let mut run = Run {
         start,
         reports: Vec::with_capacity(actors.len()),
@@ -162,6 +180,10 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
         "teardown started by {}",
         describe(cause, &run.reports)
     );
+    #[cfg(all(unix, feature = "systemd"))]
+    if let Some(notifier) = &notifier {
+        notifier.stopping(&state);
+    }
 
     // Which actors run their execute: not those still waiting for their dependencies.
     let n = run.reports.len();
@@ -235,6 +257,10 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
         );
     }
     event!(info, "teardown finished in {:?}", teardown);
+    #[cfg(all(unix, feature = "systemd"))]
+    if let Some(notifier) = notifier {
+        notifier.finish();
+    }
     if let Some(lifecycle) = &lifecycle {
         let since = |at: Instant| at.saturating_duration_since(start);
         for (i, actor) in run.reports.iter_mut().enumerate() {
