@@ -123,6 +123,24 @@ pub enum Error {
         source: Arc<io::Error>,
     },
 
+    /// A [restartable](crate::ActorBuilder::add_restartable) actor failed once more than its
+    /// [restart intensity](crate::RestartPolicy::intensity) allows: more than `max_restarts`
+    /// restarts would have been needed within `within`. A failure.
+    RestartLimit {
+        /// The actor's name.
+        actor: String,
+        /// How many times it was restarted during the run.
+        restarts: u32,
+        /// The intensity's limit: at most this many restarts within `within`.
+        max_restarts: u32,
+        /// The intensity's period.
+        within: std::time::Duration,
+        /// The failure that exceeded the limit ([`Error::Actor`] or [`Error::Panic`]): this
+        /// error's [`source`](StdError::source). `None` when the actor, restarted
+        /// [`always`](crate::RestartPolicy::always), returned `Ok(())` once too often.
+        last: Option<Box<Error>>,
+    },
+
     /// The teardown deadline expired with actors still running, or an interrupt still
     /// blocked. A failure.
     ///
@@ -254,6 +272,7 @@ impl Error {
             | Error::InterruptPanic { actor, .. }
             | Error::Spawn { actor, .. }
             | Error::Order { actor, .. }
+            | Error::RestartLimit { actor, .. }
             | Error::Cancelled { actor } => Some(actor),
             #[cfg(all(unix, feature = "signal"))]
             Error::Signal { actor, .. } => Some(actor),
@@ -316,6 +335,7 @@ impl Error {
         match self {
             Error::Panic { .. } | Error::InterruptPanic { .. } => true,
             Error::Deadline { first, .. } => first.as_deref().is_some_and(Error::is_panic),
+            Error::RestartLimit { last, .. } => last.as_deref().is_some_and(Error::is_panic),
             _ => false,
         }
     }
@@ -421,7 +441,6 @@ impl Error {
     }
 
     /// Returns `true` if an error an actor returned stands for a stop request.
-    #[cfg(feature = "log")]
     pub(crate) fn is_stop(source: &BoxError) -> bool {
         #[cfg(all(unix, feature = "signal"))]
         if source.is::<SignalError>() {
@@ -470,6 +489,10 @@ impl Error {
             Error::Spawn { actor, .. }
             | Error::Cancelled { actor }
             | Error::Order { actor, .. } => prefix(actor),
+            Error::RestartLimit { actor, last, .. } => {
+                prefix(actor);
+                nest_box(last);
+            }
             Error::NotReady { not_ready, .. } => not_ready.iter_mut().for_each(prefix),
             #[cfg(all(unix, feature = "signal"))]
             Error::Signal { actor, .. } => prefix(actor),
@@ -526,6 +549,17 @@ impl Error {
             Error::Spawn { actor, .. } => {
                 write!(f, "failed to spawn the thread of actor `{actor}`")
             }
+            Error::RestartLimit {
+                actor,
+                restarts,
+                max_restarts,
+                within,
+                ..
+            } => write!(
+                f,
+                "actor `{actor}` gave up after {restarts} restarts \
+                 (more than {max_restarts} within {within:?})"
+            ),
             Error::Deadline {
                 deadline,
                 still_running,
@@ -649,6 +683,20 @@ impl fmt::Debug for Error {
                 .field("order_given_up", order_given_up)
                 .field("first", first)
                 .finish(),
+            Error::RestartLimit {
+                actor,
+                restarts,
+                max_restarts,
+                within,
+                last,
+            } => f
+                .debug_struct("RestartLimit")
+                .field("actor", actor)
+                .field("restarts", restarts)
+                .field("max_restarts", max_restarts)
+                .field("within", within)
+                .field("last", last)
+                .finish(),
             Error::NotReady {
                 deadline,
                 not_ready,
@@ -694,6 +742,7 @@ impl StdError for Error {
             Error::Actor { source, .. } => Some(&**source),
             Error::Spawn { source, .. } => Some(&**source),
             Error::SignalSetup { source, .. } => source.as_deref().map(|e| e as _),
+            Error::RestartLimit { last, .. } => last.as_deref().map(|e| e as _),
             Error::Deadline { first, .. } => {
                 first.as_deref().filter(|e| e.is_failure()).map(|e| e as _)
             }

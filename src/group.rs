@@ -2,6 +2,7 @@
 
 use std::any::Any;
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::select;
@@ -9,7 +10,7 @@ use crossbeam_channel::select;
 use crate::lifecycle::{Heartbeat, Readiness, Ready};
 use crate::report::Report;
 use crate::run::{self, Actor, Execute, Failure, Interrupt};
-use crate::status::Live;
+use crate::status::{Live, Slot};
 use crate::{BoxError, CancelToken, Cancelled, Error};
 
 /// A group of actors that start together and stop together: Go's
@@ -199,6 +200,7 @@ impl Group {
             stack_size: None,
             ready: None,
             after: Vec::new(),
+            slot: None,
         }
     }
 
@@ -609,6 +611,7 @@ pub struct ActorBuilder<'g> {
     stack_size: Option<usize>,
     ready: Option<Ready>,
     after: Vec<String>,
+    slot: Option<Arc<Slot>>,
 }
 
 impl<'g> ActorBuilder<'g> {
@@ -732,6 +735,17 @@ impl<'g> ActorBuilder<'g> {
         self.group.live.clone()
     }
 
+    /// The actor's name.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The actor's [`Slot`], made on first use: only actors that are more than a pair of
+    /// closures have one.
+    pub(crate) fn slot(&mut self) -> Arc<Slot> {
+        Arc::clone(self.slot.get_or_insert_with(Default::default))
+    }
+
     pub(crate) fn push(self, execute: Execute, interrupt: Interrupt) -> &'g mut Group {
         self.group.actors.push(Actor {
             name: self.name,
@@ -740,6 +754,7 @@ impl<'g> ActorBuilder<'g> {
             after: self.after,
             execute,
             interrupt,
+            slot: self.slot,
         });
         self.group
     }

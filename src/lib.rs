@@ -249,6 +249,7 @@ mod run;
 #[cfg_attr(docsrs, doc(cfg(all(unix, feature = "signal"))))]
 pub mod signal;
 mod status;
+mod supervise;
 #[cfg(all(unix, feature = "systemd"))]
 mod systemd;
 mod token;
@@ -257,6 +258,7 @@ pub use crate::error::{exit_code, BoxError, Error};
 pub use crate::group::{ActorBuilder, Group, StopHandle};
 pub use crate::lifecycle::{Heartbeat, Readiness, Ready};
 pub use crate::report::{ActorReport, Cause, Outcome, Report};
+pub use crate::supervise::RestartPolicy;
 pub use crate::token::{CancelToken, Cancelled};
 
 /// crossbeam-channel's receiver, the type of [`CancelToken::done`], re-exported so that

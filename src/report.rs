@@ -123,6 +123,13 @@ pub struct ActorReport {
     /// or order (a declaration, [`Group::readiness`](crate::Group::readiness), a start
     /// deadline, a nested group).
     pub ready_after: Option<Duration>,
+    /// How many times it was restarted: 0 unless it is
+    /// [restartable](crate::ActorBuilder::add_restartable).
+    pub restarts: u32,
+    /// The failures after which a restartable actor was restarted or gave up, the last 8,
+    /// oldest first. Its final outcome is [`outcome`](ActorReport::outcome). Empty for other
+    /// actors.
+    pub last_errors: Vec<Error>,
 }
 
 /// How an actor's execute function ended. Part of an [`ActorReport`].
@@ -213,10 +220,8 @@ impl fmt::Display for Outcome {
 }
 
 /// Displays an error and its sources, separated by `: `.
-#[cfg(feature = "log")]
 pub(crate) struct Chain<'a>(pub(crate) &'a (dyn std::error::Error + 'static));
 
-#[cfg(feature = "log")]
 impl fmt::Display for Chain<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.0)?;

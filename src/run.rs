@@ -14,7 +14,7 @@ use std::mem::take;
 use crate::error::{discard, panic_message};
 use crate::lifecycle::{self, Declared, Heartbeat, Lifecycle, Readiness, Ready};
 use crate::report::{ActorReport, Cause, Outcome, Report};
-use crate::status::{Live, RunState};
+use crate::status::{Live, RunState, Slot};
 use crate::{BoxError, CancelToken, Error};
 
 /// Runs `f`, catching a panic and discarding its payload safely.
@@ -32,13 +32,16 @@ pub(crate) enum Failure {
     Group(Error),
     /// The execute panicked; the panic message.
     Panic(String),
+    /// A restartable actor exceeded its restart intensity: an [`Error::RestartLimit`] that
+    /// names it already.
+    Escalated(Error),
     /// Not a failure: the teardown started before the actor's dependencies were ready, so its
     /// execute was never called.
     NeverStarted,
 }
 
 impl Failure {
-    fn into_error(self, actor: &str) -> Error {
+    pub(crate) fn into_error(self, actor: &str) -> Error {
         match self {
             Failure::User(source) => Error::from_actor(actor, source),
             Failure::Group(err) => err.nest(actor),
@@ -47,6 +50,7 @@ impl Failure {
                 message,
                 stopped_by: None,
             },
+            Failure::Escalated(err) => err,
             Failure::NeverStarted => unreachable!("recorded as NotStarted"),
         }
     }
@@ -65,6 +69,8 @@ pub(crate) struct Actor {
     pub(crate) after: Vec<String>,
     pub(crate) execute: Execute,
     pub(crate) interrupt: Interrupt,
+    /// What it tells about itself while it runs, if it is more than a pair of closures.
+    pub(crate) slot: Option<Arc<Slot>>,
 }
 
 /// The group's settings that the run loop needs.
@@ -111,6 +117,7 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
         return report;
     }
     let names: Vec<String> = actors.iter().map(|a| a.name.clone()).collect();
+    let slots: Vec<Option<Arc<Slot>>> = actors.iter().map(|a| a.slot.clone()).collect();
     // Readiness and order cost nothing unless the group uses them.
     let uses_lifecycle = options.start_deadline.is_some()
         || options.readiness.is_some()
@@ -268,6 +275,12 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
         }
         report.ready_after = lifecycle.progress.all_ready_at().map(since);
     }
+    for (actor, slot) in run.reports.iter_mut().zip(&slots) {
+        if let Some(slot) = slot {
+            actor.restarts = slot.restarts();
+            actor.last_errors = slot.last_errors();
+        }
+    }
     report.actors = run.reports;
     report.cause = cause;
     report.teardown_started = Some(teardown_started);
@@ -296,6 +309,8 @@ fn invalid(mut report: Report, actors: Vec<Actor>, at: usize, reason: String) ->
             interrupted_after: None,
             interrupt_panic: None,
             ready_after: None,
+            restarts: 0,
+            last_errors: Vec::new(),
         });
         let (execute, interrupt) = (actor.execute, actor.interrupt);
         quietly(move || drop((execute, interrupt)));
@@ -438,6 +453,8 @@ impl Run {
                 interrupted_after: None,
                 interrupt_panic: None,
                 ready_after: None,
+                restarts: 0,
+                last_errors: Vec::new(),
             });
             if failure.is_some() {
                 state.exited(i); // never started
@@ -850,6 +867,7 @@ fn log_exit(result: &Result<(), Failure>) {
             Err(Failure::Panic(message)) => {
                 log::warn!(target: "rungroup", "actor `{}` panicked: {}", name, message)
             }
+            Err(Failure::Escalated(e)) => log::warn!(target: "rungroup", "{:#}", e),
             Err(Failure::NeverStarted) => {}
         }
     });

@@ -2,10 +2,59 @@
 //! actors are still running: the signal module's forced-exit line and the teardown's progress
 //! lines.
 
+use std::collections::VecDeque;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
+
+use crate::Error;
+
+/// How many of an actor's last failures its [`Slot`] keeps.
+pub(crate) const LAST_ERRORS: usize = 8;
+
+/// What an actor that is more than a pair of closures (a restartable actor, a non-critical
+/// one, a pool of dynamic actors) tells about itself while it runs: whether it is backing
+/// off, how often it restarted, its last failures. Plain actors have none: they cost nothing.
+#[derive(Default)]
+pub(crate) struct Slot {
+    backing_off: AtomicBool,
+    restarts: AtomicU32,
+    errors: Mutex<VecDeque<Error>>,
+}
+
+impl Slot {
+    pub(crate) fn set_backing_off(&self, backing_off: bool) {
+        self.backing_off.store(backing_off, Ordering::Release);
+    }
+
+    pub(crate) fn set_restarts(&self, restarts: u32) {
+        self.restarts.store(restarts, Ordering::Release);
+    }
+
+    pub(crate) fn restarts(&self) -> u32 {
+        self.restarts.load(Ordering::Acquire)
+    }
+
+    /// Keeps `err` as the latest failure, forgetting the oldest beyond [`LAST_ERRORS`].
+    pub(crate) fn push_error(&self, err: Error) {
+        let mut errors = self.errors();
+        if errors.len() == LAST_ERRORS {
+            errors.pop_front();
+        }
+        errors.push_back(err);
+    }
+
+    /// The last failures, oldest first.
+    pub(crate) fn last_errors(&self) -> Vec<Error> {
+        self.errors().iter().cloned().collect()
+    }
+
+    fn errors(&self) -> MutexGuard<'_, VecDeque<Error>> {
+        // A panic while holding the lock cannot leave the queue invalid.
+        self.errors.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
 
 /// A handle on a group's run, made with the group and filled in when the run starts.
 #[derive(Clone, Default)]

@@ -1,16 +1,23 @@
 //! Tests that no actor thread outlives its group (a binary of its own, so that no other test's
 //! threads are counted).
 
-use rungroup::Group;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rungroup::{Group, RestartPolicy};
 
 mod common;
 use common::*;
 
+/// The tests count this process's threads: one at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
 #[test]
 #[cfg(target_os = "linux")]
 fn no_thread_outlives_its_group() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     std::panic::set_hook(Box::new(|_| {})); // the panics below are expected
-    let before = thread_count();
+    let before = stable_thread_count(); // the other test's thread may still be exiting
     for round in 0..200 {
         let mut g = Group::new();
         for i in 0..10 {
@@ -41,5 +48,30 @@ fn no_thread_outlives_its_group() {
         let _ = g.run();
     }
     // Threads that have reported their result still need a moment to exit.
+    assert_eq!(settled_thread_count(before), before);
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn no_thread_is_left_after_a_thousand_restarts() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let before = stable_thread_count();
+    let mut g = Group::new();
+    let policy = RestartPolicy::always()
+        .backoff(Duration::ZERO, Duration::ZERO)
+        .intensity(1000, Duration::from_secs(3600));
+    let mut most = 0;
+    g.actor("flaky").add_restartable(policy, move |_| {
+        // While it restarts, the group has one thread: this one (and the caller's).
+        most = most.max(thread_count());
+        assert!(most <= before + 2, "{most} threads for one actor");
+        Err("again".into())
+    });
+    let report = report_guarded(g);
+    assert_eq!(report.actors[0].restarts, 1000);
+    assert!(matches!(
+        report.into_result(),
+        Err(rungroup::Error::RestartLimit { .. })
+    ));
     assert_eq!(settled_thread_count(before), before);
 }
