@@ -201,6 +201,7 @@ impl Group {
             ready: None,
             after: Vec::new(),
             slot: None,
+            critical: true,
         }
     }
 
@@ -612,6 +613,7 @@ pub struct ActorBuilder<'g> {
     ready: Option<Ready>,
     after: Vec<String>,
     slot: Option<Arc<Slot>>,
+    critical: bool,
 }
 
 impl<'g> ActorBuilder<'g> {
@@ -722,6 +724,40 @@ impl<'g> ActorBuilder<'g> {
         self
     }
 
+    /// Makes this actor non-critical (Erlang/OTP's *temporary* child): its return, a failure
+    /// or `Ok(())`, does not start the teardown; the group goes on without it.
+    ///
+    /// Its exit is logged (feature `log`) and reported: its outcome is in its
+    /// [`ActorReport`](crate::ActorReport) (with [`critical`](crate::ActorReport::critical)
+    /// `false`) and its errors and panics in
+    /// [`Report::non_critical_failures`](crate::Report::non_critical_failures), not in
+    /// [`Report::failures`](crate::Report::failures) nor in [`run`](Group::run)'s result, so
+    /// that the result rule's promise, a failure never looks like a clean stop, holds for the
+    /// critical actors. Everything else is as for any actor: it is interrupted at the teardown
+    /// like the others (its interrupt may thus be called after it returned, as any interrupt
+    /// may), `run` waits for it, and a [teardown deadline](Group::teardown_deadline) names it
+    /// if it is still running. If every actor is non-critical and all have returned, there is
+    /// nothing left to run: the teardown starts ([`Cause::AllExited`](crate::Cause::AllExited))
+    /// and `run` returns `Ok(())`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rungroup::{Cause, Group};
+    ///
+    /// let mut g = Group::new();
+    /// g.actor("warm-cache").non_critical().add(|| Err("cache unavailable".into()), |_| ());
+    /// g.actor("report").non_critical().add(|| Ok(()), |_| ());
+    /// let report = g.run_report();
+    /// assert_eq!(report.cause, Cause::AllExited);
+    /// assert_eq!(report.non_critical_failures()[0].actor(), Some("warm-cache"));
+    /// assert!(report.into_result().is_ok());
+    /// ```
+    pub fn non_critical(mut self) -> Self {
+        self.critical = false;
+        self
+    }
+
     /// Keeps `guard` alive until the group's run has ended (every actor returned, or the
     /// deadline expired), or until the group is dropped without running.
     #[cfg_attr(not(all(unix, feature = "signal")), allow(dead_code))]
@@ -755,6 +791,7 @@ impl<'g> ActorBuilder<'g> {
             execute,
             interrupt,
             slot: self.slot,
+            critical: self.critical,
         });
         self.group
     }

@@ -86,6 +86,10 @@ pub enum Cause {
     NotReady,
     /// The start order declared by the actor at this index cannot be followed; nothing ran.
     Invalid(usize),
+    /// Every actor returned, and none of them was critical (see
+    /// [`ActorBuilder::non_critical`](crate::ActorBuilder::non_critical)): nothing was left
+    /// to run. The first result is `Ok(())`.
+    AllExited,
 }
 
 /// What happened to one actor. Part of a [`Report`].
@@ -130,6 +134,10 @@ pub struct ActorReport {
     /// oldest first. Its final outcome is [`outcome`](ActorReport::outcome). Empty for other
     /// actors.
     pub last_errors: Vec<Error>,
+    /// Whether its return started the teardown: `false` for a
+    /// [non-critical](crate::ActorBuilder::non_critical) actor, whose outcome is in
+    /// [`Report::non_critical_failures`] instead of [`Report::failures`].
+    pub critical: bool,
 }
 
 /// How an actor's execute function ended. Part of an [`ActorReport`].
@@ -291,7 +299,7 @@ impl Report {
     /// The first result: what started the teardown.
     fn first_result(&self) -> Result<(), Error> {
         match self.cause {
-            Cause::Empty => Ok(()),
+            Cause::Empty | Cause::AllExited => Ok(()),
             Cause::Stopped => Err(Error::Stopped { group: None }),
             Cause::NotReady => {
                 let deadline = self.start_deadline.unwrap_or_default();
@@ -314,9 +322,11 @@ impl Report {
         }
     }
 
-    /// Returns every failure of the run, in the order they happened: the actors' errors and
-    /// panics, the failed spawn, the interrupts' panics. Stop requests are not failures; nor is
-    /// an actor still running at the deadline (see [`Outcome::StillRunning`]).
+    /// Returns every failure of the run, in the order they happened: the critical actors'
+    /// errors and panics, the failed spawn, the interrupts' panics. Stop requests are not
+    /// failures; nor is an actor still running at the deadline (see
+    /// [`Outcome::StillRunning`]); nor are the non-critical actors' errors and panics, which
+    /// [`non_critical_failures`](Report::non_critical_failures) lists.
     ///
     /// # Examples
     ///
@@ -337,7 +347,7 @@ impl Report {
         let mut timed: Vec<(Duration, &Error)> = Vec::new();
         for actor in &self.actors {
             if let (Outcome::Err(e), Some(at)) = (&actor.outcome, actor.exited_after) {
-                if e.is_failure() {
+                if e.is_failure() && actor.critical {
                     timed.push((at, e));
                 }
             }
@@ -354,8 +364,41 @@ impl Report {
         failures.into_iter().map(|(_, e)| e).collect()
     }
 
-    /// Returns `true` if the run ended cleanly: nothing failed, and nothing was left running
-    /// at a deadline. Then [`into_result`](Report::into_result) is `Ok(())` or a stop request.
+    /// Returns the errors and panics of the [non-critical](crate::ActorBuilder::non_critical)
+    /// actors, in the order they happened. They are not in [`failures`](Report::failures)
+    /// nor in [`into_result`](Report::into_result): the group went on without those actors.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut g = rungroup::Group::new();
+    /// g.actor("optional").non_critical().add(|| Err("cache unavailable".into()), |_| ());
+    /// g.actor("main").add_with_token(|token| { token.wait(); Ok(()) });
+    /// let stop = g.stop_handle();
+    /// let runner = std::thread::spawn(move || g.run_report());
+    /// stop.stop(); // before or after `optional` returned: either way it is non-critical
+    /// let report = runner.join().unwrap();
+    /// let failures = report.non_critical_failures();
+    /// assert_eq!(failures.len(), 1);
+    /// assert_eq!(failures[0].actor(), Some("optional"));
+    /// assert!(report.failures().is_empty());
+    /// assert!(report.is_clean());
+    /// ```
+    pub fn non_critical_failures(&self) -> Vec<Error> {
+        let mut timed: Vec<(Duration, &Error)> = self
+            .actors
+            .iter()
+            .filter(|a| !a.critical)
+            .filter_map(|a| Some((a.exited_after?, a.outcome.err()?)))
+            .filter(|(_, e)| e.is_failure())
+            .collect();
+        timed.sort_by_key(|(at, _)| *at);
+        timed.into_iter().map(|(_, e)| e.clone()).collect()
+    }
+
+    /// Returns `true` if the run ended cleanly: nothing failed (non-critical actors aside),
+    /// and nothing was left running at a deadline. Then [`into_result`](Report::into_result)
+    /// is `Ok(())` or a stop request.
     ///
     /// # Examples
     ///
@@ -369,7 +412,9 @@ impl Report {
         self.blocked_interrupt.is_none()
             && self.order_given_up.is_empty()
             && !matches!(self.cause, Cause::NotReady | Cause::Invalid(_))
-            && !self.actors.iter().any(|a| a.outcome.is_failure())
+            && !self.actors.iter().any(|a| {
+                a.outcome.is_failure() && (a.critical || matches!(a.outcome, Outcome::StillRunning))
+            })
             && self.actors.iter().all(|a| a.interrupt_panic.is_none())
     }
 }
@@ -389,6 +434,7 @@ impl fmt::Display for Report {
             )?,
             Cause::Stopped => f.write_str(": teardown started by the stop handle")?,
             Cause::NotReady => f.write_str(": teardown started by the start deadline")?,
+            Cause::AllExited => f.write_str(": every actor returned, none of them critical")?,
             Cause::Invalid(i) => write!(
                 f,
                 ": nothing ran, the start order of actor `{}` is invalid",
@@ -451,6 +497,12 @@ impl fmt::Display for ActorReport {
     /// `name: outcome`, then when it exited and was interrupted.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.name, self.outcome)?;
+        if !self.critical {
+            f.write_str(" (non-critical)")?;
+        }
+        if self.restarts > 0 {
+            write!(f, "; restarted {} times", self.restarts)?;
+        }
         if let (Some(order), Some(after)) = (self.exit_order, self.exited_after) {
             write!(f, "; exited #{} at {after:?}", order + 1)?;
         }

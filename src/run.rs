@@ -71,6 +71,8 @@ pub(crate) struct Actor {
     pub(crate) interrupt: Interrupt,
     /// What it tells about itself while it runs, if it is more than a pair of closures.
     pub(crate) slot: Option<Arc<Slot>>,
+    /// Whether its return starts the teardown (`false` for a non-critical actor).
+    pub(crate) critical: bool,
 }
 
 /// The group's settings that the run loop needs.
@@ -167,6 +169,9 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
         start,
         reports: Vec::with_capacity(actors.len()),
         exits: 0,
+        spawned: 0,
+        recorded: 0,
+        critical: actors.iter().map(|a| a.critical).collect(),
         blocked_interrupt: None,
     };
     let spawned = run.spawn_all(actors, options.stack_size, &state, lifecycle.as_ref());
@@ -204,7 +209,7 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
         .enumerate()
         .map(|(i, r)| !matches!(r.outcome, Outcome::StillRunning) || !started[i])
         .collect();
-    let missing = spawned.interrupts.len() - usize::from(matches!(cause, Cause::Actor(_)));
+    let missing = run.spawned - run.recorded;
     let deadline_at = options.deadline.and_then(|d| teardown_start.checked_add(d));
     let mut interrupts = Interrupts {
         pending: Vec::with_capacity(n),
@@ -275,7 +280,8 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
         }
         report.ready_after = lifecycle.progress.all_ready_at().map(since);
     }
-    for (actor, slot) in run.reports.iter_mut().zip(&slots) {
+    for ((actor, slot), critical) in run.reports.iter_mut().zip(&slots).zip(&run.critical) {
+        actor.critical = *critical;
         if let Some(slot) = slot {
             actor.restarts = slot.restarts();
             actor.last_errors = slot.last_errors();
@@ -311,6 +317,7 @@ fn invalid(mut report: Report, actors: Vec<Actor>, at: usize, reason: String) ->
             ready_after: None,
             restarts: 0,
             last_errors: Vec::new(),
+            critical: true,
         });
         let (execute, interrupt) = (actor.execute, actor.interrupt);
         quietly(move || drop((execute, interrupt)));
@@ -421,6 +428,11 @@ struct Run {
     reports: Vec<ActorReport>,
     /// How many actors have exited so far.
     exits: usize,
+    /// How many actor threads were started, and how many of their reports were recorded.
+    spawned: usize,
+    recorded: usize,
+    /// Per actor: whether its return starts the teardown.
+    critical: Vec<bool>,
     /// The actor whose interrupt was still running at the deadline.
     blocked_interrupt: Option<usize>,
 }
@@ -455,6 +467,7 @@ impl Run {
                 ready_after: None,
                 restarts: 0,
                 last_errors: Vec::new(),
+                critical: true,
             });
             if failure.is_some() {
                 state.exited(i); // never started
@@ -489,6 +502,7 @@ impl Run {
                     event!(debug, "actor `{}` started", report.name);
                     report.outcome = Outcome::StillRunning;
                     interrupts.push(actor.interrupt);
+                    self.spawned += 1;
                 }
                 Err(source) => {
                     running.count.fetch_sub(1, Ordering::Relaxed);
@@ -515,30 +529,37 @@ impl Run {
         }
     }
 
-    /// Waits for the first result, the stop handle, or an expired start deadline.
+    /// Waits for the first result of a critical actor, the stop handle, or an expired start
+    /// deadline. Non-critical actors that return meanwhile are recorded, and the wait goes on;
+    /// once every started actor has returned, there is nothing left to wait for.
     fn wait_first(
         &mut self,
         results: &Receiver<Message>,
         stop: Option<&CancelToken>,
         start_deadline: Option<(Instant, &Lifecycle)>,
     ) -> (Cause, Result<(), Error>) {
-        let message = match (stop, start_deadline) {
-            (None, None) => Some(results.recv().expect(REPORTS)),
-            (Some(stop), None) => select! {
-                recv(results) -> message => Some(message.expect(REPORTS)),
-                recv(stop.done()) -> _ => None,
-            },
-            (stop, Some((at, lifecycle))) => {
-                let never = crossbeam_channel::never();
-                let stop = stop.map_or(&never, CancelToken::done);
-                let mut timer = crossbeam_channel::at(at);
-                loop {
+        let mut timer = start_deadline.map(|(at, _)| crossbeam_channel::at(at));
+        loop {
+            if self.recorded == self.spawned {
+                event!(info, "every actor has returned; none of them was critical");
+                return (Cause::AllExited, Ok(()));
+            }
+            let message = match (stop, &timer) {
+                (None, None) => Some(results.recv().expect(REPORTS)),
+                (Some(stop), None) => select! {
+                    recv(results) -> message => Some(message.expect(REPORTS)),
+                    recv(stop.done()) -> _ => None,
+                },
+                (stop, Some(deadline)) => {
+                    let never = crossbeam_channel::never();
+                    let stop = stop.map_or(&never, CancelToken::done);
                     select! {
-                        recv(results) -> message => break Some(message.expect(REPORTS)),
-                        recv(stop) -> _ => break None,
-                        recv(timer) -> _ => {
+                        recv(results) -> message => Some(message.expect(REPORTS)),
+                        recv(stop) -> _ => None,
+                        recv(deadline) -> _ => {
+                            let (at, lifecycle) = start_deadline.expect("a timer has a deadline");
                             if lifecycle.progress.all_ready() {
-                                timer = crossbeam_channel::never();
+                                timer = None;
                                 continue;
                             }
                             let deadline = at.saturating_duration_since(self.start);
@@ -548,14 +569,20 @@ impl Run {
                         }
                     }
                 }
+            };
+            let Some(message) = message else {
+                return (Cause::Stopped, Err(Error::Stopped { group: None }));
+            };
+            let (i, result) = self.record(message);
+            if self.critical[i] {
+                return (Cause::Actor(i), result);
             }
-        };
-        match message {
-            Some(message) => {
-                let (i, result) = self.record(message);
-                (Cause::Actor(i), result)
-            }
-            None => (Cause::Stopped, Err(Error::Stopped { group: None })),
+            event!(
+                warn,
+                "non-critical actor `{}` exited: {}; the group goes on",
+                self.reports[i].name,
+                self.reports[i].outcome
+            );
         }
     }
 
@@ -724,6 +751,7 @@ impl Run {
 
     /// Records an actor's exit and outcome; returns its index and result.
     fn record(&mut self, (i, result, exited): Message) -> (usize, Result<(), Error>) {
+        self.recorded += 1;
         let report = &mut self.reports[i];
         if let Err(Failure::NeverStarted) = result {
             report.outcome = Outcome::NotStarted;
@@ -837,6 +865,7 @@ fn describe(cause: Cause, reports: &[ActorReport]) -> String {
         Cause::SpawnFailed(i) => format!("the failed spawn of actor `{}`", reports[i].name),
         Cause::Stopped => "the stop handle".to_owned(),
         Cause::NotReady => "the start deadline".to_owned(),
+        Cause::AllExited => "the return of every actor, none of them critical".to_owned(),
         Cause::Empty | Cause::Invalid(_) => "nothing".to_owned(),
     }
 }

@@ -21,7 +21,8 @@ use crate::{ActorBuilder, BoxError, CancelToken, Error, Group};
 ///   actor after an error or a panic; an `Ok(())` ends it, as it would end a plain actor.
 ///   [`always`](RestartPolicy::always) (OTP's *permanent*) restarts it after `Ok(())` too. A
 ///   stop request ([`Cancelled`](crate::Cancelled), a signal) is never restarted: it ends
-///   the actor.
+///   the actor. (OTP's *temporary*, never restarted, is a
+///   [non-critical](crate::ActorBuilder::non_critical) actor.)
 /// - **Backoff.** The n-th restart within the intensity period waits `initial × 2ⁿ⁻¹`,
 ///   at most `max`; with [jitter](RestartPolicy::jitter), a wait drawn uniformly between half
 ///   of that and all of it. Once the period holds no restart, the next wait is `initial` again.
@@ -188,7 +189,7 @@ impl<'g> ActorBuilder<'g> {
     /// - the token cancelled during a backoff wait: `Ok(())` (the failures it had are in the
     ///   [report](crate::ActorReport::last_errors), and were logged, not in the result);
     /// - a failure beyond the intensity: [`Error::RestartLimit`], which stops the group as any
-    ///   failure does.
+    ///   failure does (unless the actor is [non-critical](ActorBuilder::non_critical)).
     ///
     /// [`ActorReport::restarts`](crate::ActorReport::restarts) counts the restarts and
     /// [`ActorReport::last_errors`](crate::ActorReport::last_errors) keeps the last failures.

@@ -1,0 +1,195 @@
+//! Tests for non-critical actors: their exit does not start the teardown, is reported apart
+//! from the failures, and they are interrupted and waited for like the others.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossbeam_channel::bounded;
+use rungroup::{Cause, Error, Group, Outcome, RestartPolicy};
+
+mod common;
+use common::*;
+
+#[test]
+fn a_failure_does_not_stop_the_group() {
+    let events = Events::default();
+    let (log, interrupt_log, main_log) = (events.clone(), events.clone(), events.clone());
+    let (failed_tx, failed_rx) = bounded::<()>(1);
+    let mut g = Group::new();
+    let stop = g.stop_handle();
+    g.actor("optional").non_critical().add(
+        move || {
+            log.push("optional fails");
+            failed_tx.send(()).unwrap();
+            Err("cache unavailable".into())
+        },
+        move |first| {
+            // Called at the teardown, although it returned long before.
+            interrupt_log.push(format!("optional interrupted with {first:?}"));
+        },
+    );
+    g.actor("main").add_with_token(move |token| {
+        failed_rx.recv_timeout(GUARD).unwrap();
+        main_log.push("main goes on");
+        stop.stop();
+        token.wait();
+        Ok(())
+    });
+    let report = report_guarded(g);
+    assert_eq!(
+        events.take(),
+        [
+            "optional fails",
+            "main goes on",
+            "optional interrupted with Err(stopped by the stop handle)"
+        ]
+    );
+    assert_eq!(report.cause, Cause::Stopped);
+    assert!(!report.actors[0].critical);
+    assert!(report.actors[1].critical);
+    assert_eq!(report.actors[0].exit_order, Some(0));
+    assert!(report.failures().is_empty());
+    let listed: Vec<String> = report
+        .non_critical_failures()
+        .iter()
+        .map(|e| format!("{e:#}"))
+        .collect();
+    assert_eq!(
+        listed,
+        ["actor `optional` returned an error: cache unavailable"]
+    );
+    assert!(report.to_string().contains(
+        "optional: actor `optional` returned an error: cache unavailable (non-critical)"
+    ));
+    assert!(report.is_clean());
+    assert!(matches!(report.into_result(), Err(Error::Stopped { .. })));
+}
+
+#[test]
+fn an_ok_does_not_stop_the_group_and_critical_failures_still_win() {
+    std::panic::set_hook(Box::new(|_| {})); // the panic below is expected
+    let (done_tx, done_rx) = bounded::<()>(2);
+    let done2 = done_tx.clone();
+    let mut g = Group::new();
+    g.actor("quick").non_critical().add(
+        move || {
+            done_tx.send(()).unwrap();
+            Ok(())
+        },
+        |_| (),
+    );
+    g.actor("panicky").non_critical().add(
+        move || {
+            let _guard = Signal(done2);
+            panic!("non-critical panic")
+        },
+        |_| (),
+    );
+    g.actor("critical").add(
+        move || {
+            for _ in 0..2 {
+                done_rx.recv_timeout(GUARD).unwrap();
+            }
+            Err("the real failure".into())
+        },
+        |_| (),
+    );
+    let report = report_guarded(g);
+    let _ = std::panic::take_hook();
+    assert_eq!(report.cause, Cause::Actor(2));
+    assert!(report.actors[0].outcome.is_ok());
+    assert!(report.actors[1].outcome.err().unwrap().is_panic());
+    assert_eq!(report.non_critical_failures().len(), 1);
+    assert_eq!(report.failures().len(), 1);
+    assert!(!report.is_clean());
+    assert_eq!(report.into_result().unwrap_err().actor(), Some("critical"));
+}
+
+/// Sends on drop: after the panic has unwound past it.
+struct Signal(crossbeam_channel::Sender<()>);
+
+impl Drop for Signal {
+    fn drop(&mut self) {
+        let _ = self.0.send(());
+    }
+}
+
+#[test]
+fn when_every_actor_is_non_critical_and_returned_the_group_ends() {
+    let interrupts = Arc::new(AtomicUsize::new(0));
+    let mut g = Group::new();
+    for name in ["a", "b", "c"] {
+        let counted = interrupts.clone();
+        g.actor(name).non_critical().add(
+            move || {
+                if name == "b" {
+                    Err("b failed".into())
+                } else {
+                    Ok(())
+                }
+            },
+            move |_| {
+                counted.fetch_add(1, Ordering::SeqCst);
+            },
+        );
+    }
+    let report = report_guarded(g);
+    assert_eq!(report.cause, Cause::AllExited);
+    assert_eq!(interrupts.load(Ordering::SeqCst), 3); // each called once, after it returned
+    assert_eq!(report.non_critical_failures().len(), 1);
+    assert!(report
+        .to_string()
+        .starts_with("group of 3 actors: every actor returned, none of them critical"));
+    assert!(report.into_result().is_ok());
+}
+
+#[test]
+fn a_non_critical_actor_still_running_at_the_deadline_is_named() {
+    let (_hold, held) = bounded::<()>(0);
+    let mut g = Group::new();
+    g.teardown_deadline(Duration::from_millis(20));
+    g.actor("stuck")
+        .non_critical()
+        .add(move || held.recv().map_err(Into::into), |_| ());
+    g.actor("quits").add(|| Ok(()), |_| ());
+    let report = report_guarded(g);
+    assert!(matches!(report.actors[0].outcome, Outcome::StillRunning));
+    assert!(!report.is_clean());
+    match report.into_result() {
+        Err(Error::Deadline { still_running, .. }) => assert_eq!(still_running, ["stuck"]),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_non_critical_escalation_does_not_stop_the_group() {
+    let (gave_up_tx, gave_up_rx) = bounded::<()>(1);
+    let mut g = Group::new();
+    let stop = g.stop_handle();
+    let policy = RestartPolicy::on_failure()
+        .backoff(Duration::ZERO, Duration::ZERO)
+        .intensity(2, Duration::from_secs(3600));
+    // Dropped with the closure, once the actor has given up: not before the third failure.
+    let gave_up = Signal(gave_up_tx);
+    g.actor("flaky")
+        .non_critical()
+        .add_restartable(policy, move |_| {
+            let _ = &gave_up;
+            Err("down".into())
+        });
+    g.actor("main").add_with_token(move |token| {
+        gave_up_rx.recv_timeout(GUARD).unwrap();
+        stop.stop();
+        token.wait();
+        Ok(())
+    });
+    let report = report_guarded(g);
+    assert_eq!(report.cause, Cause::Stopped);
+    assert_eq!(report.actors[0].restarts, 2);
+    assert!(matches!(
+        report.non_critical_failures()[0],
+        Error::RestartLimit { restarts: 2, .. }
+    ));
+    assert!(matches!(report.into_result(), Err(Error::Stopped { .. })));
+}
