@@ -240,6 +240,7 @@ mod macros {
     }
 }
 
+mod dynamic;
 mod error;
 mod group;
 mod lifecycle;
@@ -254,6 +255,7 @@ mod supervise;
 mod systemd;
 mod token;
 
+pub use crate::dynamic::{DynamicSummary, SpawnError, Spawner};
 pub use crate::error::{exit_code, BoxError, Error};
 pub use crate::group::{ActorBuilder, Group, StopHandle};
 pub use crate::lifecycle::{Heartbeat, Readiness, Ready};

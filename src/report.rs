@@ -138,6 +138,10 @@ pub struct ActorReport {
     /// [non-critical](crate::ActorBuilder::non_critical) actor, whose outcome is in
     /// [`Report::non_critical_failures`] instead of [`Report::failures`].
     pub critical: bool,
+    /// What happened to its dynamic actors, if it is a pool of them (see
+    /// [`ActorBuilder::spawner`](crate::ActorBuilder::spawner)): counts and the last
+    /// failures, not one entry per dynamic actor.
+    pub dynamic: Option<crate::DynamicSummary>,
 }
 
 /// How an actor's execute function ended. Part of an [`ActorReport`].
@@ -502,6 +506,13 @@ impl fmt::Display for ActorReport {
         }
         if self.restarts > 0 {
             write!(f, "; restarted {} times", self.restarts)?;
+        }
+        if let Some(d) = &self.dynamic {
+            write!(
+                f,
+                "; dynamic actors: {} spawned, {} ok, {} failed, {} refused",
+                d.spawned, d.ok, d.failed, d.refused
+            )?;
         }
         if let (Some(order), Some(after)) = (self.exit_order, self.exited_after) {
             write!(f, "; exited #{} at {after:?}", order + 1)?;

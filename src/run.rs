@@ -285,6 +285,7 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
         if let Some(slot) = slot {
             actor.restarts = slot.restarts();
             actor.last_errors = slot.last_errors();
+            actor.dynamic = slot.dynamic();
         }
     }
     report.actors = run.reports;
@@ -318,6 +319,7 @@ fn invalid(mut report: Report, actors: Vec<Actor>, at: usize, reason: String) ->
             restarts: 0,
             last_errors: Vec::new(),
             critical: true,
+            dynamic: None,
         });
         let (execute, interrupt) = (actor.execute, actor.interrupt);
         quietly(move || drop((execute, interrupt)));
@@ -468,6 +470,7 @@ impl Run {
                 restarts: 0,
                 last_errors: Vec::new(),
                 critical: true,
+                dynamic: None,
             });
             if failure.is_some() {
                 state.exited(i); // never started

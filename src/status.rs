@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::Error;
+use crate::dynamic::Pool;
+use crate::{DynamicSummary, Error};
 
 /// How many of an actor's last failures its [`Slot`] keeps.
 pub(crate) const LAST_ERRORS: usize = 8;
@@ -21,9 +22,20 @@ pub(crate) struct Slot {
     backing_off: AtomicBool,
     restarts: AtomicU32,
     errors: Mutex<VecDeque<Error>>,
+    /// The pool of dynamic actors this actor is, if it is one.
+    pool: OnceLock<Arc<Pool>>,
 }
 
 impl Slot {
+    pub(crate) fn set_pool(&self, pool: Arc<Pool>) {
+        let _ = self.pool.set(pool);
+    }
+
+    /// What happened to its dynamic actors, if it is a pool.
+    pub(crate) fn dynamic(&self) -> Option<DynamicSummary> {
+        self.pool.get().map(|pool| pool.summary())
+    }
+
     pub(crate) fn set_backing_off(&self, backing_off: bool) {
         self.backing_off.store(backing_off, Ordering::Release);
     }

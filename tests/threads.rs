@@ -75,3 +75,41 @@ fn no_thread_is_left_after_a_thousand_restarts() {
     ));
     assert_eq!(settled_thread_count(before), before);
 }
+
+#[test]
+#[cfg(target_os = "linux")]
+fn no_thread_is_left_after_ten_thousand_dynamic_actors() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let before = stable_thread_count();
+    let mut g = Group::new();
+    let spawner = g.actor("jobs").spawner();
+    g.actor("dispatcher").add(
+        move || {
+            for n in 0..10_000 {
+                let waits = n % 100 == 0; // still running at the teardown: interrupted
+                spawner
+                    .spawn_with_token(format!("job-{n}"), move |token| {
+                        if waits {
+                            token.wait();
+                        }
+                        if n % 10 == 1 {
+                            Err("failed".into())
+                        } else {
+                            Ok(())
+                        }
+                    })
+                    .map_err(|e| e.to_string())?;
+            }
+            Ok(())
+        },
+        |_| (),
+    );
+    let report = report_guarded(g);
+    let summary = report.actors[0].dynamic.clone().unwrap();
+    assert_eq!(summary.spawned, 10_000);
+    assert_eq!(summary.running, 0);
+    assert_eq!((summary.ok, summary.failed), (9_000, 1_000));
+    assert_eq!(summary.last_failures.len(), 8);
+    assert!(report.into_result().is_ok());
+    assert_eq!(settled_thread_count(before), before);
+}
