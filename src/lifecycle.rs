@@ -74,6 +74,10 @@ impl Ready {
     /// assert!(ready.is_set());
     /// ```
     pub fn set(&self) {
+        // Stamp the time first: a dependent woken by the flag must not be ready before it.
+        if let Some((progress, i)) = self.0.link.get() {
+            progress.stamp(*i);
+        }
         self.0.token.cancel();
         self.count();
     }
@@ -354,6 +358,11 @@ pub(crate) struct Progress {
 }
 
 impl Progress {
+    /// Records when actor `i` became ready, unless it was recorded already.
+    fn stamp(&self, i: usize) {
+        let _ = self.ready_at[i].set(Instant::now());
+    }
+
     fn one_ready(&self, i: usize) {
         let _ = self.ready_at[i].set(Instant::now());
         event!(debug, "actor `{}` ready", self.names[i]);
