@@ -42,7 +42,8 @@ type DynExecute = Box<dyn FnOnce() -> Result<(), BoxError> + Send>;
 /// - **Bounded memory.** A dynamic actor that returns before the teardown is forgotten: its
 ///   interrupt is dropped without being called (it has nothing left to stop), and only the
 ///   counts and the last 8 failures remain, in
-///   [`ActorReport::dynamic`](crate::ActorReport::dynamic) and [`Spawner::summary`].
+///   [`ActorReport::dynamic`](crate::ActorReport::dynamic), the live
+///   [`Status`](crate::Status) and [`Spawner::summary`].
 ///
 /// # Examples
 ///
@@ -147,7 +148,8 @@ impl<T> std::error::Error for SpawnError<T> {
 }
 
 /// What happened to the dynamic actors of a pool: in its
-/// [`ActorReport::dynamic`](crate::ActorReport::dynamic) after the run, and from
+/// [`ActorReport::dynamic`](crate::ActorReport::dynamic) after the run, in its
+/// [`ActorStatus::dynamic`](crate::ActorStatus::dynamic) while it runs, and from
 /// [`Spawner::summary`] at any time.
 ///
 /// `spawned` = `running` + `ok` + `failed` at every moment.

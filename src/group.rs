@@ -446,6 +446,26 @@ impl Group {
         self
     }
 
+    /// Returns a handle on the live status of the group's run: every actor's state, restarts
+    /// and last failure. See [`Status`](crate::Status).
+    ///
+    /// Take it before [`run`](Group::run); every call returns a handle on the same run.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut g = rungroup::Group::new();
+    /// g.actor("worker").add(|| Err("boom".into()), |_| ());
+    /// let status = g.status();
+    /// let _ = g.run();
+    /// let worker = &status.actors()[0];
+    /// assert_eq!(worker.state, rungroup::ActorState::Exited);
+    /// assert_eq!(worker.last_error.as_ref().unwrap().actor(), Some("worker"));
+    /// ```
+    pub fn status(&self) -> crate::Status {
+        crate::Status::new(self.live.clone())
+    }
+
     /// Returns a handle that stops the group from any thread.
     ///
     /// Take it before [`run`](Group::run). See [`StopHandle`].

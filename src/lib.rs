@@ -260,6 +260,7 @@ pub use crate::error::{exit_code, BoxError, Error};
 pub use crate::group::{ActorBuilder, Group, StopHandle};
 pub use crate::lifecycle::{Heartbeat, Readiness, Ready};
 pub use crate::report::{ActorReport, Cause, Outcome, Report};
+pub use crate::status::{ActorState, ActorStatus, Status};
 pub use crate::supervise::RestartPolicy;
 pub use crate::token::{CancelToken, Cancelled};
 

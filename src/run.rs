@@ -14,7 +14,7 @@ use std::mem::take;
 use crate::error::{discard, panic_message};
 use crate::lifecycle::{self, Declared, Heartbeat, Lifecycle, Readiness, Ready};
 use crate::report::{ActorReport, Cause, Outcome, Report};
-use crate::status::{Live, RunState, Slot};
+use crate::status::{ActorInfo, Live, RunState, Slot};
 use crate::{BoxError, CancelToken, Error};
 
 /// Runs `f`, catching a panic and discarding its payload safely.
@@ -32,9 +32,9 @@ pub(crate) enum Failure {
     Group(Error),
     /// The execute panicked; the panic message.
     Panic(String),
-    /// A restartable actor exceeded its restart intensity: an [`Error::RestartLimit`] that
-    /// names it already.
-    Escalated(Error),
+    /// An error that names the actor already: a restartable actor's [`Error::RestartLimit`],
+    /// or any failure once its thread has named it for the live status.
+    Named(Error),
     /// Not a failure: the teardown started before the actor's dependencies were ready, so its
     /// execute was never called.
     NeverStarted,
@@ -50,7 +50,7 @@ impl Failure {
                 message,
                 stopped_by: None,
             },
-            Failure::Escalated(err) => err,
+            Failure::Named(err) => err,
             Failure::NeverStarted => unreachable!("recorded as NotStarted"),
         }
     }
@@ -118,8 +118,15 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
     if actors.is_empty() {
         return report;
     }
-    let names: Vec<String> = actors.iter().map(|a| a.name.clone()).collect();
-    let slots: Vec<Option<Arc<Slot>>> = actors.iter().map(|a| a.slot.clone()).collect();
+    let infos: Vec<ActorInfo> = actors
+        .iter()
+        .map(|a| ActorInfo {
+            name: a.name.clone(),
+            critical: a.critical,
+            slot: a.slot.clone(),
+            ready: a.ready.clone(),
+        })
+        .collect();
     // Readiness and order cost nothing unless the group uses them.
     let uses_lifecycle = options.start_deadline.is_some()
         || options.readiness.is_some()
@@ -128,6 +135,7 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
             .iter()
             .any(|a| a.ready.is_some() || !a.after.is_empty());
     let lifecycle = if uses_lifecycle {
+        let names: Vec<String> = infos.iter().map(|a| a.name.clone()).collect();
         let after: Vec<Vec<String>> = actors.iter_mut().map(|a| take(&mut a.after)).collect();
         let plan = match lifecycle::plan(&names, &after) {
             Ok(plan) => plan,
@@ -139,7 +147,7 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
             }
         };
         Some(Lifecycle::new(Declared {
-            names: names.clone(),
+            names,
             ready: actors.iter_mut().map(|a| a.ready.take()).collect(),
             plan,
             readiness: options.readiness.unwrap_or_default(),
@@ -148,7 +156,7 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
     } else {
         None
     };
-    let state = Arc::new(RunState::new(names));
+    let state = Arc::new(RunState::new(infos));
     options.live.start(Arc::clone(&state));
     #[cfg(all(unix, feature = "systemd"))]
     let notifier = match (&lifecycle, options.systemd) {
@@ -280,9 +288,9 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
         }
         report.ready_after = lifecycle.progress.all_ready_at().map(since);
     }
-    for ((actor, slot), critical) in run.reports.iter_mut().zip(&slots).zip(&run.critical) {
-        actor.critical = *critical;
-        if let Some(slot) = slot {
+    for (i, actor) in run.reports.iter_mut().enumerate() {
+        actor.critical = run.critical[i];
+        if let Some(slot) = state.slot(i) {
             actor.restarts = slot.restarts();
             actor.last_errors = slot.last_errors();
             actor.dynamic = slot.dynamic();
@@ -799,11 +807,22 @@ struct Exit<'a> {
 
 impl Drop for Exit<'_> {
     fn drop(&mut self) {
-        let result = self.result.take().unwrap_or_else(|| {
+        let mut result = self.result.take().unwrap_or_else(|| {
             Err(Failure::Panic(
                 "rungroup: the actor thread unwound before reporting".to_owned(),
             ))
         });
+        // The live status sees the error no later than the exit.
+        if let Err(failure) = result {
+            result = match failure {
+                Failure::NeverStarted => Err(Failure::NeverStarted),
+                failure => {
+                    let err = failure.into_error(self.live.name(self.i));
+                    self.live.exited_with(self.i, &err);
+                    Err(Failure::Named(err))
+                }
+            };
+        }
         self.live.exited(self.i);
         // Cannot fail while `run` waits: the receiver lives until every actor reported or the
         // deadline expired, and the capacity leaves room for every message.
@@ -838,6 +857,7 @@ fn actor_thread(
             return;
         }
     }
+    live.started(i);
     let result = catch_unwind(AssertUnwindSafe(execute)).unwrap_or_else(|payload| {
         let message = panic_message(&*payload);
         discard(payload); // a payload whose drop panics must not stop this thread reporting
@@ -899,7 +919,7 @@ fn log_exit(result: &Result<(), Failure>) {
             Err(Failure::Panic(message)) => {
                 log::warn!(target: "rungroup", "actor `{}` panicked: {}", name, message)
             }
-            Err(Failure::Escalated(e)) => log::warn!(target: "rungroup", "{:#}", e),
+            Err(Failure::Named(e)) => log::warn!(target: "rungroup", "{:#}", e),
             Err(Failure::NeverStarted) => {}
         }
     });

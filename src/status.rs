@@ -4,12 +4,12 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::dynamic::Pool;
-use crate::{DynamicSummary, Error};
+use crate::{DynamicSummary, Error, Ready};
 
 /// How many of an actor's last failures its [`Slot`] keeps.
 pub(crate) const LAST_ERRORS: usize = 8;
@@ -40,6 +40,10 @@ impl Slot {
         self.backing_off.store(backing_off, Ordering::Release);
     }
 
+    pub(crate) fn is_backing_off(&self) -> bool {
+        self.backing_off.load(Ordering::Acquire)
+    }
+
     pub(crate) fn set_restarts(&self, restarts: u32) {
         self.restarts.store(restarts, Ordering::Release);
     }
@@ -57,6 +61,11 @@ impl Slot {
         errors.push_back(err);
     }
 
+    /// The latest failure.
+    pub(crate) fn last_error(&self) -> Option<Error> {
+        self.errors().back().cloned()
+    }
+
     /// The last failures, oldest first.
     pub(crate) fn last_errors(&self) -> Vec<Error> {
         self.errors().iter().cloned().collect()
@@ -72,26 +81,73 @@ impl Slot {
 #[derive(Clone, Default)]
 pub(crate) struct Live(Arc<OnceLock<Arc<RunState>>>);
 
-/// What a running group shares: its actors' names and whether each has returned.
+const STARTING: u8 = 0;
+const RUNNING: u8 = 1;
+const EXITED: u8 = 2;
+
+/// What the run loop knows of an actor before it starts, for its live status.
+pub(crate) struct ActorInfo {
+    pub(crate) name: String,
+    pub(crate) critical: bool,
+    pub(crate) slot: Option<Arc<Slot>>,
+    /// The readiness flag it declared, if any.
+    pub(crate) ready: Option<Ready>,
+}
+
+/// One actor of a running group.
+struct ActorLive {
+    info: ActorInfo,
+    /// `STARTING` until its execute is called, `RUNNING`, then `EXITED`.
+    state: AtomicU8,
+    /// The error it exited with, set by the run loop as it records it.
+    error: OnceLock<Error>,
+}
+
+/// What a running group shares: its actors, where each is, and when the teardown started.
 pub(crate) struct RunState {
-    names: Vec<String>,
-    exited: Vec<AtomicBool>,
+    actors: Vec<ActorLive>,
     teardown: OnceLock<Instant>,
 }
 
 impl RunState {
-    pub(crate) fn new(names: Vec<String>) -> Self {
-        let exited = names.iter().map(|_| AtomicBool::new(false)).collect();
+    pub(crate) fn new(actors: Vec<ActorInfo>) -> Self {
+        let actors = actors
+            .into_iter()
+            .map(|info| ActorLive {
+                info,
+                state: AtomicU8::new(STARTING),
+                error: OnceLock::new(),
+            })
+            .collect();
         RunState {
-            names,
-            exited,
+            actors,
             teardown: OnceLock::new(),
         }
     }
 
+    /// Actor `i`'s name.
+    pub(crate) fn name(&self, i: usize) -> &str {
+        &self.actors[i].info.name
+    }
+
+    /// Actor `i`'s slot, if it has one.
+    pub(crate) fn slot(&self, i: usize) -> Option<&Slot> {
+        self.actors[i].info.slot.as_deref()
+    }
+
+    /// Marks actor `i` as running its execute (called from its own thread).
+    pub(crate) fn started(&self, i: usize) {
+        self.actors[i].state.store(RUNNING, Ordering::Release);
+    }
+
     /// Marks actor `i` as returned (called from its own thread, as it reports).
     pub(crate) fn exited(&self, i: usize) {
-        self.exited[i].store(true, Ordering::Release);
+        self.actors[i].state.store(EXITED, Ordering::Release);
+    }
+
+    /// Keeps the error actor `i` exited with.
+    pub(crate) fn exited_with(&self, i: usize, err: &Error) {
+        let _ = self.actors[i].error.set(err.clone());
     }
 
     /// Marks the start of the teardown.
@@ -101,17 +157,199 @@ impl RunState {
 
     /// The names of the actors that have not returned, in insertion order.
     pub(crate) fn still_running(&self) -> Vec<&str> {
-        self.names
+        self.actors
             .iter()
-            .zip(&self.exited)
-            .filter(|(_, exited)| !exited.load(Ordering::Acquire))
-            .map(|(name, _)| name.as_str())
+            .filter(|a| a.state.load(Ordering::Acquire) != EXITED)
+            .map(|a| a.info.name.as_str())
             .collect()
     }
 
     /// How long the teardown has lasted so far, if it has started.
     pub(crate) fn teardown_for(&self) -> Option<Duration> {
         self.teardown.get().map(Instant::elapsed)
+    }
+
+    /// A snapshot of every actor.
+    fn snapshot(&self) -> Vec<ActorStatus> {
+        let stopping = self.teardown.get().is_some();
+        self.actors
+            .iter()
+            .map(|a| {
+                let slot = a.info.slot.as_deref();
+                let state = match a.state.load(Ordering::Acquire) {
+                    EXITED => ActorState::Exited,
+                    _ if stopping => ActorState::Stopping,
+                    _ if slot.is_some_and(Slot::is_backing_off) => ActorState::BackingOff,
+                    STARTING => ActorState::Starting,
+                    _ => match &a.info.ready {
+                        Some(ready) if ready.is_set() => ActorState::Ready,
+                        Some(_) => ActorState::Starting,
+                        None => ActorState::Running,
+                    },
+                };
+                ActorStatus {
+                    name: a.info.name.clone(),
+                    state,
+                    critical: a.info.critical,
+                    restarts: slot.map_or(0, Slot::restarts),
+                    last_error: a
+                        .error
+                        .get()
+                        .cloned()
+                        .or_else(|| slot.and_then(Slot::last_error)),
+                    dynamic: slot.and_then(Slot::dynamic),
+                }
+            })
+            .collect()
+    }
+}
+
+/// A handle on the live status of a [`Group`](crate::Group)'s run: a snapshot of every actor,
+/// cheap enough to serve from a `/healthz` on every request (a few atomic loads and a copy
+/// per actor). Made by [`Group::status`](crate::Group::status) before the group runs; a cheap
+/// clone that any thread may use, during the run and after it.
+///
+/// # Examples
+///
+/// ```
+/// use rungroup::{ActorState, Group};
+///
+/// let mut g = Group::new();
+/// g.actor("worker").add_with_token(|token| { token.wait(); Ok(()) });
+/// let status = g.status();
+/// assert!(status.actors().is_empty()); // not running yet
+/// let readiness = g.readiness();
+/// let stop = g.stop_handle();
+/// let runner = std::thread::spawn(move || g.run());
+/// readiness.wait(); // the worker's execute has been called
+/// let actors = status.actors();
+/// assert_eq!((actors[0].name.as_str(), actors[0].state), ("worker", ActorState::Running));
+/// stop.stop();
+/// runner.join().unwrap().unwrap_err();
+/// assert_eq!(status.actors()[0].state, ActorState::Exited);
+/// ```
+#[derive(Clone)]
+pub struct Status {
+    live: Live,
+}
+
+impl Status {
+    pub(crate) fn new(live: Live) -> Self {
+        Status { live }
+    }
+
+    /// Returns a snapshot of every actor of the group, in insertion order (a pool of dynamic
+    /// actors is one entry, with their counts); empty until the group's run has started.
+    ///
+    /// ```
+    /// let mut g = rungroup::Group::new();
+    /// g.actor("quick").add(|| Ok(()), |_| ());
+    /// let status = g.status();
+    /// g.run().unwrap();
+    /// let actors = status.actors();
+    /// assert_eq!(actors[0].state, rungroup::ActorState::Exited);
+    /// assert!(actors[0].last_error.is_none());
+    /// ```
+    pub fn actors(&self) -> Vec<ActorStatus> {
+        self.live
+            .0
+            .get()
+            .map_or_else(Vec::new, |state| state.snapshot())
+    }
+}
+
+impl fmt::Debug for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Status")
+            .field("actors", &self.actors())
+            .finish()
+    }
+}
+
+/// One actor in a [`Status`] snapshot.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use rungroup::{ActorState, Group, RestartPolicy};
+///
+/// let mut g = Group::new();
+/// let policy = RestartPolicy::on_failure().backoff(Duration::from_secs(3600), Duration::from_secs(3600));
+/// g.actor("scraper").add_restartable(policy, |_token| Err("connection refused".into()));
+/// let status = g.status();
+/// let stop = g.stop_handle();
+/// let runner = std::thread::spawn(move || g.run());
+/// while status.actors().first().map(|a| a.state) != Some(ActorState::BackingOff) {
+///     std::thread::yield_now(); // until its first failure
+/// }
+/// let scraper = &status.actors()[0];
+/// assert_eq!(scraper.restarts, 0); // waiting for its first restart
+/// assert_eq!(
+///     scraper.last_error.as_ref().map(|e| format!("{e:#}")).as_deref(),
+///     Some("actor `scraper` returned an error: connection refused")
+/// );
+/// stop.stop(); // ends the hour-long backoff at once
+/// runner.join().unwrap().unwrap_err();
+/// ```
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ActorStatus {
+    /// The actor's name.
+    pub name: String,
+    /// Where it is.
+    pub state: ActorState,
+    /// `false` for a [non-critical](crate::ActorBuilder::non_critical) actor.
+    pub critical: bool,
+    /// How many times it was restarted so far (see
+    /// [`ActorBuilder::add_restartable`](crate::ActorBuilder::add_restartable)).
+    pub restarts: u32,
+    /// Its last failure: the error it exited with, or else the last failure of a restartable
+    /// actor's incarnations. `None` if it has not failed.
+    pub last_error: Option<Error>,
+    /// Its dynamic actors' counts and last failures, if it is a pool of them (see
+    /// [`ActorBuilder::spawner`](crate::ActorBuilder::spawner)).
+    pub dynamic: Option<DynamicSummary>,
+}
+
+/// Where an actor is, in a [`Status`] snapshot.
+///
+/// `Display` prints it in lowercase words, such as `backing off`.
+///
+/// ```
+/// assert_eq!(rungroup::ActorState::BackingOff.to_string(), "backing off");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ActorState {
+    /// Its execute has not been called yet (its thread is starting, or it waits for its
+    /// [dependencies](crate::ActorBuilder::after)), or it declared a
+    /// [`Ready`](crate::Ready) flag that is not set yet.
+    Starting,
+    /// Its execute runs and its declared [`Ready`](crate::Ready) flag is set (a restart does
+    /// not withdraw it).
+    Ready,
+    /// Its execute runs; it declared no readiness flag.
+    Running,
+    /// A [restartable](crate::ActorBuilder::add_restartable) actor waits before its next
+    /// incarnation.
+    BackingOff,
+    /// The teardown has started and it has not returned yet.
+    Stopping,
+    /// Its execute has returned (or, the teardown having come first, will never be called).
+    Exited,
+}
+
+impl fmt::Display for ActorState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ActorState::Starting => "starting",
+            ActorState::Ready => "ready",
+            ActorState::Running => "running",
+            ActorState::BackingOff => "backing off",
+            ActorState::Stopping => "stopping",
+            ActorState::Exited => "exited",
+        })
     }
 }
 
@@ -149,7 +387,13 @@ mod tests {
     fn describes_each_stage() {
         let live = Live::default();
         assert_eq!(live.to_string(), "the group has not started running");
-        let state = Arc::new(RunState::new(vec!["a".into(), "b".into()]));
+        let info = |name: &str| ActorInfo {
+            name: name.into(),
+            critical: true,
+            slot: None,
+            ready: None,
+        };
+        let state = Arc::new(RunState::new(vec![info("a"), info("b")]));
         live.start(state.clone());
         assert_eq!(live.to_string(), "still running: a, b");
         state.exited(0);

@@ -323,7 +323,7 @@ where
                 policy.max_restarts,
                 policy.within
             );
-            return Err(Failure::Escalated(Error::RestartLimit {
+            return Err(Failure::Named(Error::RestartLimit {
                 actor: name.to_owned(),
                 restarts,
                 max_restarts: policy.max_restarts,
