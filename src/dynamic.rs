@@ -318,12 +318,8 @@ impl Pool {
     fn finished(&self, id: u64, path: &str, result: Result<(), Error>) {
         match &result {
             Ok(()) => event!(debug, "dynamic actor `{}` exited: ok", path),
-            Err(e) => event!(
-                warn,
-                "dynamic actor `{}` exited: {:#}; the group goes on",
-                path,
-                e
-            ),
+            // The error names the actor: "dynamic actor `pool/x` returned an error: …".
+            Err(e) => event!(warn, "dynamic {:#}; the group goes on", e),
         }
         let mut inner = self.lock();
         let interrupt = inner.live.remove(&id).and_then(|(_, interrupt)| interrupt);

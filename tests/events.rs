@@ -200,3 +200,80 @@ fn panicking_logger_or_display_is_contained() {
     assert_eq!(err.actor(), Some("bad-display"));
     assert!(err.find_source::<BadDisplay>().is_some());
 }
+
+/// Each restart, backoff and escalation of a restartable actor is an event, as are the exits of
+/// non-critical and dynamic actors.
+#[test]
+fn supervision_events() {
+    let _serial = install();
+    let mut g = Group::new();
+    let policy = rungroup::RestartPolicy::on_failure()
+        .backoff(Duration::from_millis(1), Duration::from_secs(1))
+        .intensity(2, Duration::from_secs(3600));
+    let mut first = true;
+    g.actor("flaky").add_restartable(policy, move |_| {
+        if std::mem::take(&mut first) {
+            // The group goes on after the non-critical exit, which is logged meanwhile.
+            wait_for("non-critical actor `optional`");
+        }
+        Err("down".into())
+    });
+    g.actor("optional")
+        .non_critical()
+        .add(|| Err("cache unavailable".into()), |_| ());
+    let spawner = g.actor("jobs").spawner();
+    spawner
+        .spawn_with_token("job", |_| Err("bad input".into()))
+        .unwrap();
+    let result = run_guarded(g);
+    assert_eq!(result.unwrap_err().actor(), Some("flaky"));
+    let records = RECORDS.lock().unwrap().clone();
+    let flaky: Vec<(log::Level, &str)> = records
+        .iter()
+        .filter(|(_, m)| m.contains("`flaky`") && !m.starts_with("interrupting"))
+        .map(|(l, m)| (*l, m.as_str()))
+        .filter(|(_, m)| !m.ends_with("started"))
+        .collect();
+    use log::Level::{Error, Info, Warn};
+    assert_eq!(
+        flaky,
+        [
+            (Warn, "actor `flaky` failed: down; restart 1 in 1ms"),
+            (Info, "actor `flaky` restarted (restart 1)"),
+            (Warn, "actor `flaky` failed: down; restart 2 in 2ms"),
+            (Info, "actor `flaky` restarted (restart 2)"),
+            (
+                Error,
+                "actor `flaky` gave up after 2 restarts: more than 2 within 3600s"
+            ),
+            (
+                Warn,
+                "actor `flaky` gave up after 2 restarts (more than 2 within 3600s): \
+                 actor `flaky` returned an error: down"
+            ),
+            (Info, "teardown started by actor `flaky`: actor `flaky` gave up after 2 restarts (more than 2 within 3600s): actor `flaky` returned an error: down"),
+        ]
+    );
+    let find = |prefix: &str| {
+        records
+            .iter()
+            .find(|(_, m)| m.starts_with(prefix))
+            .map(|(l, m)| (*l, m.as_str()))
+            .unwrap_or_else(|| panic!("no event {prefix:?} in {records:#?}"))
+    };
+    assert_eq!(
+        find("non-critical actor `optional`"),
+        (
+            Warn,
+            "non-critical actor `optional` exited: actor `optional` returned an error: \
+             cache unavailable; the group goes on"
+        )
+    );
+    assert_eq!(
+        find("dynamic actor `jobs/job` returned"),
+        (
+            Warn,
+            "dynamic actor `jobs/job` returned an error: bad input; the group goes on"
+        )
+    );
+}
