@@ -331,7 +331,7 @@ where
                 last: last.map(Box::new),
             }));
         };
-        let delay = policy.delay(earlier, random());
+        let delay = policy.delay(earlier, if policy.jitter { random() } else { 0 });
         event!(
             warn,
             "actor `{}` {}; restart {} in {:?}",
