@@ -152,6 +152,60 @@
 //! assert!(!service.join().unwrap().unwrap_err().is_failure());
 //! ```
 //!
+//! # Supervision
+//!
+//! Opt-in, like readiness and order: a group that uses none of this behaves exactly as the
+//! contract above says, and its actors carry none of it.
+//!
+//! - **Restarts** ([`ActorBuilder::add_restartable`], [`RestartPolicy`]): Erlang/OTP's
+//!   *permanent* and *transient* children, with an exponential backoff and a restart intensity
+//!   past which the actor fails with [`Error::RestartLimit`] and stops the group. Restarts
+//!   run on the actor's own thread; like OTP's `one_for_one`, they leave its readiness and its
+//!   dependents alone.
+//! - **Non-critical actors** ([`ActorBuilder::non_critical`], OTP's *temporary*): their
+//!   return does not start the teardown, and their failures are reported apart
+//!   ([`Report::non_critical_failures`]), never in `run`'s result.
+//! - **Dynamic actors** ([`ActorBuilder::spawner`], [`Spawner`]): added while the group runs,
+//!   one per connection or job, non-critical, interrupted and waited for at the teardown, and
+//!   summarised once finished ([`DynamicSummary`]).
+//! - **Live status** ([`Group::status`], [`Status`]): every actor's [`ActorState`], restarts
+//!   and last failure, for a `/healthz`.
+//!
+//! ```
+//! use std::time::Duration;
+//! use rungroup::{ActorState, Group, RestartPolicy};
+//!
+//! let mut g = Group::new();
+//! let status = g.status();
+//! let policy = RestartPolicy::on_failure().backoff(Duration::from_millis(1), Duration::from_secs(1));
+//! let mut scrapes = 0;
+//! g.actor("scraper").add_restartable(policy, move |token| {
+//!     scrapes += 1;
+//!     if scrapes < 3 {
+//!         return Err("upstream timed out".into()); // restarted, after 1 ms then 2 ms
+//!     }
+//!     token.wait();
+//!     Ok(())
+//! });
+//! let connections = g.actor("connections").spawner();
+//! g.actor("server").add(
+//!     move || {
+//!         connections
+//!             .spawn_with_token("conn-0", |_token| Err("client went away".into()))
+//!             .map_err(|e| e.to_string())?;
+//!         while connections.summary().failed == 0 {
+//!             std::thread::yield_now(); // a connection's failure does not stop the server
+//!         }
+//!         Ok(()) // done serving: stops the group
+//!     },
+//!     |_| (),
+//! );
+//! let report = g.run_report();
+//! assert_eq!(report.actors[1].dynamic.as_ref().unwrap().failed, 1);
+//! assert!(report.into_result().is_ok());
+//! assert!(status.actors().iter().all(|a| a.state == ActorState::Exited));
+//! ```
+//!
 //! # Teardown
 //!
 //! The timeline of one run, with the [`Report`] field (and, with the `log` feature, the
@@ -162,7 +216,9 @@
 //! | each actor's thread starts | [`ActorReport::outcome`] leaves `NotStarted` | `debug`: actor started |
 //! | each actor is ready (readiness or order in use) | [`ActorReport::ready_after`] | `debug`: actor ready |
 //! | every actor is ready | [`Report::ready_after`] | `info`: group ready |
-//! | the first result arrives, the [`StopHandle`] fires, or a spawn fails | [`Report::cause`], [`Report::teardown_started`] | `info`: teardown started by … |
+//! | a restartable actor fails, backs off, restarts, or gives up | [`ActorReport::restarts`], [`ActorReport::last_errors`] | `warn`: failed, restart in …; `info`: restarted; `error`: gave up |
+//! | a non-critical or dynamic actor returns before the teardown | [`ActorReport::outcome`], [`ActorReport::dynamic`] | `warn` for a failure: … the group goes on |
+//! | the first result of a critical actor arrives, the [`StopHandle`] fires, or a spawn fails | [`Report::cause`], [`Report::teardown_started`] | `info`: teardown started by … |
 //! | each interrupt is called, in insertion order (after its dependents, with an order) | [`ActorReport::interrupted_after`], [`ActorReport::interrupt_panic`] | `debug`: interrupting; `error`: interrupt panicked |
 //! | each actor returns | [`ActorReport::outcome`], [`ActorReport::exit_order`], [`ActorReport::exited_after`] | `info`/`warn`: actor exited with its outcome |
 //! | every second (configurable) while the teardown waits | | `warn`: the actors still running, for how long |

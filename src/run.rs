@@ -588,12 +588,22 @@ impl Run {
             if self.critical[i] {
                 return (Cause::Actor(i), result);
             }
-            event!(
-                warn,
-                "non-critical actor `{}` exited: {}; the group goes on",
-                self.reports[i].name,
-                self.reports[i].outcome
-            );
+            let report = &self.reports[i];
+            if report.outcome.is_failure() {
+                event!(
+                    warn,
+                    "non-critical actor `{}` exited: {}; the group goes on",
+                    report.name,
+                    report.outcome
+                );
+            } else {
+                event!(
+                    info,
+                    "non-critical actor `{}` exited: {}; the group goes on",
+                    report.name,
+                    report.outcome
+                );
+            }
         }
     }
 
