@@ -155,8 +155,14 @@ fn accept(
 /// Serves one request: `/healthz` (the group's live status), `/slow?ms=N`, or a greeting.
 fn serve(mut stream: TcpStream, status: &Status) -> Result<(), rungroup::BoxError> {
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    // Read the whole head: a socket closed with unread bytes is reset, losing the response.
+    let mut reader = BufReader::new(&stream);
     let mut request = String::new();
-    BufReader::new(&stream).read_line(&mut request)?;
+    reader.read_line(&mut request)?;
+    let mut header = String::new();
+    while reader.read_line(&mut header)? > 2 {
+        header.clear();
+    }
     let path = request.split(' ').nth(1).unwrap_or("").to_owned();
     if path.is_empty() {
         return Ok(()); // closed before sending a request
