@@ -166,7 +166,8 @@ fn spawned_before_the_pool_starts_they_start_with_it() {
     let (job_done_tx, job_done_rx) = bounded::<()>(1);
     spawner
         .spawn_with_token("job", move |_| {
-            log.push("job runs");
+            let thread = std::thread::current();
+            log.push(format!("job runs on thread {:?}", thread.name()));
             job_done_tx.send(()).unwrap();
             Ok(())
         })
@@ -186,7 +187,10 @@ fn spawned_before_the_pool_starts_they_start_with_it() {
         |_| (),
     );
     let report = report_guarded(g);
-    assert_eq!(events.take(), ["db ready", "job runs"]);
+    assert_eq!(
+        events.take(),
+        ["db ready", "job runs on thread Some(\"job\")"]
+    );
     assert_eq!(report.actors[0].dynamic.as_ref().unwrap().ok, 1);
 }
 
