@@ -259,7 +259,7 @@ fn readme_transcript() {
 fn without_timestamp(line: &str) -> String {
     let start = line.find(" ts=").expect("a timestamp") + 4;
     let end = start + line[start..].find(' ').unwrap();
-    let ts = line[start..end].as_bytes();
+    let ts = &line.as_bytes()[start..end];
     let shape = b"2026-11-26T14:41:05.740Z";
     assert_eq!(ts.len(), shape.len(), "{line}");
     for (c, s) in ts.iter().zip(shape) {
