@@ -116,6 +116,25 @@ fn period_from_the_environment() {
     child.wait().unwrap();
 }
 
+/// `RUST_LOG` filters the log: at `warn`, the info lines are gone and the ticks remain.
+#[test]
+fn rust_log_filters_the_log() {
+    let mut child = Command::new(example_path("signal_and_ticker"))
+        .args(["--period-ms", "10"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let first = stdout.lines().next().unwrap().unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        first.starts_with("level=warn ") && first.ends_with(r#" msg="module 01 tick""#),
+        "{first}"
+    );
+}
+
 #[test]
 fn help_prints_usage_and_exits_0() {
     let out = Command::new(example_path("signal_and_ticker"))
