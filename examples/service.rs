@@ -28,7 +28,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, select, Receiver, Sender};
-use rungroup::signal::{Signals, SIGHUP};
+use rungroup::signal::{StopSignals, SIGHUP};
 use rungroup::{BoxError, CancelToken, Group};
 use tiny_http::{Request, Response};
 
@@ -58,7 +58,7 @@ fn main() {
     let flush = args.millis("--flush-ms", None, 100, true);
 
     // Every handler first: no signal is lost or fatal from here on.
-    let signals = Signals::termination().expect("cannot handle signals");
+    let signals = StopSignals::termination().expect("cannot handle signals");
     let mut hangups = signal_hook::iterator::Signals::new([SIGHUP]).expect("cannot handle SIGHUP");
     let server = common::http::listen(&addr);
     let file = match OpenOptions::new().create(true).append(true).open(&data) {

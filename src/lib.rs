@@ -64,7 +64,8 @@
 //! 8. No thread outlives the group's run: when `run` returns, every actor thread has finished
 //!    its work and only has to exit, as with `std::thread::scope` (tested by counting the
 //!    process's threads). The exception is a [teardown deadline](Group::teardown_deadline) that
-//!    expired: then `run` names the actors still running, whose threads are detached.
+//!    expired: then `run` names the actors still running, whose threads are detached. (The
+//!    [`signal`] module's dispatcher thread is the process's, not a group's: it lives on.)
 //!
 //! # Teardown
 //!
@@ -96,9 +97,10 @@
 //!
 //! # Signals
 //!
-//! The [`signal`] module (unix, feature `signal`) registers handlers when the actor is
-//! created, so no signal is lost or fatal between set-up and `run`, and lets a second signal
-//! force the exit of a service stuck in its teardown.
+//! The [`signal`] module (unix, feature `signal`) watches signals from the moment its
+//! [`StopSignals`](signal::StopSignals) is created, so no signal is lost or fatal between set-up
+//! and `run`; lets a second signal force the exit of a service stuck in its teardown; and gives
+//! each signal back the disposition it had before once no actor watches it.
 //!
 //! # Go → Rust
 //!
@@ -109,8 +111,8 @@
 //! | `func() error` | `FnOnce() -> Result<(), BoxError>` |
 //! | `func(error)` | `FnOnce(&Result<(), Error>)` |
 //! | `g.Run()` | [`g.run()`](Group::run), or [`g.run_report()`](Group::run_report) for every outcome |
-//! | `run.SignalHandler(ctx, sigs...)` | [`signal::Signals::new(sigs)`](signal::Signals::new) + [`g.add_signals`](Group::add_signals) |
-//! | `*run.SignalError` | [`signal::SignalError`], via [`Error::signal`] |
+//! | `run.SignalHandler(ctx, sigs...)` | [`signal::StopSignals::new(sigs)`](signal::StopSignals::new) + [`g.add_signals`](Group::add_signals) |
+//! | `*run.SignalError` | [`signal::SignalError`], via [`Error::find_source`] |
 //! | `run.ContextHandler(ctx)` | [`g.add_token_handler(token)`](Group::add_token_handler) |
 //! | `context.WithCancel` | [`CancelToken::new`], [`CancelToken::cancel`] |
 //! | `<-ctx.Done()` in a `select` | `recv(token.done())` in `crossbeam_channel::select!` |

@@ -94,7 +94,10 @@ mod tests {
         state.exited(0);
         state.teardown_started(Instant::now());
         let text = live.to_string();
-        assert!(text.starts_with("still running: b (teardown for "), "{text}");
+        assert!(
+            text.starts_with("still running: b (teardown for "),
+            "{text}"
+        );
         state.exited(1);
         assert!(live.to_string().starts_with("no actor still running"));
     }
