@@ -83,12 +83,13 @@ impl Finished {
     }
 }
 
-/// Runs `command` to its end (killing it if it runs for longer than [`GUARD`]).
+/// Runs `command` to its end (killing it if it runs for longer than twice [`GUARD`]).
 pub(crate) fn run(mut command: Command) -> Finished {
     finish(command.spawn().expect("cannot start the child"))
 }
 
-/// Waits for `child` to end (killing it after [`GUARD`]) and collects its events and stderr.
+/// Waits for `child` to end (killing it after twice [`GUARD`]) and collects its events and
+/// stderr.
 pub(crate) fn finish(mut child: Child) -> Finished {
     let stdout = child.stdout.take().expect("stdout is piped");
     let events = std::thread::spawn(move || {
@@ -106,7 +107,8 @@ pub(crate) fn finish(mut child: Child) -> Finished {
             text
         })
     });
-    let deadline = Instant::now() + GUARD;
+    // Twice the guard: a child's own guard (on a run that hangs) fires first, and says more.
+    let deadline = Instant::now() + 2 * GUARD;
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
