@@ -70,7 +70,9 @@
 //! removed under the same lock, so a signal that arrives while [`StopSignals::new`] runs, while
 //! a [`StopSignals`] is dropped, or between an actor's interrupt and its return counts either as
 //! before or as after that moment, and is never lost: it stops a group, forces the exit, or
-//! gets the disposition described above.
+//! gets the disposition described above. A signal whose handler has returned before that
+//! moment (a [`raise`](signal_hook::low_level::raise) that has returned, say) counts as before
+//! it: these moments first dispatch what has been counted.
 //!
 //! # Real-time signals
 //!
