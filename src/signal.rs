@@ -74,6 +74,13 @@
 //! moment (a [`raise`](signal_hook::low_level::raise) that has returned, say) counts as before
 //! it: these moments first dispatch what has been counted.
 //!
+//! The one exception is signal-hook's: the first time a signal is registered in the process,
+//! signal-hook-registry installs its handler a moment before it can run any action, and a
+//! signal that arrives in that moment, whose action was the default, is lost instead of ending
+//! the process (an ignored signal is ignored, and a handler installed before is called, as
+//! they should be). rungroup registers each signal once, at its first [`StopSignals::new`]:
+//! create it early.
+//!
 //! # Real-time signals
 //!
 //! On Linux and Android, the real-time signals (SIGRTMIN to SIGRTMAX, numbers from
