@@ -39,8 +39,9 @@
 //!
 //! Ready-made actors: [`Group::add_with_token`] (execute is handed a [`CancelToken`] that the
 //! group cancels), [`Group::add_periodic`] (a ticker loop), [`Group::add_token_handler`] (stop
-//! when an outside token is cancelled), [`Group::add_group`] (a nested group) and
-//! [`Group::add_signals`] (signals).
+//! when an outside token is cancelled), [`Group::add_group`] (a nested group),
+//! [`Group::add_signals`] (signals that stop the group) and [`ActorBuilder::add_on_signal`] (a
+//! function called on each signal, such as a reload on SIGHUP).
 //!
 //! # The contract of `run`
 //!

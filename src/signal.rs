@@ -1,4 +1,5 @@
-//! A signal actor: stop the group on SIGINT, SIGTERM or any other catchable signal.
+//! Signal actors: stop the group on SIGINT, SIGTERM or any other catchable signal
+//! ([`StopSignals`]), or act on a signal such as SIGHUP without stopping it ([`OnSignal`]).
 //!
 //! [`StopSignals::new`] registers at once, before any thread starts, so a signal that arrives
 //! between set-up and [`Group::run`] is kept and honoured when the group starts, instead of
@@ -42,10 +43,19 @@
 //! A [`StopSignals`] watches from [`StopSignals::new`] until its group's run has ended (every
 //! actor returned, or the deadline expired), or until it is dropped unused.
 //!
+//! # Signals that do not stop the group
+//!
+//! An [`OnSignal`] watches its signals from [`OnSignal::new`] too, and its actor
+//! ([`ActorBuilder::add_on_signal`]) calls a function on each delivery and keeps running: a
+//! configuration reload on SIGHUP. Deliveries that arrive while the function runs (or before
+//! the group runs) are merged into one call per signal. An [`OnSignal`] is never armed: a
+//! burst of its signals never ends the process, and while it watches a signal, no repeat of
+//! that signal forces the exit, whatever [`StopSignals`] also watch it.
+//!
 //! # Afterwards, the signal behaves as before
 //!
-//! While no [`StopSignals`] watches a signal any more, the signal behaves as it did before the
-//! first one watched it: an ignored signal stays ignored (`nohup`, `trap '' HUP`, and SIGPIPE,
+//! While no [`StopSignals`] or [`OnSignal`] watches a signal any more, the signal behaves as it
+//! did before the first one watched it: an ignored signal stays ignored (`nohup`, `trap '' HUP`, and SIGPIPE,
 //! which Rust's runtime ignores before `main`), a handler installed before is still called, and
 //! a signal whose action was the default gets the default action (SIGINT and SIGTERM kill the
 //! process). A second [`Group::run`] with a new [`StopSignals`] behaves exactly like the first.
@@ -91,7 +101,7 @@ use std::sync::Arc;
 
 use signal_hook::low_level;
 
-use crate::{ActorBuilder, Error, Group};
+use crate::{ActorBuilder, BoxError, Error, Group};
 
 mod dispatch;
 
@@ -389,6 +399,107 @@ impl std::fmt::Debug for StopSignals {
     }
 }
 
+/// A signal watcher that does not stop the group: its actor calls a function on each of its
+/// signals, such as a configuration reload on SIGHUP.
+///
+/// It watches from [`OnSignal::new`], so a signal that arrives before the group runs is kept
+/// for the function. Add it with [`ActorBuilder::add_on_signal`]. See the
+/// [module documentation](self#signals-that-do-not-stop-the-group).
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use std::sync::Arc;
+/// use rungroup::signal::{OnSignal, SIGUSR2};
+///
+/// let reloads = Arc::new(AtomicUsize::new(0));
+/// let counter = Arc::clone(&reloads);
+/// let on_hup = OnSignal::new([SIGUSR2], move |signal| {
+///     assert_eq!(signal.name, "SIGUSR2");
+///     counter.fetch_add(1, Ordering::SeqCst);
+///     Ok(())
+/// })?;
+/// signal_hook::low_level::raise(SIGUSR2)?; // kept for the actor
+///
+/// let mut g = rungroup::Group::new();
+/// g.actor("reload").add_on_signal(on_hup);
+/// g.actor("main").add(move || {
+///     while reloads.load(Ordering::SeqCst) == 0 { std::thread::yield_now(); }
+///     Ok(())
+/// }, |_| ());
+/// assert!(g.run().is_ok()); // the reload actor kept running until main returned
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[cfg_attr(docsrs, doc(cfg(all(unix, feature = "signal"))))]
+pub struct OnSignal {
+    watch: Watch,
+    inbox: Arc<Inbox>,
+    signals: Vec<c_int>,
+    callback: Callback,
+}
+
+/// What an [`OnSignal`] calls.
+type Callback = Box<dyn FnMut(SignalError) -> Result<(), BoxError> + Send>;
+
+impl OnSignal {
+    /// Starts watching `signals`; the actor made with [`ActorBuilder::add_on_signal`] will call
+    /// `callback` with each signal that arrives.
+    ///
+    /// Duplicates are ignored. Any catchable signal is allowed, as for [`StopSignals::new`].
+    ///
+    /// # Errors
+    ///
+    /// As [`StopSignals::new`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rungroup::signal::{OnSignal, SIGHUP};
+    ///
+    /// let on_hup = OnSignal::new([SIGHUP], |_| Ok(()))?;
+    /// assert!(OnSignal::new([], |_| Ok(())).is_err());
+    /// # drop(on_hup);
+    /// # Ok::<(), rungroup::Error>(())
+    /// ```
+    pub fn new<F>(signals: impl IntoIterator<Item = c_int>, callback: F) -> Result<Self, Error>
+    where
+        F: FnMut(SignalError) -> Result<(), BoxError> + Send + 'static,
+    {
+        let signals = checked(signals)?;
+        let (watch, inbox) = watch(&signals, Role::Notify)?;
+        Ok(OnSignal {
+            watch,
+            inbox,
+            signals,
+            callback: Box::new(callback),
+        })
+    }
+
+    /// Returns the signals this watcher watches, in the order given, without duplicates.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rungroup::signal::{OnSignal, SIGHUP, SIGUSR1};
+    ///
+    /// let on = OnSignal::new([SIGHUP, SIGUSR1, SIGHUP], |_| Ok(()))?;
+    /// assert_eq!(on.signals(), [SIGHUP, SIGUSR1]);
+    /// # Ok::<(), rungroup::Error>(())
+    /// ```
+    pub fn signals(&self) -> &[c_int] {
+        &self.signals
+    }
+}
+
+impl std::fmt::Debug for OnSignal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OnSignal")
+            .field("signals", &self.signals)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Group {
     /// Adds a signal actor named `signal`. See [`ActorBuilder::add_signals`].
     ///
@@ -444,6 +555,55 @@ impl<'g> ActorBuilder<'g> {
                 dispatch::arm(id);
                 woken.interrupt();
             },
+        )
+    }
+
+    /// Adds an actor that calls the [`OnSignal`]'s function with each of its signals and keeps
+    /// running; an `Err` from the function is this actor's failure, which stops the group.
+    /// Its interrupt makes it return `Ok(())` (after the call in progress, if any).
+    ///
+    /// Signals that arrive while the function runs, or before the actor starts, are merged into
+    /// one call per signal. The watcher stays until the group's run ends.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rungroup::signal::{OnSignal, SIGUSR1};
+    ///
+    /// let mut g = rungroup::Group::new();
+    /// let on = OnSignal::new([SIGUSR1], |signal| {
+    ///     Err(format!("cannot reload on {}", signal.name).into())
+    /// })?;
+    /// g.actor("reload").add_on_signal(on);
+    /// g.add_with_token(|token| { token.wait(); Ok(()) });
+    /// signal_hook::low_level::raise(SIGUSR1)?;
+    /// let err = g.run().unwrap_err();
+    /// assert_eq!(err.actor(), Some("reload"));
+    /// assert_eq!(std::error::Error::source(&err).unwrap().to_string(), "cannot reload on SIGUSR1");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg_attr(docsrs, doc(cfg(all(unix, feature = "signal"))))]
+    pub fn add_on_signal(mut self, on_signal: OnSignal) -> &'g mut Group {
+        let OnSignal {
+            watch,
+            inbox,
+            mut callback,
+            ..
+        } = on_signal;
+        dispatch::set_live(watch.id, self.live());
+        self.keep_until_end(watch);
+        let woken = Arc::clone(&inbox);
+        self.add(
+            move || loop {
+                let (signals, interrupted) = inbox.wait();
+                if interrupted {
+                    return Ok(());
+                }
+                for signal in signals {
+                    callback(SignalError::new(signal))?;
+                }
+            },
+            move |_| woken.interrupt(),
         )
     }
 }

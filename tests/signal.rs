@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use crossbeam_channel::bounded;
-use rungroup::signal::{SignalError, StopSignals, SIGUSR1, SIGUSR2};
+use rungroup::signal::{OnSignal, SignalError, StopSignals, SIGUSR1, SIGUSR2};
 use rungroup::{Cause, Error, Group, Outcome};
 use signal_hook::low_level::raise;
 
@@ -232,4 +232,49 @@ fn repeated_signal_is_ignored_when_opted_out() {
         .unwrap_err()
         .find_source::<SignalError>()
         .is_some());
+}
+
+/// An `OnSignal` actor calls its function on each delivery and keeps running; its interrupt
+/// makes it return `Ok(())`.
+#[test]
+fn on_signal_calls_and_keeps_running() {
+    let _lock = lock();
+    let (tx, calls) = bounded(1);
+    let on = OnSignal::new([SIGUSR1, SIGUSR2], move |signal| {
+        tx.send(signal.name).unwrap();
+        Ok(())
+    })
+    .unwrap();
+    let mut g = Group::new();
+    g.actor("reload").add_on_signal(on);
+    add_idle(&mut g, "idle");
+    let stop = g.stop_handle();
+    let (done_tx, done) = bounded(1);
+    std::thread::spawn(move || done_tx.send(g.run_report()).unwrap());
+    for signal in [SIGUSR1, SIGUSR2, SIGUSR1] {
+        raise(signal).unwrap();
+        let name = calls.recv_timeout(GUARD).unwrap();
+        assert_eq!(name, SignalError::new(signal).name);
+    }
+    stop.stop();
+    let report = done.recv_timeout(GUARD).expect("run hung");
+    assert_eq!(report.cause, Cause::Stopped);
+    assert!(report.actors[0].outcome.is_ok(), "{report}");
+}
+
+/// An error from the function is the actor's failure, with the function's error as source.
+#[test]
+fn on_signal_error_stops_the_group() {
+    let _lock = lock();
+    let on = OnSignal::new([SIGUSR2], |_| Err("reload failed".into())).unwrap();
+    let mut g = Group::new();
+    g.actor("reload").add_on_signal(on);
+    add_idle(&mut g, "idle");
+    raise(SIGUSR2).unwrap();
+    let err = run_guarded(g).unwrap_err();
+    assert_eq!(err.actor(), Some("reload"));
+    assert_eq!(
+        std::error::Error::source(&err).unwrap().to_string(),
+        "reload failed"
+    );
 }

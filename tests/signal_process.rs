@@ -16,7 +16,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, Sender};
-use rungroup::signal::{SignalError, StopSignals, SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
+use rungroup::signal::{
+    OnSignal, SignalError, StopSignals, SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGUSR2,
+};
 use rungroup::{Error, Group};
 use signal_hook::consts::{SIGALRM, SIGPIPE, SIGWINCH};
 use signal_hook::low_level::raise;
@@ -424,6 +426,76 @@ fn force_exit_on_repeat_last_call_wins() {
     let out = child::run(child::command("child_last_call_wins"));
     assert_eq!(out.code(), Some(128 + SIGUSR1), "{out:#?}");
     assert_eq!(out.events, ["(true) then (false): a repeat is ignored"]);
+}
+
+#[test]
+fn child_reload() {
+    if !child::is("child_reload") {
+        return;
+    }
+    let on_hup = OnSignal::new([SIGHUP], |signal| {
+        event(format!("call: {}", signal.name));
+        Ok(())
+    })
+    .unwrap();
+    let mut g = Group::new();
+    g.add_signals(StopSignals::new([SIGTERM]).unwrap());
+    g.actor("reload").add_on_signal(on_hup);
+    event("ready");
+    event(format!("stopped by {}", stopped_by(g.run())));
+}
+
+/// An `OnSignal` on SIGHUP beside a `StopSignals` on SIGTERM: a burst of 50 SIGHUPs never
+/// ends the process, each delivery left after the kernel's merging is a call (merged again
+/// while a call runs), and SIGTERM then stops the group for a clean exit.
+#[test]
+fn burst_of_sighups_reloads() {
+    let mut running = child::spawn(child::command("child_reload"));
+    running.wait_for("ready");
+    for _ in 0..50 {
+        running.kill(SIGHUP);
+    }
+    running.wait_for("call: SIGHUP");
+    running.kill(SIGTERM);
+    let out = running.finish();
+    assert_eq!(out.code(), Some(0), "{out:#?}");
+    let calls = out.events.iter().filter(|e| *e == "call: SIGHUP").count();
+    assert!((1..=50).contains(&calls), "{out:#?}");
+    let mut expected = vec!["ready".to_owned()];
+    expected.extend(std::iter::repeat("call: SIGHUP".to_owned()).take(calls));
+    expected.push("stopped by SIGTERM".to_owned());
+    assert_eq!(out.events, expected);
+    eprintln!("50 SIGHUPs, {calls} calls");
+}
+
+#[test]
+fn child_on_signal_never_armed() {
+    if !child::is("child_on_signal_never_armed") {
+        return;
+    }
+    let _stop = StopSignals::new([SIGUSR1]).unwrap();
+    let on = OnSignal::new([SIGUSR1], |_| Ok(())).unwrap();
+    for _ in 0..3 {
+        raise(SIGUSR1).unwrap();
+    }
+    settle();
+    event("three SIGUSR1 with an OnSignal watching: still running");
+    drop(on);
+    raise(SIGUSR1).unwrap();
+    settle();
+    event("survived");
+}
+
+/// While an `OnSignal` watches a signal, no repeat of it forces the exit, even with an armed
+/// `StopSignals` beside it; once it is gone, the next one does.
+#[test]
+fn on_signal_is_never_armed() {
+    let out = child::run(child::command("child_on_signal_never_armed"));
+    assert_eq!(out.code(), Some(128 + SIGUSR1), "{out:#?}");
+    assert_eq!(
+        out.events,
+        ["three SIGUSR1 with an OnSignal watching: still running"]
+    );
 }
 
 /// A small xorshift generator: random delays without a dependency.

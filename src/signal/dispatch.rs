@@ -13,8 +13,8 @@
 //!
 //! The dispatcher thread (`rungroup-signals`) reads the count sockets and decides, for each
 //! delivery and under the global lock, what it means: a stop for the watchers that have not
-//! caught one yet, a forced exit once every watcher is armed, or (no watcher) the disposition the
-//! signal had before. Watchers are added and removed under the same lock, so a delivery is
+//! caught one yet (and a call for every `OnSignal`), a forced exit once every watcher is armed,
+//! or (no watcher) the disposition the signal had before. Watchers are added and removed under the same lock, so a delivery is
 //! dispatched either before a watcher is added or after, never half way.
 
 use std::fs::File;
@@ -51,6 +51,8 @@ pub(super) enum Role {
         /// Has caught a signal of its set, or its actor was interrupted.
         armed: bool,
     },
+    /// An [`OnSignal`](super::OnSignal): takes every signal, never armed.
+    Notify,
 }
 
 impl Role {
@@ -247,8 +249,8 @@ pub(super) fn unwatch(id: u64) {
 /// that a signal between the interrupt and the actor's return counts as a repeat.
 pub(super) fn arm(id: u64) {
     if let Some(w) = settled().watchers.iter_mut().find(|w| w.id == id) {
-        match &mut w.role {
-            Role::Stop { armed, .. } => *armed = true,
+        if let Role::Stop { armed, .. } = &mut w.role {
+            *armed = true;
         }
     }
 }
@@ -256,8 +258,8 @@ pub(super) fn arm(id: u64) {
 /// Sets whether watcher `id` counts as armed once it is.
 pub(super) fn set_force_exit(id: u64, enabled: bool) {
     if let Some(w) = settled().watchers.iter_mut().find(|w| w.id == id) {
-        match &mut w.role {
-            Role::Stop { force_exit, .. } => *force_exit = enabled,
+        if let Role::Stop { force_exit, .. } = &mut w.role {
+            *force_exit = enabled;
         }
     }
 }
@@ -397,6 +399,7 @@ impl State {
                     *armed = true;
                     w.inbox.deliver(signal);
                 }
+                Role::Notify => w.inbox.deliver(signal),
             }
         }
         None

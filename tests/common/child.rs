@@ -4,6 +4,8 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, ExitStatus, Stdio};
+
+use crossbeam_channel::Receiver;
 use std::time::{Duration, Instant};
 
 use super::GUARD;
@@ -84,21 +86,22 @@ impl Finished {
 }
 
 /// Runs `command` to its end (killing it if it runs for longer than twice [`GUARD`]).
-pub(crate) fn run(mut command: Command) -> Finished {
-    finish(command.spawn().expect("cannot start the child"))
+pub(crate) fn run(command: Command) -> Finished {
+    spawn(command).finish()
 }
 
-/// Waits for `child` to end (killing it after twice [`GUARD`]) and collects its events and
-/// stderr.
-pub(crate) fn finish(mut child: Child) -> Finished {
+/// Starts `command`, its events arriving as it records them.
+pub(crate) fn spawn(mut command: Command) -> Running {
+    let mut child = command.spawn().expect("cannot start the child");
     let stdout = child.stdout.take().expect("stdout is piped");
-    let events = std::thread::spawn(move || {
-        BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
+    let (tx, events) = crossbeam_channel::unbounded();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             // libtest's `test NAME ... ` may precede the first event on its line.
-            .filter_map(|line| line.split_once("event: ").map(|(_, e)| e.to_owned()))
-            .collect::<Vec<_>>()
+            if let Some((_, event)) = line.split_once("event: ") {
+                let _ = tx.send(event.to_owned());
+            }
+        }
     });
     let stderr = child.stderr.take().map(|mut stderr| {
         std::thread::spawn(move || {
@@ -107,22 +110,80 @@ pub(crate) fn finish(mut child: Child) -> Finished {
             text
         })
     });
-    // Twice the guard: a child's own guard (on a run that hangs) fires first, and says more.
-    let deadline = Instant::now() + 2 * GUARD;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
+    Running {
+        child,
+        events,
+        seen: Vec::new(),
+        stderr,
+    }
+}
+
+/// A child process that runs, and the events it has recorded so far.
+pub(crate) struct Running {
+    child: Child,
+    events: Receiver<String>,
+    seen: Vec<String>,
+    stderr: Option<std::thread::JoinHandle<String>>,
+}
+
+impl Running {
+    /// Waits (at most [`GUARD`]) for the event `event`, keeping every event seen.
+    pub(crate) fn wait_for(&mut self, event: &str) {
+        let deadline = Instant::now() + GUARD;
+        loop {
+            match self.events.recv_deadline(deadline) {
+                Ok(seen) => {
+                    let found = seen == event;
+                    self.seen.push(seen);
+                    if found {
+                        return;
+                    }
+                }
+                Err(_) => panic!("no event {event:?}; saw {:#?}", self.seen),
+            }
         }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the child hung; events: {:#?}", events.join().unwrap());
+    }
+
+    /// Sends `signal` to the child with kill(2).
+    pub(crate) fn kill(&self, signal: i32) {
+        let signal = nix::sys::signal::Signal::try_from(signal).expect("a signal");
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).unwrap());
+        nix::sys::signal::kill(pid, signal).expect("kill(2) failed");
+    }
+
+    /// Waits for the child to end (killing it after twice [`GUARD`]: a child's own guard, on a
+    /// run that hangs, fires first and says more) and collects its events and stderr.
+    pub(crate) fn finish(mut self) -> Finished {
+        let deadline = Instant::now() + 2 * GUARD;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() >= deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                self.seen.extend(self.events.try_iter());
+                panic!("the child hung; events: {:#?}", self.seen);
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        };
+        // The reader thread ends at the end of stdout, closing the channel.
+        self.seen.extend(self.events.iter());
+        Finished {
+            status,
+            events: std::mem::take(&mut self.seen),
+            stderr: self
+                .stderr
+                .take()
+                .map_or_else(String::new, |s| s.join().unwrap()),
         }
-        std::thread::sleep(Duration::from_millis(2));
-    };
-    Finished {
-        status,
-        events: events.join().unwrap(),
-        stderr: stderr.map_or_else(String::new, |s| s.join().unwrap()),
+    }
+}
+
+impl Drop for Running {
+    /// Kills the child if the test failed before it ended.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
