@@ -9,14 +9,14 @@
 //!
 //! # A repeated signal forces the exit
 //!
-//! A [`StopSignals`] is *armed* once it has caught a signal of its set, or once its actor has
-//! been interrupted (another actor stopped the group). From then on, a further signal of its set
-//! ends the process at once with status 128 + the signal's number (130 for SIGINT, 143 for
-//! SIGTERM), as a shell reports a process killed by it: during the teardown, and also before the
-//! group runs, so that a second Ctrl-C during a slow start-up is not kept waiting. A service
-//! stuck in its teardown can thus still be stopped with a second Ctrl-C, as in Go, where the
-//! runtime restores the default action once `signal.Stop` has run. Opt out with
-//! [`StopSignals::force_exit_on_repeat`]`(false)`.
+//! A [`StopSignals`] is *armed* once it has caught a signal of its set, or once its actor has been
+//! interrupted (another actor stopped the group). From then on, a further signal of its set ends
+//! the process at once (unless another watcher of that signal is not armed: see below) with status
+//! 128 + the signal's number (130 for SIGINT, 143 for SIGTERM), as a shell reports a process killed
+//! by it: during the teardown, and also before the group runs, so that a second Ctrl-C during a
+//! slow start-up is not kept waiting. A service stuck in its teardown can thus still be stopped
+//! with a second Ctrl-C, as in Go, where the runtime restores the default action once `signal.Stop`
+//! has run. Opt out with [`StopSignals::force_exit_on_repeat`]`(false)`.
 //!
 //! Before it exits, the process writes one line to stderr that names the signal and the actors
 //! of the group still running, such as
@@ -33,12 +33,10 @@
 //!
 //! # Several watchers of one signal
 //!
-//! Every live [`StopSignals`] that watches a signal, in one group or in groups running at the
-//! same time, receives it, and each actor returns its own [`SignalError`]; one that has already
-//! caught a signal, or has been interrupted, is not told again. A repeat forces the exit only
-//! when *every* live [`StopSignals`] watching the signal is armed and none opted out: a group
-//! that still runs gets the signal as its stop, so one group's teardown never decides another's
-//! fate.
+//! Every live [`StopSignals`] that watches a signal, in one group or in groups running at the same
+//! time, receives it, and each actor returns its own [`SignalError`]. A repeat forces the exit only
+//! when *every* live [`StopSignals`] watching the signal is armed and none opted out: a group that
+//! still runs gets the signal as its stop, so one group's teardown never decides another's fate.
 //!
 //! A [`StopSignals`] watches from [`StopSignals::new`] until its group's run has ended (every
 //! actor returned, or the deadline expired), or until it is dropped unused.
@@ -54,11 +52,12 @@
 //!
 //! # Afterwards, the signal behaves as before
 //!
-//! While no [`StopSignals`] or [`OnSignal`] watches a signal any more, the signal behaves as it
-//! did before the first one watched it: an ignored signal stays ignored (`nohup`, `trap '' HUP`, and SIGPIPE,
-//! which Rust's runtime ignores before `main`), a handler installed before is still called, and
-//! a signal whose action was the default gets the default action (SIGINT and SIGTERM kill the
-//! process). A second [`Group::run`] with a new [`StopSignals`] behaves exactly like the first.
+//! While no [`StopSignals`] or [`OnSignal`] watches a signal any more, the signal behaves as it did
+//! before the first one watched it: an ignored signal stays ignored (`nohup`, `trap '' HUP`, and
+//! SIGPIPE, which Rust's runtime ignores before `main`), a handler installed before is still
+//! called, and a signal whose action was the default gets the default action (SIGINT and SIGTERM
+//! kill the process). A second [`Group::run`] with a new [`StopSignals`] behaves exactly like the
+//! first.
 //!
 //! - The disposition is read from `/proc/self/status` before the signal's first registration.
 //!   Where that file cannot be read (unix systems other than Linux and Android), it is taken to
@@ -73,8 +72,9 @@
 //!
 //! # The dispatcher thread
 //!
-//! The first [`StopSignals::new`] starts a thread named `rungroup-signals`, which lives for the
-//! rest of the process (it is not one of a group's threads). The signal handler only counts
+//! The first watcher ([`StopSignals::new`] or [`OnSignal::new`]) starts a thread named
+//! `rungroup-signals`, which lives for the rest of the process (it is not one of a group's
+//! threads). The signal handler only counts
 //! each delivery, one byte per run of the handler on a socket of the signal's own, and wakes
 //! that thread, which decides under one lock what each delivery means. Watchers are added and
 //! removed under the same lock, so a signal that arrives while [`StopSignals::new`] runs, while
@@ -357,10 +357,9 @@ impl StopSignals {
     /// Chooses whether a repeated signal forces the exit once this actor is armed (the default:
     /// `true`). The last call wins.
     ///
-    /// With `false`, this actor never counts as armed: while it watches, a repeat of its
-    /// signals is ignored (and delivered to the other watchers that have not caught one yet),
-    /// until the group's run ends; the teardown then has to finish on its own (or be bounded
-    /// with [`Group::teardown_deadline`]).
+    /// With `false`, this actor never counts as armed, so while it watches (until the group's
+    /// run ends), no repeat of its signals forces the exit; the teardown then has to finish on
+    /// its own (or be bounded with [`Group::teardown_deadline`]).
     ///
     /// # Examples
     ///

@@ -278,3 +278,69 @@ fn on_signal_error_stops_the_group() {
         "reload failed"
     );
 }
+
+/// Deliveries that arrive before the actor starts, or while its function runs, are merged into
+/// one call per signal.
+#[test]
+fn on_signal_merges_deliveries() {
+    let _lock = lock();
+    // `StopSignals::new` dispatches every signal counted so far; SIGUSR2 is not raised here.
+    let settle = || drop(StopSignals::new([SIGUSR2]).unwrap());
+    let (tx, calls) = bounded(4);
+    let (proceed, wait) = bounded::<()>(4);
+    let on = OnSignal::new([SIGUSR1], move |signal| {
+        tx.send(signal.name).unwrap();
+        wait.recv_timeout(GUARD).unwrap();
+        Ok(())
+    })
+    .unwrap();
+    for _ in 0..3 {
+        raise(SIGUSR1).unwrap();
+    }
+    settle();
+    let mut g = Group::new();
+    g.actor("reload").add_on_signal(on);
+    add_idle(&mut g, "idle");
+    let stop = g.stop_handle();
+    let (done_tx, done) = bounded(1);
+    std::thread::spawn(move || done_tx.send(g.run()).unwrap());
+    assert_eq!(calls.recv_timeout(GUARD).unwrap(), "SIGUSR1"); // the three before the run
+    for _ in 0..3 {
+        raise(SIGUSR1).unwrap(); // while the function runs
+    }
+    settle();
+    proceed.send(()).unwrap();
+    assert_eq!(calls.recv_timeout(GUARD).unwrap(), "SIGUSR1"); // the three during the call
+    proceed.send(()).unwrap();
+    stop.stop();
+    assert!(matches!(done.recv_timeout(GUARD), Ok(Err(Error::Stopped))));
+    assert!(calls.try_recv().is_err(), "a third call");
+}
+
+/// The names of this process's threads.
+fn thread_names() -> Vec<String> {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .map(|name| name.trim_end().to_owned())
+        .collect()
+}
+
+/// The dispatcher thread is named `rungroup-signals` and lives on once the watchers are gone.
+#[test]
+#[cfg(target_os = "linux")]
+fn dispatcher_thread_lives_on() {
+    let _lock = lock();
+    drop(StopSignals::new([SIGUSR2]).unwrap());
+    // Linux keeps 15 bytes of a thread's name; a new thread names itself once it runs.
+    let deadline = Instant::now() + GUARD;
+    let dispatchers = loop {
+        let names = thread_names();
+        let dispatchers = names.iter().filter(|n| *n == "rungroup-signal").count();
+        if dispatchers > 0 || Instant::now() > deadline {
+            break dispatchers;
+        }
+        std::thread::yield_now();
+    };
+    assert_eq!(dispatchers, 1);
+}

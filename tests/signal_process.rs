@@ -113,13 +113,17 @@ fn child_default() {
     }
     let signals = StopSignals::new([SIGTERM]).unwrap();
     event(format!("stopped by {}", raise_and_run(signals, SIGTERM)));
+    // Another signal-hook user, after rungroup: the default action comes before its own.
+    let later = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(SIGTERM, later).unwrap();
     event("raising SIGTERM after the run");
     raise(SIGTERM).unwrap();
     settle();
     event("survived");
 }
 
-/// A signal whose action was the default gets it back after the run: SIGTERM kills.
+/// A signal whose action was the default gets it back after the run: SIGTERM kills, even with
+/// another signal-hook user's action registered after rungroup's.
 #[test]
 fn default_stays_default() {
     let out = child::run(child::command("child_default"));
@@ -261,17 +265,21 @@ fn child_impatient() {
     // A slow start-up: the group is being built.
     let mut g = Group::new();
     g.add_signals(signals);
+    // Left in stdout's buffer: `exit` would flush it, `_exit` does not.
+    print!("unflushed");
     raise(SIGINT).unwrap();
     settle();
     event("survived the second SIGINT");
 }
 
-/// A second Ctrl-C during a slow start-up, before `run`, forces the exit at once.
+/// A second Ctrl-C during a slow start-up, before `run`, forces the exit at once, with `_exit`:
+/// no exit-time cleanup runs (std's, which flushes stdout, stands for atexit handlers).
 #[test]
 fn second_signal_before_run_forces_exit() {
     let out = child::run(child::command("child_impatient"));
     assert_eq!(out.code(), Some(130), "{out:#?}");
     assert_eq!(out.events, ["first SIGINT kept"]);
+    assert!(!out.stdout.contains("unflushed"), "{out:#?}");
     assert_eq!(
         forced_lines(&out.stderr),
         ["rungroup: a repeated SIGINT forced the exit (status 130); the group has not started running"]

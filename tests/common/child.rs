@@ -69,6 +69,8 @@ pub(crate) struct Finished {
     pub(crate) status: ExitStatus,
     /// Its events, in order.
     pub(crate) events: Vec<String>,
+    /// Its whole stdout, libtest's lines included.
+    pub(crate) stdout: String,
     /// Its stderr, if it was piped.
     pub(crate) stderr: String,
 }
@@ -94,13 +96,10 @@ pub(crate) fn run(command: Command) -> Finished {
 pub(crate) fn spawn(mut command: Command) -> Running {
     let mut child = command.spawn().expect("cannot start the child");
     let stdout = child.stdout.take().expect("stdout is piped");
-    let (tx, events) = crossbeam_channel::unbounded();
+    let (tx, lines) = crossbeam_channel::unbounded();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            // libtest's `test NAME ... ` may precede the first event on its line.
-            if let Some((_, event)) = line.split_once("event: ") {
-                let _ = tx.send(event.to_owned());
-            }
+            let _ = tx.send(line);
         }
     });
     let stderr = child.stderr.take().map(|mut stderr| {
@@ -112,7 +111,7 @@ pub(crate) fn spawn(mut command: Command) -> Running {
     });
     Running {
         child,
-        events,
+        lines,
         seen: Vec::new(),
         stderr,
     }
@@ -121,20 +120,22 @@ pub(crate) fn spawn(mut command: Command) -> Running {
 /// A child process that runs, and the events it has recorded so far.
 pub(crate) struct Running {
     child: Child,
-    events: Receiver<String>,
+    /// Its stdout, line by line.
+    lines: Receiver<String>,
+    /// The lines received so far.
     seen: Vec<String>,
     stderr: Option<std::thread::JoinHandle<String>>,
 }
 
 impl Running {
-    /// Waits (at most [`GUARD`]) for the event `event`, keeping every event seen.
+    /// Waits (at most [`GUARD`]) for the event `event`.
     pub(crate) fn wait_for(&mut self, event: &str) {
         let deadline = Instant::now() + GUARD;
         loop {
-            match self.events.recv_deadline(deadline) {
-                Ok(seen) => {
-                    let found = seen == event;
-                    self.seen.push(seen);
+            match self.lines.recv_deadline(deadline) {
+                Ok(line) => {
+                    let found = event_of(&line) == Some(event);
+                    self.seen.push(line);
                     if found {
                         return;
                     }
@@ -162,16 +163,22 @@ impl Running {
             if Instant::now() >= deadline {
                 let _ = self.child.kill();
                 let _ = self.child.wait();
-                self.seen.extend(self.events.try_iter());
+                self.seen.extend(self.lines.try_iter());
                 panic!("the child hung; events: {:#?}", self.seen);
             }
             std::thread::sleep(Duration::from_millis(2));
         };
         // The reader thread ends at the end of stdout, closing the channel.
-        self.seen.extend(self.events.iter());
+        self.seen.extend(self.lines.iter());
+        let events = self
+            .seen
+            .iter()
+            .filter_map(|l| event_of(l))
+            .map(str::to_owned);
         Finished {
             status,
-            events: std::mem::take(&mut self.seen),
+            events: events.collect(),
+            stdout: self.seen.join("\n"),
             stderr: self
                 .stderr
                 .take()
@@ -186,4 +193,10 @@ impl Drop for Running {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The event a line of the child's stdout records, if it records one. libtest's `test NAME ... `
+/// may precede the first event on its line.
+fn event_of(line: &str) -> Option<&str> {
+    line.split_once("event: ").map(|(_, event)| event)
 }
