@@ -23,7 +23,7 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 
 use crossbeam_channel::{bounded, select, Receiver};
-use rungroup::signal::Signals;
+use rungroup::signal::StopSignals;
 use rungroup::{BoxError, Group};
 
 mod common;
@@ -34,7 +34,7 @@ const USAGE: &str = "closable_reader [--addr HOST:PORT]";
 fn main() {
     let args = Args::parse(USAGE);
     let addr = args.get("--addr").unwrap_or("127.0.0.1:7878").to_owned();
-    let signals = Signals::termination().expect("cannot handle signals");
+    let signals = StopSignals::termination().expect("cannot handle signals");
     let listener = common::bind(&addr);
     let local = listener.local_addr().expect("a bound listener");
 

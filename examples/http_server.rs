@@ -13,7 +13,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rungroup::signal::Signals;
+use rungroup::signal::StopSignals;
 use rungroup::Group;
 use tiny_http::{Request, Response};
 
@@ -27,7 +27,7 @@ fn main() {
     let addr = args.get("--addr").unwrap_or("127.0.0.1:8080").to_owned();
     let drain = args.millis("--drain-ms", None, 10_000, false);
 
-    let signals = Signals::termination().expect("cannot handle signals");
+    let signals = StopSignals::termination().expect("cannot handle signals");
     let server = common::http::listen(&addr);
     let bound = server.server_addr().to_ip().expect("an IP listener");
     log("info", &format!("msg=listening addr={bound}"));

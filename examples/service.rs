@@ -28,7 +28,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, select, Receiver, Sender};
-use rungroup::signal::{Signals, SIGHUP};
+use rungroup::signal::{OnSignal, StopSignals, SIGHUP};
 use rungroup::{BoxError, CancelToken, Group};
 use tiny_http::{Request, Response};
 
@@ -57,9 +57,27 @@ fn main() {
     let scrape = args.millis("--scrape-ms", None, 1000, true);
     let flush = args.millis("--flush-ms", None, 100, true);
 
+    let metrics = Arc::new(Metrics::default());
+
     // Every handler first: no signal is lost or fatal from here on.
-    let signals = Signals::termination().expect("cannot handle signals");
-    let mut hangups = signal_hook::iterator::Signals::new([SIGHUP]).expect("cannot handle SIGHUP");
+    let signals = StopSignals::termination().expect("cannot handle signals");
+    let m = Arc::clone(&metrics);
+    let hangups = OnSignal::new([SIGHUP], move |_| {
+        m.reloads.fetch_add(1, Ordering::Relaxed);
+        match &config {
+            Some(path) => match std::fs::read_to_string(path) {
+                Ok(text) => log(
+                    "info",
+                    &format!("msg=\"config reloaded\" config={:?}", text.trim()),
+                ),
+                // A bad reload is logged, not fatal, as in Prometheus.
+                Err(err) => log("error", &format!("msg=\"reload failed\" err={err:?}")),
+            },
+            None => log("info", "msg=\"config reloaded\" config=none"),
+        }
+        Ok(())
+    })
+    .expect("cannot handle SIGHUP");
     let server = common::http::listen(&addr);
     let file = match OpenOptions::new().create(true).append(true).open(&data) {
         Ok(file) => file,
@@ -71,7 +89,6 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let metrics = Arc::new(Metrics::default());
     let (records, incoming) = bounded::<Record>(1024);
     log(
         "info",
@@ -84,29 +101,7 @@ fn main() {
     let mut g = Group::new();
     g.add_signals(signals);
 
-    let hangup_handle = hangups.handle();
-    let m = Arc::clone(&metrics);
-    g.add_named(
-        "reload",
-        move || {
-            for _ in hangups.forever() {
-                m.reloads.fetch_add(1, Ordering::Relaxed);
-                match &config {
-                    Some(path) => match std::fs::read_to_string(path) {
-                        Ok(text) => log(
-                            "info",
-                            &format!("msg=\"config reloaded\" config={:?}", text.trim()),
-                        ),
-                        // A bad reload is logged, not fatal, as in Prometheus.
-                        Err(err) => log("error", &format!("msg=\"reload failed\" err={err:?}")),
-                    },
-                    None => log("info", "msg=\"config reloaded\" config=none"),
-                }
-            }
-            Ok(())
-        },
-        move |_| hangup_handle.close(),
-    );
+    g.actor("reload").add_on_signal(hangups);
 
     let unblock = Arc::clone(&server);
     let (web_records, m) = (records.clone(), Arc::clone(&metrics));

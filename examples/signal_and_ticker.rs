@@ -17,7 +17,7 @@
 //!   service, which exits with status 1.
 
 use crossbeam_channel::{select, tick};
-use rungroup::signal::Signals;
+use rungroup::signal::{SignalError, StopSignals};
 use rungroup::{CancelToken, Error, Group};
 
 mod common;
@@ -36,7 +36,7 @@ fn main() {
         .map(|_| args.millis("--fail-after-ms", None, 0, false));
 
     // Register the handlers before anything else: a signal from now on is kept for the group.
-    let signals = match Signals::termination() {
+    let signals = match StopSignals::termination() {
         Ok(signals) => signals,
         Err(err) => {
             log(
@@ -87,7 +87,11 @@ fn main() {
             },
             // The seed's cancelAll(): say why we stop, then cancel every watcher of `all`.
             move |first| {
-                match first.as_ref().err().and_then(Error::signal) {
+                match first
+                    .as_ref()
+                    .err()
+                    .and_then(Error::find_source::<SignalError>)
+                {
                     Some(signal) => log(
                         "warn",
                         &format!("msg=\"received {}, exiting gracefully\"", signal.name),

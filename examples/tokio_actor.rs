@@ -14,7 +14,7 @@
 
 use std::time::Duration;
 
-use rungroup::signal::Signals;
+use rungroup::signal::StopSignals;
 use rungroup::Group;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
@@ -29,7 +29,7 @@ const USAGE: &str = "tokio_actor [--addr HOST:PORT]";
 fn main() {
     let args = Args::parse(USAGE);
     let addr = args.get("--addr").unwrap_or("127.0.0.1:7879").to_owned();
-    let signals = Signals::termination().expect("cannot handle signals");
+    let signals = StopSignals::termination().expect("cannot handle signals");
     let listener = common::bind(&addr);
 
     let (shutdown, stopping) = watch::channel(false);

@@ -83,7 +83,9 @@ pub(crate) fn bind(addr: &str) -> std::net::TcpListener {
 pub(crate) fn finish(result: Result<(), Error>, done: &str) {
     match result {
         Ok(()) => log("info", &format!("msg={done:?}")),
-        Err(err) if err.is_signal() => log("info", &format!("msg={done:?}")),
+        Err(err) if err.find_source::<rungroup::signal::SignalError>().is_some() => {
+            log("info", &format!("msg={done:?}"))
+        }
         Err(err) => {
             log(
                 "error",

@@ -42,6 +42,8 @@ pub(crate) struct Service {
     pub(crate) child: Child,
     lines: Receiver<String>,
     pub(crate) seen: Vec<String>,
+    /// Collects the example's stderr until it exits.
+    stderr: Option<std::thread::JoinHandle<String>>,
 }
 
 impl Service {
@@ -52,8 +54,15 @@ impl Service {
             .env_remove("TICK_PERIOD_MS")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("cannot start the example");
+        let mut stderr = child.stderr.take().unwrap();
+        let stderr = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text);
+            text
+        });
         let stdout = child.stdout.take().unwrap();
         let (tx, lines) = bounded(1024);
         std::thread::spawn(move || {
@@ -67,6 +76,7 @@ impl Service {
             child,
             lines,
             seen: Vec::new(),
+            stderr: Some(stderr),
         }
     }
 
@@ -93,7 +103,13 @@ impl Service {
     }
 
     /// Waits for the process to exit; returns its status and every message it logged.
-    pub(crate) fn finish(mut self) -> (ExitStatus, Vec<String>) {
+    pub(crate) fn finish(self) -> (ExitStatus, Vec<String>) {
+        let (status, messages, _) = self.finish_with_stderr();
+        (status, messages)
+    }
+
+    /// Like [`Service::finish`], with everything the process wrote to stderr.
+    pub(crate) fn finish_with_stderr(mut self) -> (ExitStatus, Vec<String>, String) {
         let deadline = Instant::now() + GUARD;
         let status = loop {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -107,7 +123,8 @@ impl Service {
             self.seen.push(line);
         }
         let messages = self.seen.iter().map(|l| message(l)).collect();
-        (status, messages)
+        let stderr = self.stderr.take().map(|s| s.join().unwrap());
+        (status, messages, stderr.unwrap_or_default())
     }
 }
 
