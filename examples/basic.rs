@@ -5,8 +5,9 @@
 //! ```
 //!
 //! The second actor returns an error, so the group ends on a failure: after Go's lines, `main`
-//! exits with status 1 and prints `error: actor `actor-1` returned an error: immediate teardown`
-//! on stderr, as every example does when its group fails. Dependencies: `rungroup`,
+//! exits with status 1 and prints `error: actor `examples/basic.rs:…` returned an error:
+//! immediate teardown` on stderr (an unnamed actor is named after the line that added it), as
+//! every example does when its group fails. Dependencies: `rungroup`,
 //! `crossbeam-channel`.
 
 use std::process::ExitCode;

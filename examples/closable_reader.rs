@@ -31,7 +31,7 @@ use std::sync::{Arc, Mutex};
 use crossbeam_channel::{bounded, select, Receiver};
 use log::{error, info, warn};
 #[cfg(unix)]
-use rungroup::signal::Signals;
+use rungroup::signal::StopSignals;
 use rungroup::{BoxError, Group};
 
 const USAGE: &str = "\
@@ -62,7 +62,7 @@ fn main() -> ExitCode {
     };
     init_logging();
 
-    let signals = match Signals::termination() {
+    let signals = match StopSignals::termination() {
         Ok(signals) => signals,
         Err(err) => return rungroup::exit_code(Err(err)),
     };

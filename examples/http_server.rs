@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use log::{error, info, warn};
 #[cfg(unix)]
-use rungroup::signal::Signals;
+use rungroup::signal::StopSignals;
 use rungroup::{BoxError, Group};
 use tiny_http::{Request, Response, Server};
 
@@ -64,7 +64,7 @@ fn main() -> ExitCode {
     };
     init_logging();
 
-    let signals = match Signals::termination() {
+    let signals = match StopSignals::termination() {
         Ok(signals) => signals,
         Err(err) => return rungroup::exit_code(Err(err)),
     };

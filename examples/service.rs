@@ -26,9 +26,9 @@
 //! acknowledged records not flushed to /dev/full: No space left on device (os error 28)`. It
 //! exits 0 only when every acknowledged record is in the file.
 //!
-//! Unix only (signals). Dependencies: `rungroup`, `signal-hook`, `crossbeam-channel`,
-//! `tiny_http`, `thiserror`, `log` (feature `kv`), `env_logger` (default features off,
-//! `humantime` on), `lexopt`.
+//! Unix only (signals). Dependencies: `rungroup`, `crossbeam-channel`, `tiny_http`,
+//! `thiserror`, `log` (feature `kv`), `env_logger` (default features off, `humantime` on),
+//! `lexopt`.
 #![cfg_attr(not(unix), allow(dead_code, unused_imports))]
 
 use std::fs::{File, OpenOptions};
@@ -43,7 +43,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{bounded, select, Receiver, Sender};
 use log::{error, info, warn};
 #[cfg(unix)]
-use rungroup::signal::{Signals, SIGHUP};
+use rungroup::signal::{OnSignal, StopSignals, SIGHUP};
 use rungroup::{BoxError, CancelToken, Group};
 use tiny_http::{Request, Response, Server};
 
@@ -109,17 +109,29 @@ fn main() -> ExitCode {
     };
     init_logging();
 
+    let metrics = Arc::new(Metrics::default());
+
     // Every handler first: no signal is lost or fatal from here on.
-    let signals = match Signals::termination() {
+    let signals = match StopSignals::termination() {
         Ok(signals) => signals,
         Err(err) => return rungroup::exit_code(Err(err)),
     };
-    let mut hangups = match signal_hook::iterator::Signals::new([SIGHUP]) {
-        Ok(hangups) => hangups,
-        Err(err) => {
-            eprintln!("error: cannot handle SIGHUP: {err}");
-            return ExitCode::FAILURE;
+    let (m, config) = (Arc::clone(&metrics), options.config);
+    let hangups = OnSignal::new([SIGHUP], move |_| {
+        m.reloads.fetch_add(1, Ordering::Relaxed);
+        match &config {
+            Some(path) => match std::fs::read_to_string(path) {
+                Ok(text) => info!(config = text.trim(); "config reloaded"),
+                // A bad reload is logged, not fatal, as in Prometheus.
+                Err(err) => error!(err:% = err; "reload failed"),
+            },
+            None => info!(config = "none"; "config reloaded"),
         }
+        Ok(())
+    });
+    let hangups = match hangups {
+        Ok(hangups) => hangups,
+        Err(err) => return rungroup::exit_code(Err(err)),
     };
     let server = match Server::http(&options.addr) {
         Ok(server) => Arc::new(server),
@@ -139,7 +151,6 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let metrics = Arc::new(Metrics::default());
     let (records, incoming) = bounded::<Record>(1024);
     let addr = server.server_addr().to_ip().expect("an IP listener");
     info!(addr:% = addr; "listening");
@@ -147,26 +158,7 @@ fn main() -> ExitCode {
     let mut g = Group::new();
     g.add_signals(signals);
 
-    let hangup_handle = hangups.handle();
-    let (m, config) = (Arc::clone(&metrics), options.config);
-    g.add_named(
-        "reload",
-        move || {
-            for _ in hangups.forever() {
-                m.reloads.fetch_add(1, Ordering::Relaxed);
-                match &config {
-                    Some(path) => match std::fs::read_to_string(path) {
-                        Ok(text) => info!(config = text.trim(); "config reloaded"),
-                        // A bad reload is logged, not fatal, as in Prometheus.
-                        Err(err) => error!(err:% = err; "reload failed"),
-                    },
-                    None => info!(config = "none"; "config reloaded"),
-                }
-            }
-            Ok(())
-        },
-        move |_| hangup_handle.close(),
-    );
+    g.actor("reload").add_on_signal(hangups);
 
     let unblock = Arc::clone(&server);
     let (web_records, m) = (records.clone(), Arc::clone(&metrics));

@@ -25,7 +25,7 @@ use std::time::Duration;
 use crossbeam_channel::{select, tick};
 use log::{error, info, warn};
 #[cfg(unix)]
-use rungroup::signal::{SignalError, Signals};
+use rungroup::signal::{SignalError, StopSignals};
 use rungroup::{CancelToken, Error, Group};
 
 const USAGE: &str = "\
@@ -67,7 +67,7 @@ fn main() -> ExitCode {
     init_logging();
 
     // Register the handlers before anything else: a signal from now on is kept for the group.
-    let signals = match Signals::termination() {
+    let signals = match StopSignals::termination() {
         Ok(signals) => signals,
         Err(err) => return rungroup::exit_code(Err(err)),
     };

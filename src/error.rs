@@ -134,12 +134,35 @@ pub enum Error {
         /// The names of the actors that had not returned, in insertion order.
         still_running: Vec<String>,
         /// The actor whose interrupt function had not returned, if one had not; the interrupts
-        /// after it were never called.
+        /// after it were called only if it returned.
         blocked_interrupt: Option<String>,
+        /// The actors whose interrupts were still waiting, at the deadline, for their
+        /// dependents (see [`ActorBuilder::after`](crate::ActorBuilder::after)) to stop: the
+        /// stop order was given up and they were interrupted anyway.
+        order_given_up: Vec<String>,
         /// What [`Group::run`](crate::Group::run) would have returned without the deadline:
         /// the first failure, or else the stop request (`None` for `Ok(())`). It is this
         /// error's [`source`](StdError::source) when it is a failure.
         first: Option<Box<Error>>,
+    },
+
+    /// Some actors were not ready when the
+    /// [start deadline](crate::Group::start_deadline) expired. A failure.
+    NotReady {
+        /// The start deadline.
+        deadline: Duration,
+        /// The actors not ready, in insertion order.
+        not_ready: Vec<String>,
+    },
+
+    /// An actor's declared start order cannot be followed: it names an actor that is not in
+    /// the group, or several, or the order is a cycle. Returned by
+    /// [`Group::run`](crate::Group::run) before any thread starts. A failure.
+    Order {
+        /// The actor whose declaration is at fault.
+        actor: String,
+        /// What is wrong with it.
+        reason: String,
     },
 
     /// A signal actor could not be set up: returned by
@@ -230,11 +253,12 @@ impl Error {
             | Error::Panic { actor, .. }
             | Error::InterruptPanic { actor, .. }
             | Error::Spawn { actor, .. }
+            | Error::Order { actor, .. }
             | Error::Cancelled { actor } => Some(actor),
             #[cfg(all(unix, feature = "signal"))]
             Error::Signal { actor, .. } => Some(actor),
             Error::Deadline { first, .. } => first.as_deref().and_then(Error::actor),
-            Error::Stopped { .. } | Error::SignalSetup { .. } => None,
+            Error::Stopped { .. } | Error::SignalSetup { .. } | Error::NotReady { .. } => None,
         }
     }
 
@@ -443,17 +467,22 @@ impl Error {
                 prefix(actor);
                 nest_box(stopped_by);
             }
-            Error::Spawn { actor, .. } | Error::Cancelled { actor } => prefix(actor),
+            Error::Spawn { actor, .. }
+            | Error::Cancelled { actor }
+            | Error::Order { actor, .. } => prefix(actor),
+            Error::NotReady { not_ready, .. } => not_ready.iter_mut().for_each(prefix),
             #[cfg(all(unix, feature = "signal"))]
             Error::Signal { actor, .. } => prefix(actor),
             Error::Deadline {
                 still_running,
                 blocked_interrupt,
+                order_given_up,
                 first,
                 ..
             } => {
                 still_running.iter_mut().for_each(prefix);
                 blocked_interrupt.iter_mut().for_each(prefix);
+                order_given_up.iter_mut().for_each(prefix);
                 nest_box(first);
             }
             Error::Stopped { group: path } => {
@@ -501,11 +530,19 @@ impl Error {
                 deadline,
                 still_running,
                 blocked_interrupt,
+                order_given_up,
                 ..
             } => {
                 write!(f, "teardown deadline of {deadline:?} expired")?;
                 if let Some(actor) = blocked_interrupt {
                     write!(f, "; the interrupt of actor `{actor}` was still running")?;
+                }
+                if !order_given_up.is_empty() {
+                    write!(
+                        f,
+                        "; stop order given up, interrupted anyway: {}",
+                        order_given_up.join(", ")
+                    )?;
                 }
                 if !still_running.is_empty() {
                     write!(f, "; still running: {}", still_running.join(", "))?;
@@ -518,6 +555,17 @@ impl Error {
                 reason,
                 ..
             } => write!(f, "cannot handle signal {signal} ({name}): {reason}"),
+            Error::NotReady {
+                deadline,
+                not_ready,
+            } => write!(
+                f,
+                "start deadline of {deadline:?} expired; not ready: {}",
+                not_ready.join(", ")
+            ),
+            Error::Order { actor, reason } => {
+                write!(f, "cannot start actor `{actor}` in order: {reason}")
+            }
             #[cfg(all(unix, feature = "signal"))]
             Error::Signal { signal, .. } => write!(f, "received {}", signal.name),
             Error::Cancelled { actor } => write!(f, "actor `{actor}` stopped: token cancelled"),
@@ -591,13 +639,28 @@ impl fmt::Debug for Error {
                 deadline,
                 still_running,
                 blocked_interrupt,
+                order_given_up,
                 first,
             } => f
                 .debug_struct("Deadline")
                 .field("deadline", deadline)
                 .field("still_running", still_running)
                 .field("blocked_interrupt", blocked_interrupt)
+                .field("order_given_up", order_given_up)
                 .field("first", first)
+                .finish(),
+            Error::NotReady {
+                deadline,
+                not_ready,
+            } => f
+                .debug_struct("NotReady")
+                .field("deadline", deadline)
+                .field("not_ready", not_ready)
+                .finish(),
+            Error::Order { actor, reason } => f
+                .debug_struct("Order")
+                .field("actor", actor)
+                .field("reason", reason)
                 .finish(),
             Error::SignalSetup {
                 signal,
@@ -701,6 +764,7 @@ mod tests {
             deadline: Duration::from_secs(1),
             still_running: vec!["a".into(), "b".into()],
             blocked_interrupt: Some("d".into()),
+            order_given_up: vec!["f".into()],
             first: Some(Box::new(Error::Panic {
                 actor: "c".into(),
                 message: "m".into(),

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::select;
 
+use crate::lifecycle::{Heartbeat, Readiness, Ready};
 use crate::report::Report;
 use crate::run::{self, Actor, Execute, Failure, Interrupt};
 use crate::status::Live;
@@ -40,13 +41,22 @@ use crate::{BoxError, CancelToken, Cancelled, Error};
 /// );
 /// g.add(|| Err("immediate teardown".into()), |_| ());
 /// let err = g.run().unwrap_err();
-/// assert_eq!(err.actor(), Some("actor-1"));
+/// assert!(err.actor().unwrap().contains(".rs:")); // named after where it was added
 /// ```
 pub struct Group {
     actors: Vec<Actor>,
     stack_size: Option<usize>,
     deadline: Option<Duration>,
     progress: Duration,
+    start_deadline: Option<Duration>,
+    /// The group's readiness, made when someone asks for it.
+    readiness: Option<Readiness>,
+    /// Flags to set when the whole group is ready (a nested group's actor in its parent).
+    also_ready: Vec<Ready>,
+    /// The declared heartbeats, with their actors' names.
+    heartbeats: Vec<(String, Heartbeat)>,
+    /// Whether to notify systemd (feature `systemd`).
+    systemd: bool,
     stop: Option<CancelToken>,
     /// Which actors are still running, for the signal module's forced-exit line.
     live: Live,
@@ -71,6 +81,11 @@ impl Group {
             stack_size: None,
             deadline: None,
             progress: Duration::from_secs(1),
+            start_deadline: None,
+            readiness: None,
+            also_ready: Vec::new(),
+            heartbeats: Vec::new(),
+            systemd: false,
             stop: None,
             live: Live::default(),
             guards: Vec::new(),
@@ -101,7 +116,9 @@ impl Group {
         self.actors.is_empty()
     }
 
-    /// Adds an actor to the group, named `actor-N` after its index.
+    /// Adds an actor to the group, named after the place in the source where it was added,
+    /// such as `src/main.rs:42` (`src/main.rs:42#2`, `#3`… for more actors added at the same
+    /// place, as in a loop). Name it with [`actor`](Group::actor) instead where a name helps.
     ///
     /// `execute` runs on a thread of its own when the group runs; it should run until it fails
     /// or `interrupt` asks it to return. `interrupt` is called exactly once, with the group's
@@ -121,6 +138,7 @@ impl Group {
     /// g.add(|| { std::fs::File::open("/nonexistent")?; Ok(()) }, |_| ());
     /// assert_eq!(g.len(), 3);
     /// ```
+    #[track_caller]
     pub fn add<E, I>(&mut self, execute: E, interrupt: I) -> &mut Self
     where
         E: FnOnce() -> Result<(), BoxError> + Send + 'static,
@@ -182,11 +200,32 @@ impl Group {
             group: self,
             name,
             stack_size: None,
+            ready: None,
+            after: Vec::new(),
         }
     }
 
+    /// An actor named after where it was added: `src/main.rs:42`, with `#2`, `#3`… for more
+    /// actors added at the same place (a loop).
+    #[track_caller]
     pub(crate) fn unnamed(&mut self) -> ActorBuilder<'_> {
-        let name = format!("actor-{}", self.actors.len());
+        let at = std::panic::Location::caller();
+        let base = format!("{}:{}", at.file(), at.line());
+        let same = self
+            .actors
+            .iter()
+            .filter(|a| {
+                a.name == base
+                    || a.name
+                        .strip_prefix(base.as_str())
+                        .and_then(|rest| rest.strip_prefix('#'))
+                        .is_some()
+            })
+            .count();
+        let name = match same {
+            0 => base,
+            n => format!("{base}#{}", n + 1),
+        };
         self.actor(name)
     }
 
@@ -206,6 +245,7 @@ impl Group {
     /// g.add(|| Err("done".into()), |_| ());
     /// assert!(g.run().is_err());
     /// ```
+    #[track_caller]
     pub fn add_with_token<E>(&mut self, execute: E) -> &mut Self
     where
         E: FnOnce(CancelToken) -> Result<(), BoxError> + Send + 'static,
@@ -233,6 +273,7 @@ impl Group {
     /// });
     /// assert!(g.run().is_err());
     /// ```
+    #[track_caller]
     pub fn add_periodic<F>(&mut self, period: Duration, tick: F) -> &mut Self
     where
         F: FnMut() -> Result<(), BoxError> + Send + 'static,
@@ -252,6 +293,7 @@ impl Group {
     /// token.cancel();
     /// assert!(g.run().is_err());
     /// ```
+    #[track_caller]
     pub fn add_token_handler(&mut self, token: CancelToken) -> &mut Self {
         self.unnamed().add_token_handler(token)
     }
@@ -352,6 +394,80 @@ impl Group {
         self
     }
 
+    /// Returns the group's [`Readiness`]: ready once every actor is, until the teardown starts.
+    ///
+    /// Take it before [`run`](Group::run); every call returns a handle on the same state.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut g = rungroup::Group::new();
+    /// g.actor("worker").add_with_token(|token| { token.wait(); Ok(()) });
+    /// let readiness = g.readiness();
+    /// let stop = g.stop_handle();
+    /// let runner = std::thread::spawn(move || g.run());
+    /// assert!(readiness.wait());
+    /// stop.stop();
+    /// let _ = runner.join();
+    /// ```
+    pub fn readiness(&mut self) -> Readiness {
+        self.readiness
+            .get_or_insert_with(Readiness::default)
+            .clone()
+    }
+
+    /// Bounds the start: if some actors are not ready `deadline` after the run started, the
+    /// group stops with [`Error::NotReady`] naming them, a failure.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use rungroup::{Error, Group, Ready};
+    ///
+    /// let never = Ready::new();
+    /// let mut g = Group::new();
+    /// g.start_deadline(Duration::from_millis(20));
+    /// g.actor("db").ready_when(&never).add_with_token(|token| { token.wait(); Ok(()) });
+    /// match g.run() {
+    ///     Err(Error::NotReady { not_ready, .. }) => assert_eq!(not_ready, ["db"]),
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// ```
+    pub fn start_deadline(&mut self, deadline: Duration) -> &mut Self {
+        self.start_deadline = Some(deadline);
+        self
+    }
+
+    /// Makes this group the service that systemd supervises (feature `systemd`, unix): it sends
+    /// `READY=1` once the group is ready, `STOPPING=1` when the teardown starts, `STATUS=`
+    /// lines saying what it waits for (`starting: waiting for db`, `ready`,
+    /// `unhealthy: heartbeat late: worker; watchdog not pinged`, `stopping: waiting for web`),
+    /// and, when systemd asks for a watchdog (`WatchdogSec=`), `WATCHDOG=1` every half
+    /// `WATCHDOG_USEC` while the group is healthy: ready, not stopping, and every
+    /// [`Heartbeat`] on time. A heartbeat that stalls thus stops the pings, and systemd
+    /// restarts the service.
+    ///
+    /// Nothing is sent when `NOTIFY_SOCKET` is unset (not run by systemd): then this costs
+    /// nothing. Call it on the top-level group only. The notifications go through the
+    /// `sd-notify` crate; while the group runs, a thread named `rungroup-systemd` sends them,
+    /// and `run` waits for it before returning.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut g = rungroup::Group::new();
+    /// g.notify_systemd(); // no NOTIFY_SOCKET here: nothing is sent
+    /// g.actor("worker").add(|| Ok(()), |_| ());
+    /// assert!(g.run().is_ok());
+    /// ```
+    #[cfg(all(unix, feature = "systemd"))]
+    #[cfg_attr(docsrs, doc(cfg(all(unix, feature = "systemd"))))]
+    pub fn notify_systemd(&mut self) -> &mut Self {
+        self.systemd = true;
+        self
+    }
+
     /// Returns a handle that stops the group from any thread.
     ///
     /// Take it before [`run`](Group::run). See [`StopHandle`].
@@ -444,16 +560,28 @@ impl Group {
             stack_size,
             deadline,
             progress,
+            start_deadline,
+            readiness,
+            also_ready,
+            heartbeats,
+            systemd,
             stop,
             live,
             guards,
         } = self;
+        // systemd is told when the group is ready: that needs the readiness.
+        let readiness = readiness.or_else(|| systemd.then(Readiness::default));
         let options = run::Options {
             stack_size,
             deadline,
             stop,
             live,
             progress,
+            start_deadline,
+            readiness,
+            also_ready,
+            heartbeats,
+            systemd,
         };
         let report = run::run(actors, options, start);
         // After the last actor: signal handlers stay until the run has ended.
@@ -504,6 +632,8 @@ pub struct ActorBuilder<'g> {
     group: &'g mut Group,
     name: String,
     stack_size: Option<usize>,
+    ready: Option<Ready>,
+    after: Vec<String>,
 }
 
 impl<'g> ActorBuilder<'g> {
@@ -516,8 +646,105 @@ impl<'g> ActorBuilder<'g> {
     /// g.actor("deep").stack_size(8 << 20).add(|| Ok(()), |_| ());
     /// assert!(g.run().is_ok());
     /// ```
+    #[must_use = "the builder does nothing until one of its `add` methods"]
     pub fn stack_size(mut self, bytes: usize) -> Self {
         self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Declares that this actor is ready when `ready` is set, instead of as soon as its thread
+    /// starts. See [`Ready`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rungroup::{Group, Ready};
+    ///
+    /// let bound = Ready::new();
+    /// let mut g = Group::new();
+    /// let ready = bound.clone();
+    /// g.actor("http").ready_when(&bound).add(
+    ///     move || {
+    ///         // ... bind the listener ...
+    ///         ready.set();
+    ///         Ok(())
+    ///     },
+    ///     |_| (),
+    /// );
+    /// assert!(g.run().is_ok());
+    /// assert!(bound.is_set());
+    /// ```
+    #[must_use = "the builder does nothing until one of its `add` methods"]
+    pub fn ready_when(mut self, ready: &Ready) -> Self {
+        self.ready = Some(ready.clone());
+        self
+    }
+
+    /// Declares `heartbeat` as this actor's: the group is healthy only while it beats within
+    /// its interval. See [`Heartbeat`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let alive = rungroup::Heartbeat::new(Duration::from_secs(5));
+    /// let mut g = rungroup::Group::new();
+    /// let beat = alive.clone();
+    /// g.actor("scraper").heartbeat(&alive).add(move || { beat.beat(); Ok(()) }, |_| ());
+    /// assert!(g.run().is_ok());
+    /// ```
+    #[must_use = "the builder does nothing until one of its `add` methods"]
+    pub fn heartbeat(self, heartbeat: &Heartbeat) -> Self {
+        self.group
+            .heartbeats
+            .push((self.name.clone(), heartbeat.clone()));
+        self
+    }
+
+    /// Declares that this actor starts after the actor named `name` is ready, and stops before
+    /// it: its execute is called only once `name` is ready, and at the teardown `name`'s
+    /// interrupt is called only once this actor's execute has returned. Call it again for
+    /// several dependencies.
+    ///
+    /// The order is checked when the group runs: a name that is not in the group (or that
+    /// several actors share) and a cycle are an [`Error::Order`] before any thread starts. If
+    /// the teardown starts before this actor's dependencies are ready, it never starts
+    /// ([`Outcome::NotStarted`](crate::Outcome::NotStarted)) and its interrupt is not called.
+    /// Actors with no order between them start and stop at once, as in a group that declares
+    /// none. See [Order](crate#order) for the whole contract.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rungroup::Group;
+    /// # use std::sync::{Arc, Mutex};
+    ///
+    /// # let log = Arc::new(Mutex::new(Vec::new()));
+    /// # let (l1, l2, l3) = (log.clone(), log.clone(), log.clone());
+    /// let mut g = Group::new();
+    /// g.actor("web").after("storage").add_with_token(move |token| {
+    ///     l1.lock().unwrap().push("web serves"); // storage is ready by now
+    ///     token.wait();
+    ///     l2.lock().unwrap().push("web stopped");
+    ///     Ok(())
+    /// });
+    /// g.actor("storage").add_with_token(move |token| {
+    ///     token.wait(); // interrupted only once web has returned
+    ///     l3.lock().unwrap().push("storage flushed");
+    ///     Ok(())
+    /// });
+    /// let stop = g.stop_handle();
+    /// let readiness = g.readiness();
+    /// let runner = std::thread::spawn(move || g.run());
+    /// readiness.wait();
+    /// stop.stop();
+    /// runner.join().unwrap().unwrap_err();
+    /// assert_eq!(*log.lock().unwrap(), ["web serves", "web stopped", "storage flushed"]);
+    /// ```
+    #[must_use = "the builder does nothing until one of its `add` methods"]
+    pub fn after(mut self, name: impl Into<String>) -> Self {
+        self.after.push(name.into());
         self
     }
 
@@ -538,6 +765,8 @@ impl<'g> ActorBuilder<'g> {
         self.group.actors.push(Actor {
             name: self.name,
             stack_size: self.stack_size,
+            ready: self.ready,
+            after: self.after,
             execute,
             interrupt,
         });
@@ -695,8 +924,12 @@ impl<'g> ActorBuilder<'g> {
     /// g.actor("quitter").add(|| Ok(()), |_| ());
     /// assert!(g.run().is_ok()); // the inner group was torn down with the outer one
     /// ```
-    pub fn add_group(self, mut group: Group) -> &'g mut Group {
+    pub fn add_group(mut self, mut group: Group) -> &'g mut Group {
         let stop = group.stop_handle();
+        // The nested group is ready when all its actors are.
+        let ready = Ready::new();
+        group.also_ready.push(ready.clone());
+        self.ready = Some(ready);
         self.push(
             Box::new(move || group.run().map_err(Failure::Group)),
             Box::new(move |_| stop.stop()),

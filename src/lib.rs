@@ -40,8 +40,9 @@
 //!
 //! Ready-made actors: [`Group::add_with_token`] (execute is handed a [`CancelToken`] that the
 //! group cancels), [`Group::add_periodic`] (a ticker loop), [`Group::add_token_handler`] (stop
-//! when an outside token is cancelled), [`Group::add_group`] (a nested group) and
-//! [`Group::add_signals`] (signals).
+//! when an outside token is cancelled), [`Group::add_group`] (a nested group),
+//! [`Group::add_signals`] (signals that stop the group) and [`ActorBuilder::add_on_signal`] (a
+//! function called on each signal, such as a reload on SIGHUP).
 //!
 //! # The contract of `run`
 //!
@@ -72,7 +73,8 @@
 //!    exception is a [teardown deadline](Group::teardown_deadline) that expired: then `run`
 //!    returns [`Error::Deadline`], which names the actors still running and the interrupt still
 //!    blocked, whose threads are detached. This holds for nested groups too: an inner group
-//!    whose deadline expired makes the outer `run` fail, never return `Ok(())`.
+//!    whose deadline expired makes the outer `run` fail, never return `Ok(())`. (The
+//!    [`signal`] module's dispatcher thread is the process's, not a group's: it lives on.)
 //!
 //! # The result rule
 //!
@@ -96,6 +98,62 @@
 //! 1 with the error on stderr for a failure). This is the one difference from Go, whose `Run`
 //! drops every result after the first. [`Report::failures`] lists every failure in order.
 //!
+//! # Readiness and order
+//!
+//! Opt-in: a group that declares none of this behaves exactly as the contract above says,
+//! and builds none of it.
+//!
+//! - **Readiness.** An actor is ready when its thread has started, or, if it declared a
+//!   [`Ready`] flag ([`ActorBuilder::ready_when`]), once that flag is set. A nested group is
+//!   ready when all its actors are. The group is ready when every actor is, and stops being
+//!   ready when the teardown starts: [`Group::readiness`] serves a `/readyz`, a test, or
+//!   systemd. [`Group::start_deadline`] fails the group with [`Error::NotReady`], naming the
+//!   actors not ready in time.
+//!
+//! # Order
+//!
+//! [`ActorBuilder::after`] declares that an actor starts after another and stops before it,
+//! as systemd's `After=` and Erlang/OTP's supervisors do:
+//!
+//! 1. A dependent's execute is called only once every one of its dependencies is ready.
+//! 2. At the teardown, a dependency's interrupt is called only once every one of its
+//!    dependents has returned (or never started); interrupts that may be called are called in
+//!    insertion order, as in a group without order.
+//! 3. If the teardown starts before a dependent's dependencies are ready, the dependent never
+//!    starts: [`Outcome::NotStarted`], and its interrupt is not called.
+//! 4. Actors with no order between them start and stop at once. Chains, diamonds and several
+//!    dependencies per actor are allowed.
+//! 5. A name not in the group, a name several actors share, and a cycle are an
+//!    [`Error::Order`] from `run` before any thread starts.
+//! 6. The [teardown deadline](Group::teardown_deadline) bounds the order too: at expiry the
+//!    interrupts still waiting for their dependents are called anyway, and
+//!    [`Error::Deadline`] names them (`order_given_up`) beside the actors still running.
+//!
+//! ```
+//! use rungroup::{Group, Ready};
+//!
+//! let db_open = Ready::new();
+//! let mut g = Group::new();
+//! let ready = db_open.clone();
+//! g.actor("storage").ready_when(&db_open).add_with_token(move |token| {
+//!     // open the database, then:
+//!     ready.set();
+//!     token.wait();
+//!     Ok(()) // flushed: called only after web has returned
+//! });
+//! g.actor("web").after("storage").add_with_token(|token| {
+//!     // serve: storage is open
+//!     token.wait();
+//!     Ok(())
+//! });
+//! let readiness = g.readiness();
+//! let stop = g.stop_handle();
+//! let service = std::thread::spawn(move || g.run());
+//! assert!(readiness.wait());
+//! stop.stop();
+//! assert!(!service.join().unwrap().unwrap_err().is_failure());
+//! ```
+//!
 //! # Teardown
 //!
 //! The timeline of one run, with the [`Report`] field (and, with the `log` feature, the
@@ -104,8 +162,10 @@
 //! | step | report | `log` event |
 //! |---|---|---|
 //! | each actor's thread starts | [`ActorReport::outcome`] leaves `NotStarted` | `debug`: actor started |
+//! | each actor is ready (readiness or order in use) | [`ActorReport::ready_after`] | `debug`: actor ready |
+//! | every actor is ready | [`Report::ready_after`] | `info`: group ready |
 //! | the first result arrives, the [`StopHandle`] fires, or a spawn fails | [`Report::cause`], [`Report::teardown_started`] | `info`: teardown started by … |
-//! | each interrupt is called, in insertion order | [`ActorReport::interrupted_after`], [`ActorReport::interrupt_panic`] | `debug`: interrupting; `error`: interrupt panicked |
+//! | each interrupt is called, in insertion order (after its dependents, with an order) | [`ActorReport::interrupted_after`], [`ActorReport::interrupt_panic`] | `debug`: interrupting; `error`: interrupt panicked |
 //! | each actor returns | [`ActorReport::outcome`], [`ActorReport::exit_order`], [`ActorReport::exited_after`] | `info`/`warn`: actor exited with its outcome |
 //! | every second (configurable) while the teardown waits | | `warn`: the actors still running, for how long |
 //! | the deadline expires (if set) | [`Outcome::StillRunning`], [`Report::blocked_interrupt`] | `error`: still running, detached |
@@ -128,9 +188,10 @@
 //!
 //! # Signals
 //!
-//! The [`signal`] module (unix, feature `signal`) registers handlers when the actor is
-//! created, so no signal is lost or fatal between set-up and `run`, and lets a second signal
-//! force the exit of a service stuck in its teardown.
+//! The [`signal`] module (unix, feature `signal`) watches signals from the moment its
+//! [`StopSignals`](signal::StopSignals) is created, so no signal is lost or fatal between set-up
+//! and `run`; lets a second signal force the exit of a service stuck in its teardown; and gives
+//! each signal back the disposition it had before once no actor watches it.
 //!
 //! # Go → Rust
 //!
@@ -141,11 +202,11 @@
 //! | `func() error` | `FnOnce() -> Result<(), BoxError>` |
 //! | `func(error)` | `FnOnce(&Result<(), Error>)` |
 //! | `g.Run()` (the first result) | [`g.run()`](Group::run) (the first failure, else the first result), or [`g.run_report()`](Group::run_report) for every outcome |
-//! | `run.SignalHandler(ctx, sigs...)` | [`signal::Signals::new(sigs)`](signal::Signals::new) + [`g.add_signals`](Group::add_signals) |
+//! | `run.SignalHandler(ctx, sigs...)` | [`signal::StopSignals::new(sigs)`](signal::StopSignals::new) + [`g.add_signals`](Group::add_signals) |
 //! | `*run.SignalError` | [`signal::SignalError`], via [`Error::signal`] |
 //! | `run.ContextHandler(ctx)` | [`g.add_token_handler(token)`](Group::add_token_handler) |
 //! | `context.WithCancel` | [`CancelToken::new`], [`CancelToken::cancel`] |
-//! | `<-ctx.Done()` in a `select` | `recv(token.done())` in `crossbeam_channel::select!` |
+//! | `<-ctx.Done()` in a `select` | `recv(token.done())` in [`rungroup::select!`](select) |
 //!
 //! # Feature flags
 //!
@@ -161,20 +222,69 @@
 )]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[macro_use]
+mod macros {
+    /// Emits a lifecycle event through the `log` facade when the `log` feature is on; compiles to
+    /// nothing otherwise. A logger (or a `Display`) that panics cannot unwind into the run loop.
+    macro_rules! event {
+        ($level:ident, $($arg:tt)+) => {{
+            #[cfg(feature = "log")]
+            {
+                $crate::run::quietly(|| log::$level!(target: "rungroup", $($arg)+));
+            }
+            #[cfg(not(feature = "log"))]
+            {
+                // Type-checks the arguments and keeps them "used"; never runs.
+                if false {
+                    let _ = format_args!($($arg)+);
+                }
+            }
+        }};
+    }
+}
+
 mod error;
 mod group;
+mod lifecycle;
 mod report;
 mod run;
 #[cfg(all(unix, feature = "signal"))]
 #[cfg_attr(docsrs, doc(cfg(all(unix, feature = "signal"))))]
 pub mod signal;
 mod status;
+#[cfg(all(unix, feature = "systemd"))]
+mod systemd;
 mod token;
 
 pub use crate::error::{exit_code, BoxError, Error};
 pub use crate::group::{ActorBuilder, Group, StopHandle};
+pub use crate::lifecycle::{Heartbeat, Readiness, Ready};
 pub use crate::report::{ActorReport, Cause, Outcome, Report};
 pub use crate::token::{CancelToken, Cancelled};
+
+/// crossbeam-channel's receiver, the type of [`CancelToken::done`], re-exported so that
+/// selecting on a token needs no other dependency.
+///
+/// ```
+/// let token = rungroup::CancelToken::new();
+/// let done: &rungroup::Receiver<()> = token.done();
+/// assert!(done.try_recv().is_err());
+/// ```
+pub use crossbeam_channel::Receiver;
+
+/// crossbeam-channel's `select!`, re-exported to wait on a [`CancelToken`] beside other
+/// channels without another dependency.
+///
+/// ```
+/// use rungroup::{select, CancelToken};
+///
+/// let token = CancelToken::new();
+/// token.cancel();
+/// select! {
+///     recv(token.done()) -> _ => {}
+/// }
+/// ```
+pub use crossbeam_channel::select;
 
 /// Compiles the README's Rust examples as doctests.
 #[cfg(doctest)]

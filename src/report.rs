@@ -50,8 +50,16 @@ pub struct Report {
     /// The teardown deadline that was in force, if any.
     pub deadline: Option<Duration>,
     /// The index of the actor whose interrupt function was still running when the deadline
-    /// expired, if one was; the interrupts after it were never called.
+    /// expired, if one was.
     pub blocked_interrupt: Option<usize>,
+    /// The actors interrupted at the deadline without waiting for their dependents to stop
+    /// (see [`ActorBuilder::after`](crate::ActorBuilder::after)), in insertion order.
+    pub order_given_up: Vec<usize>,
+    /// When every actor was ready, from the start of the run; `None` if the group never was
+    /// (or uses neither readiness nor order: see [`ActorReport::ready_after`]).
+    pub ready_after: Option<Duration>,
+    /// The [start deadline](crate::Group::start_deadline) that was in force, if any.
+    pub start_deadline: Option<Duration>,
 }
 
 /// What started a group's teardown. Part of a [`Report`].
@@ -63,7 +71,7 @@ pub struct Report {
 ///
 /// assert_eq!(Group::new().run_report().cause, Cause::Empty);
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Cause {
     /// The group had no actors; nothing ran.
@@ -74,6 +82,10 @@ pub enum Cause {
     Stopped,
     /// The thread of the actor at this index could not be spawned.
     SpawnFailed(usize),
+    /// Some actors were not ready at the [start deadline](crate::Group::start_deadline).
+    NotReady,
+    /// The start order declared by the actor at this index cannot be followed; nothing ran.
+    Invalid(usize),
 }
 
 /// What happened to one actor. Part of a [`Report`].
@@ -106,6 +118,11 @@ pub struct ActorReport {
     pub interrupted_after: Option<Duration>,
     /// The [`Error::InterruptPanic`], if its interrupt function panicked.
     pub interrupt_panic: Option<Error>,
+    /// When it became ready, from the start of the run: when its thread started, or when its
+    /// declared [`Ready`](crate::Ready) was set. Recorded only for groups that use readiness
+    /// or order (a declaration, [`Group::readiness`](crate::Group::readiness), a start
+    /// deadline, a nested group).
+    pub ready_after: Option<Duration>,
 }
 
 /// How an actor's execute function ended. Part of an [`ActorReport`].
@@ -118,7 +135,7 @@ pub struct ActorReport {
 /// let mut g = Group::new();
 /// g.add(|| Err("boom".into()), |_| ());
 /// match &g.run_report().actors[0].outcome {
-///     Outcome::Err(e) => assert_eq!(e.actor(), Some("actor-0")),
+///     Outcome::Err(e) => assert!(e.actor().unwrap().contains(".rs:")), // where it was added
 ///     other => panic!("{other}"),
 /// }
 /// ```
@@ -133,7 +150,8 @@ pub enum Outcome {
     Err(Error),
     /// It had not returned when the teardown deadline expired; its thread is detached.
     StillRunning,
-    /// It was never started, because an earlier actor's thread could not be spawned.
+    /// It was never started: an earlier actor's thread could not be spawned, the teardown
+    /// started before its dependencies were ready, or its start order was invalid.
     NotStarted,
 }
 
@@ -231,14 +249,7 @@ impl Report {
     /// assert!(g.run_report().into_result().is_ok());
     /// ```
     pub fn into_result(self) -> Result<(), Error> {
-        let first = match self.cause {
-            Cause::Empty => Ok(()),
-            Cause::Stopped => Err(Error::Stopped { group: None }),
-            Cause::Actor(i) | Cause::SpawnFailed(i) => match &self.actors[i].outcome {
-                Outcome::Err(e) => Err(e.clone()),
-                _ => Ok(()),
-            },
-        };
+        let first = self.first_result();
         let result = match first {
             Err(e) if e.is_failure() => Err(e),
             first => match (self.failures().into_iter().next(), first) {
@@ -254,15 +265,64 @@ impl Report {
             .map(|a| a.name.clone())
             .collect();
         let blocked_interrupt = self.blocked_interrupt.map(|i| self.actors[i].name.clone());
-        if still_running.is_empty() && blocked_interrupt.is_none() {
+        let order_given_up: Vec<String> = self
+            .order_given_up
+            .iter()
+            .map(|&i| self.actors[i].name.clone())
+            .collect();
+        if still_running.is_empty() && blocked_interrupt.is_none() && order_given_up.is_empty() {
             result
         } else {
             Err(Error::Deadline {
                 deadline: self.deadline.unwrap_or_default(),
                 still_running,
                 blocked_interrupt,
+                order_given_up,
                 first: result.err().map(Box::new),
             })
+        }
+    }
+
+    /// Returns the name of the actor whose exit (or failed spawn, or invalid order) started
+    /// the teardown, if an actor did.
+    ///
+    /// ```
+    /// let mut g = rungroup::Group::new();
+    /// g.actor("quitter").add(|| Ok(()), |_| ());
+    /// assert_eq!(g.run_report().cause_actor(), Some("quitter"));
+    /// ```
+    pub fn cause_actor(&self) -> Option<&str> {
+        match self.cause {
+            Cause::Actor(i) | Cause::SpawnFailed(i) | Cause::Invalid(i) => {
+                Some(&self.actors[i].name)
+            }
+            Cause::Empty | Cause::Stopped | Cause::NotReady => None,
+        }
+    }
+
+    /// The first result: what started the teardown.
+    fn first_result(&self) -> Result<(), Error> {
+        match self.cause {
+            Cause::Empty => Ok(()),
+            Cause::Stopped => Err(Error::Stopped { group: None }),
+            Cause::NotReady => {
+                let deadline = self.start_deadline.unwrap_or_default();
+                Err(Error::NotReady {
+                    deadline,
+                    not_ready: self
+                        .actors
+                        .iter()
+                        .filter(|a| a.ready_after.map_or(true, |at| at > deadline))
+                        .map(|a| a.name.clone())
+                        .collect(),
+                })
+            }
+            Cause::Actor(i) | Cause::SpawnFailed(i) | Cause::Invalid(i) => {
+                match &self.actors[i].outcome {
+                    Outcome::Err(e) => Err(e.clone()),
+                    _ => Ok(()),
+                }
+            }
         }
     }
 
@@ -297,8 +357,13 @@ impl Report {
                 timed.push((at, e));
             }
         }
-        timed.sort_by_key(|(at, _)| *at); // stable: ties keep insertion order
-        timed.into_iter().map(|(_, e)| e.clone()).collect()
+        let mut failures: Vec<(Duration, Error)> =
+            timed.into_iter().map(|(at, e)| (at, e.clone())).collect();
+        if let (Cause::NotReady, Err(e)) = (self.cause, self.first_result()) {
+            failures.push((self.teardown_started.unwrap_or_default(), e));
+        }
+        failures.sort_by_key(|(at, _)| *at); // stable: ties keep insertion order
+        failures.into_iter().map(|(_, e)| e).collect()
     }
 
     /// Returns `true` if the run ended cleanly: nothing failed, and nothing was left running
@@ -314,13 +379,16 @@ impl Report {
     /// ```
     pub fn is_clean(&self) -> bool {
         self.blocked_interrupt.is_none()
+            && self.order_given_up.is_empty()
+            && !matches!(self.cause, Cause::NotReady | Cause::Invalid(_))
             && !self.actors.iter().any(|a| a.outcome.is_failure())
             && self.actors.iter().all(|a| a.interrupt_panic.is_none())
     }
 }
 
 impl fmt::Display for Report {
-    /// One line for the group, then one line per actor.
+    /// One line for the group, one line per actor, then the timeline: every readiness,
+    /// interrupt and exit in the order they happened.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "group of {} actors", self.actors.len())?;
         match self.cause {
@@ -332,6 +400,12 @@ impl fmt::Display for Report {
                 self.actors[i].name
             )?,
             Cause::Stopped => f.write_str(": teardown started by the stop handle")?,
+            Cause::NotReady => f.write_str(": teardown started by the start deadline")?,
+            Cause::Invalid(i) => write!(
+                f,
+                ": nothing ran, the start order of actor `{}` is invalid",
+                self.actors[i].name
+            )?,
         }
         if let (Some(started), Some(took)) = (self.teardown_started, self.teardown) {
             write!(f, " at {started:?}, took {took:?}")?;
@@ -346,8 +420,40 @@ impl fmt::Display for Report {
                 self.actors[i].name
             )?;
         }
+        if !self.order_given_up.is_empty() {
+            let names: Vec<&str> = self
+                .order_given_up
+                .iter()
+                .map(|&i| self.actors[i].name.as_str())
+                .collect();
+            write!(f, "; stop order given up for {}", names.join(", "))?;
+        }
         for actor in &self.actors {
             write!(f, "\n  {actor}")?;
+        }
+        let mut timeline: Vec<(Duration, String)> = Vec::new();
+        if let Some(at) = self.ready_after {
+            timeline.push((at, "group ready".to_owned()));
+        }
+        if let Some(at) = self.teardown_started {
+            timeline.push((at, "teardown started".to_owned()));
+        }
+        for actor in &self.actors {
+            let name = &actor.name;
+            if let Some(at) = actor.ready_after {
+                timeline.push((at, format!("{name} ready")));
+            }
+            if let Some(at) = actor.interrupted_after {
+                timeline.push((at, format!("{name} interrupted")));
+            }
+            if let (Some(at), Some(order)) = (actor.exited_after, actor.exit_order) {
+                timeline.push((at, format!("{name} exited (#{})", order + 1)));
+            }
+        }
+        timeline.sort_by_key(|(at, _)| *at);
+        f.write_str("\ntimeline:")?;
+        for (at, what) in timeline {
+            write!(f, "\n  {at:>12.3?}  {what}")?;
         }
         Ok(())
     }
@@ -362,6 +468,9 @@ impl fmt::Display for ActorReport {
         }
         if let Some(after) = self.interrupted_after {
             write!(f, "; interrupted at {after:?}")?;
+        }
+        if let Some(after) = self.ready_after {
+            write!(f, "; ready at {after:?}")?;
         }
         if let Some(panic) = &self.interrupt_panic {
             write!(f, "; {panic}")?;

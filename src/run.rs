@@ -9,28 +9,13 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{select, Receiver, Sender};
 
+use std::mem::take;
+
 use crate::error::{discard, panic_message};
+use crate::lifecycle::{self, Declared, Heartbeat, Lifecycle, Readiness, Ready};
 use crate::report::{ActorReport, Cause, Outcome, Report};
 use crate::status::{Live, RunState};
 use crate::{BoxError, CancelToken, Error};
-
-/// Emits a lifecycle event through the `log` facade when the `log` feature is on; compiles to
-/// nothing otherwise. A logger (or a `Display`) that panics cannot unwind into the run loop.
-macro_rules! event {
-    ($level:ident, $($arg:tt)+) => {{
-        #[cfg(feature = "log")]
-        {
-            $crate::run::quietly(|| log::$level!(target: "rungroup", $($arg)+));
-        }
-        #[cfg(not(feature = "log"))]
-        {
-            // Type-checks the arguments and keeps them "used"; never runs.
-            if false {
-                let _ = format_args!($($arg)+);
-            }
-        }
-    }};
-}
 
 /// Runs `f`, catching a panic and discarding its payload safely.
 pub(crate) fn quietly(f: impl FnOnce()) {
@@ -47,6 +32,9 @@ pub(crate) enum Failure {
     Group(Error),
     /// The execute panicked; the panic message.
     Panic(String),
+    /// Not a failure: the teardown started before the actor's dependencies were ready, so its
+    /// execute was never called.
+    NeverStarted,
 }
 
 impl Failure {
@@ -59,6 +47,7 @@ impl Failure {
                 message,
                 stopped_by: None,
             },
+            Failure::NeverStarted => unreachable!("recorded as NotStarted"),
         }
     }
 }
@@ -70,6 +59,10 @@ pub(crate) type Interrupt = Box<dyn FnOnce(&Result<(), Error>) + Send>;
 pub(crate) struct Actor {
     pub(crate) name: String,
     pub(crate) stack_size: Option<usize>,
+    /// The readiness flag it declared, if any.
+    pub(crate) ready: Option<Ready>,
+    /// The names of the actors it starts after.
+    pub(crate) after: Vec<String>,
     pub(crate) execute: Execute,
     pub(crate) interrupt: Interrupt,
 }
@@ -82,6 +75,12 @@ pub(crate) struct Options {
     pub(crate) live: Live,
     /// How often the `log` feature says which actors the teardown still waits for.
     pub(crate) progress: Duration,
+    pub(crate) start_deadline: Option<Duration>,
+    pub(crate) readiness: Option<Readiness>,
+    pub(crate) also_ready: Vec<Ready>,
+    pub(crate) heartbeats: Vec<(String, Heartbeat)>,
+    /// Whether to notify systemd (feature `systemd`).
+    pub(crate) systemd: bool,
 }
 
 /// What an actor thread sends when its execute has returned: its index, its result, and when.
@@ -96,31 +95,82 @@ struct Running {
 const REPORTS: &str = "rungroup: every actor thread reports before it ends";
 
 /// Runs `actors` and reports what happened to each. `start` is when the run began.
-pub(crate) fn run(actors: Vec<Actor>, options: Options, start: Instant) -> Report {
+pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> Report {
+    let mut report = Report {
+        actors: Vec::new(),
+        cause: Cause::Empty,
+        teardown_started: None,
+        teardown: None,
+        deadline: options.deadline,
+        blocked_interrupt: None,
+        order_given_up: Vec::new(),
+        ready_after: None,
+        start_deadline: options.start_deadline,
+    };
     if actors.is_empty() {
-        return Report {
-            actors: Vec::new(),
-            cause: Cause::Empty,
-            teardown_started: None,
-            teardown: None,
-            deadline: options.deadline,
-            blocked_interrupt: None,
-        };
+        return report;
     }
-    let state = Arc::new(RunState::new(
-        actors.iter().map(|a| a.name.clone()).collect(),
-    ));
+    let names: Vec<String> = actors.iter().map(|a| a.name.clone()).collect();
+    // Readiness and order cost nothing unless the group uses them.
+    let uses_lifecycle = options.start_deadline.is_some()
+        || options.readiness.is_some()
+        || !options.also_ready.is_empty()
+        || actors
+            .iter()
+            .any(|a| a.ready.is_some() || !a.after.is_empty());
+    let lifecycle = if uses_lifecycle {
+        let after: Vec<Vec<String>> = actors.iter_mut().map(|a| take(&mut a.after)).collect();
+        let plan = match lifecycle::plan(&names, &after) {
+            Ok(plan) => plan,
+            Err((i, reason)) => {
+                if let Some(readiness) = &options.readiness {
+                    readiness.set_stopping();
+                }
+                return invalid(report, actors, i, reason);
+            }
+        };
+        Some(Lifecycle::new(Declared {
+            names: names.clone(),
+            ready: actors.iter_mut().map(|a| a.ready.take()).collect(),
+            plan,
+            readiness: options.readiness.unwrap_or_default(),
+            also: options.also_ready,
+        }))
+    } else {
+        None
+    };
+    let state = Arc::new(RunState::new(names));
     options.live.start(Arc::clone(&state));
+    #[cfg(all(unix, feature = "systemd"))]
+    let notifier = match (&lifecycle, options.systemd) {
+        (Some(lifecycle), true) => {
+            let progress = Arc::clone(&lifecycle.progress);
+            crate::systemd::Notifier::start(
+                lifecycle.progress.readiness(),
+                Arc::clone(&state),
+                move || progress.not_ready(),
+                options.heartbeats,
+            )
+        }
+        _ => None,
+    };
+    #[cfg(not(all(unix, feature = "systemd")))]
+    let _ = (options.heartbeats, options.systemd);
     let mut run = Run {
         start,
         reports: Vec::with_capacity(actors.len()),
         exits: 0,
         blocked_interrupt: None,
     };
-    let spawned = run.spawn_all(actors, options.stack_size, &state);
+    let spawned = run.spawn_all(actors, options.stack_size, &state, lifecycle.as_ref());
+    let start_deadline = options.start_deadline.and_then(|d| start.checked_add(d));
     let (cause, first) = match spawned.failure {
         Some((i, err)) => (Cause::SpawnFailed(i), Err(err)),
-        None => run.wait_first(&spawned.results, options.stop.as_ref()),
+        None => run.wait_first(
+            &spawned.results,
+            options.stop.as_ref(),
+            start_deadline.zip(lifecycle.as_deref()),
+        ),
     };
     let teardown_started = start.elapsed();
     let teardown_start = Instant::now();
@@ -130,17 +180,51 @@ pub(crate) fn run(actors: Vec<Actor>, options: Options, start: Instant) -> Repor
         "teardown started by {}",
         describe(cause, &run.reports)
     );
+    #[cfg(all(unix, feature = "systemd"))]
+    if let Some(notifier) = &notifier {
+        notifier.stopping(&state);
+    }
 
+    // Which actors run their execute: not those still waiting for their dependencies.
+    let n = run.reports.len();
+    let started: Vec<bool> = match &lifecycle {
+        Some(lifecycle) => lifecycle.stop(),
+        None => vec![true; n],
+    };
+    let mut exited: Vec<bool> = run
+        .reports
+        .iter()
+        .enumerate()
+        .map(|(i, r)| !matches!(r.outcome, Outcome::StillRunning) || !started[i])
+        .collect();
     let missing = spawned.interrupts.len() - usize::from(matches!(cause, Cause::Actor(_)));
     let deadline_at = options.deadline.and_then(|d| teardown_start.checked_add(d));
+    let mut interrupts = Interrupts {
+        pending: Vec::with_capacity(n),
+        remaining: 0,
+        dependents: lifecycle
+            .as_ref()
+            .and_then(|l| l.plan.as_ref())
+            .map(|p| p.dependents.clone()),
+        jobs: None,
+    };
+    for (i, interrupt) in spawned.interrupts.into_iter().enumerate() {
+        if started[i] {
+            interrupts.pending.push(Some(interrupt));
+            interrupts.remaining += 1;
+        } else {
+            quietly(move || drop(interrupt)); // it never started: never interrupted
+            interrupts.pending.push(None);
+        }
+    }
     // Without a deadline the interrupts are called on this thread. With one, on a thread of
     // their own, so that an interrupt that blocks cannot hold `run` past the deadline.
     let interrupter = match deadline_at {
-        Some(_) => run.spawn_interrupter(spawned.interrupts, &first),
-        None => {
-            run.interrupt_all(spawned.interrupts, &first);
-            None
-        }
+        Some(_) => run.spawn_interrupter(&first).map(|(jobs, called)| {
+            interrupts.jobs = Some(jobs);
+            called
+        }),
+        None => None,
     };
     let wait = Wait {
         results: &spawned.results,
@@ -151,7 +235,7 @@ pub(crate) fn run(actors: Vec<Actor>, options: Options, start: Instant) -> Repor
         state: &state,
         teardown_start,
     };
-    run.collect_rest(wait, missing);
+    let given_up = run.collect_rest(wait, &mut interrupts, &first, missing, &mut exited);
 
     let teardown = teardown_start.elapsed();
     for actor in run
@@ -173,14 +257,51 @@ pub(crate) fn run(actors: Vec<Actor>, options: Options, start: Instant) -> Repor
         );
     }
     event!(info, "teardown finished in {:?}", teardown);
-    Report {
-        actors: run.reports,
-        cause,
-        teardown_started: Some(teardown_started),
-        teardown: Some(teardown),
-        deadline: options.deadline,
-        blocked_interrupt: run.blocked_interrupt,
+    #[cfg(all(unix, feature = "systemd"))]
+    if let Some(notifier) = notifier {
+        notifier.finish();
     }
+    if let Some(lifecycle) = &lifecycle {
+        let since = |at: Instant| at.saturating_duration_since(start);
+        for (i, actor) in run.reports.iter_mut().enumerate() {
+            actor.ready_after = lifecycle.progress.ready_at(i).map(since);
+        }
+        report.ready_after = lifecycle.progress.all_ready_at().map(since);
+    }
+    report.actors = run.reports;
+    report.cause = cause;
+    report.teardown_started = Some(teardown_started);
+    report.teardown = Some(teardown);
+    report.blocked_interrupt = run.blocked_interrupt;
+    report.order_given_up = given_up;
+    report
+}
+
+/// The report of a group whose start order cannot be followed: nothing ran.
+fn invalid(mut report: Report, actors: Vec<Actor>, at: usize, reason: String) -> Report {
+    for (i, actor) in actors.into_iter().enumerate() {
+        let outcome = if i == at {
+            Outcome::Err(Error::Order {
+                actor: actor.name.clone(),
+                reason: reason.clone(),
+            })
+        } else {
+            Outcome::NotStarted
+        };
+        report.actors.push(ActorReport {
+            name: actor.name,
+            outcome,
+            exit_order: None,
+            exited_after: None,
+            interrupted_after: None,
+            interrupt_panic: None,
+            ready_after: None,
+        });
+        let (execute, interrupt) = (actor.execute, actor.interrupt);
+        quietly(move || drop((execute, interrupt)));
+    }
+    report.cause = Cause::Invalid(at);
+    report
 }
 
 /// What `spawn_all` started.
@@ -194,12 +315,76 @@ struct Spawned {
     failure: Option<(usize, Error)>,
 }
 
+/// An interrupt handed to the interrupt thread, with its actor's index.
+type Job = (usize, Interrupt);
+
 /// What the interrupt thread tells the run loop.
 enum Called {
     /// The interrupt of actor `.0` is being called, since `.1`.
     Start(usize, Instant),
     /// It returned, or panicked with this error.
     Finished(usize, Option<Error>),
+}
+
+/// The interrupts not called yet, and when each may be: at once, or (with a declared order)
+/// once every actor that starts after it has stopped.
+struct Interrupts {
+    /// Per actor, in insertion order: its interrupt, until it is called.
+    pending: Vec<Option<Interrupt>>,
+    remaining: usize,
+    /// Per actor, the actors that must stop before it; `None` without a declared order.
+    dependents: Option<Vec<Vec<usize>>>,
+    /// Where the interrupt thread takes its work, if there is one.
+    jobs: Option<Sender<Job>>,
+}
+
+impl Interrupts {
+    /// Calls (or hands to the interrupt thread) every interrupt that may be called now, in
+    /// insertion order. `exited` says which actors have stopped or never started.
+    fn release(&mut self, run: &mut Run, first: &Result<(), Error>, exited: &[bool]) {
+        if self.remaining == 0 {
+            return;
+        }
+        for i in 0..self.pending.len() {
+            let ready = match &self.dependents {
+                Some(dependents) => dependents[i].iter().all(|&j| exited[j]),
+                None => true,
+            };
+            if ready {
+                if let Some(interrupt) = self.pending[i].take() {
+                    self.dispatch(run, first, i, interrupt);
+                }
+            }
+        }
+        if self.remaining == 0 {
+            self.jobs = None; // the interrupt thread ends once it has called them all
+        }
+    }
+
+    /// Calls every interrupt still waiting, whatever the order; returns whose they were.
+    fn give_up(&mut self, run: &mut Run, first: &Result<(), Error>) -> Vec<usize> {
+        let mut given_up = Vec::new();
+        for i in 0..self.pending.len() {
+            if let Some(interrupt) = self.pending[i].take() {
+                given_up.push(i);
+                self.dispatch(run, first, i, interrupt);
+            }
+        }
+        self.jobs = None;
+        given_up
+    }
+
+    fn dispatch(&mut self, run: &mut Run, first: &Result<(), Error>, i: usize, f: Interrupt) {
+        self.remaining -= 1;
+        match &self.jobs {
+            Some(jobs) => {
+                if let Err(crossbeam_channel::SendError((i, f))) = jobs.send((i, f)) {
+                    run.interrupt_here(i, f, first); // the thread is gone: call it here
+                }
+            }
+            None => run.interrupt_here(i, f, first),
+        }
+    }
 }
 
 /// What `collect_rest` waits for, and until when.
@@ -232,6 +417,7 @@ impl Run {
         actors: Vec<Actor>,
         stack_size: Option<usize>,
         state: &Arc<RunState>,
+        lifecycle: Option<&Arc<Lifecycle>>,
     ) -> Spawned {
         // Each actor sends exactly one message, so a capacity of `n` means no send ever blocks.
         let (tx, results) = crossbeam_channel::bounded::<Message>(actors.len());
@@ -251,6 +437,7 @@ impl Run {
                 exited_after: None,
                 interrupted_after: None,
                 interrupt_panic: None,
+                ready_after: None,
             });
             if failure.is_some() {
                 state.exited(i); // never started
@@ -265,11 +452,13 @@ impl Run {
             }
             running.count.fetch_add(1, Ordering::Relaxed);
             let (tx, done, execute) = (tx.clone(), Arc::clone(&running), actor.execute);
-            let live = Arc::clone(state);
+            let (live, lifecycle) = (Arc::clone(state), lifecycle.cloned());
             // A failed spawn drops the closure inside `spawn`: a panicking `Drop` of the
             // user's captures must not unwind out of `run`.
             let spawned = catch_unwind(AssertUnwindSafe(|| {
-                builder.spawn(move || actor_thread(i, execute, &tx, &done, &live))
+                builder.spawn(move || {
+                    actor_thread(i, execute, &tx, &done, &live, lifecycle.as_deref())
+                })
             }))
             .unwrap_or_else(|payload| {
                 let message = panic_message(&*payload);
@@ -309,18 +498,40 @@ impl Run {
         }
     }
 
-    /// Waits for the first result, or for the stop handle.
+    /// Waits for the first result, the stop handle, or an expired start deadline.
     fn wait_first(
         &mut self,
         results: &Receiver<Message>,
         stop: Option<&CancelToken>,
+        start_deadline: Option<(Instant, &Lifecycle)>,
     ) -> (Cause, Result<(), Error>) {
-        let message = match stop {
-            Some(stop) => select! {
+        let message = match (stop, start_deadline) {
+            (None, None) => Some(results.recv().expect(REPORTS)),
+            (Some(stop), None) => select! {
                 recv(results) -> message => Some(message.expect(REPORTS)),
                 recv(stop.done()) -> _ => None,
             },
-            None => Some(results.recv().expect(REPORTS)),
+            (stop, Some((at, lifecycle))) => {
+                let never = crossbeam_channel::never();
+                let stop = stop.map_or(&never, CancelToken::done);
+                let mut timer = crossbeam_channel::at(at);
+                loop {
+                    select! {
+                        recv(results) -> message => break Some(message.expect(REPORTS)),
+                        recv(stop) -> _ => break None,
+                        recv(timer) -> _ => {
+                            if lifecycle.progress.all_ready() {
+                                timer = crossbeam_channel::never();
+                                continue;
+                            }
+                            let deadline = at.saturating_duration_since(self.start);
+                            let not_ready = lifecycle.progress.not_ready();
+                            event!(error, "not ready at the start deadline: {}", not_ready.join(", "));
+                            return (Cause::NotReady, Err(Error::NotReady { deadline, not_ready }));
+                        }
+                    }
+                }
+            }
         };
         match message {
             Some(message) => {
@@ -331,47 +542,42 @@ impl Run {
         }
     }
 
-    /// Calls every interrupt once, in order, with the first result; a panic is caught and kept.
-    fn interrupt_all(&mut self, interrupts: Vec<Interrupt>, first: &Result<(), Error>) {
-        for (i, interrupt) in interrupts.into_iter().enumerate() {
-            self.called(Called::Start(i, Instant::now()));
-            let panic = call(&self.reports[i].name, interrupt, first);
-            self.called(Called::Finished(i, panic));
-        }
+    /// Calls the interrupt of actor `i` on this thread; a panic is caught and kept.
+    fn interrupt_here(&mut self, i: usize, interrupt: Interrupt, first: &Result<(), Error>) {
+        self.called(Called::Start(i, Instant::now()));
+        let panic = call(&self.reports[i].name, interrupt, first);
+        self.called(Called::Finished(i, panic));
     }
 
-    /// Starts the thread that calls the interrupts, in order, and tells what it does; calls
-    /// them on this thread if that thread cannot be spawned.
+    /// Starts the thread that calls the interrupts it is handed, in order, and tells what it
+    /// does. `None` if that thread cannot be spawned: then they are called on this thread.
     fn spawn_interrupter(
         &mut self,
-        interrupts: Vec<Interrupt>,
         first: &Result<(), Error>,
-    ) -> Option<Receiver<Called>> {
-        // The interrupts go over a channel, so that they are still here if the spawn fails.
-        let (handover, taken) = crossbeam_channel::bounded(1);
+    ) -> Option<(Sender<Job>, Receiver<Called>)> {
+        let (jobs, work) = crossbeam_channel::unbounded::<Job>();
         let (tx, rx) = crossbeam_channel::unbounded();
         let names: Vec<String> = self.reports.iter().map(|r| r.name.clone()).collect();
         let (first_copy, waiter) = (first.clone(), thread::current());
         let spawned = thread::Builder::new()
             .name("rungroup-interrupts".into())
             .spawn(move || {
-                let Ok(interrupts) = taken.recv() else { return };
-                interrupter(interrupts, &names, &first_copy, &tx);
-                drop(tx); // disconnected: every interrupt has returned
+                for (i, interrupt) in work {
+                    let _ = tx.send(Called::Start(i, Instant::now()));
+                    let panic = call(&names[i], interrupt, &first_copy);
+                    let _ = tx.send(Called::Finished(i, panic));
+                }
+                drop(tx); // disconnected: every interrupt handed over has returned
                 waiter.unpark();
             });
         match spawned {
-            Ok(_) => {
-                let _ = handover.send(interrupts);
-                Some(rx)
-            }
+            Ok(_) => Some((jobs, rx)),
             Err(err) => {
                 event!(
                     warn,
                     "cannot start the interrupt thread ({}); interrupting from this one",
                     err
                 );
-                self.interrupt_all(interrupts, first);
                 None
             }
         }
@@ -391,15 +597,30 @@ impl Run {
         }
     }
 
-    /// Collects the `missing` results and waits for the interrupt thread, if there is one.
-    /// While something is missing, sleeps until the last actor has reported or the interrupt
-    /// thread is done (each wakes this thread once), or the deadline passes.
-    fn collect_rest(&mut self, mut wait: Wait<'_>, mut missing: usize) {
+    /// Calls the interrupts as they may be called and collects the `missing` results, until
+    /// every actor has reported and every interrupt has returned, or the deadline. Returns the
+    /// actors whose interrupts were called at the deadline regardless of the order.
+    ///
+    /// Without an order to keep, it sleeps until the last actor has reported or the interrupt
+    /// thread is done (each wakes this thread once); with one, it wakes for each exit.
+    fn collect_rest(
+        &mut self,
+        mut wait: Wait<'_>,
+        interrupts: &mut Interrupts,
+        first: &Result<(), Error>,
+        mut missing: usize,
+        exited: &mut [bool],
+    ) -> Vec<usize> {
         let mut next_progress = wait
             .progress
             .and_then(|p| wait.teardown_start.checked_add(p));
         loop {
-            missing -= self.collect(wait.results);
+            for message in wait.results.try_iter() {
+                let (i, _) = self.record(message);
+                exited[i] = true;
+                missing -= 1;
+            }
+            interrupts.release(self, first, exited);
             if let Some(interrupter) = &wait.interrupter {
                 loop {
                     match interrupter.try_recv() {
@@ -412,42 +633,70 @@ impl Run {
                     }
                 }
             }
-            if missing == 0 && wait.interrupter.is_none() {
-                return;
-            }
-            // Every thread sends its result before it counts itself out, so at a count of
-            // zero the missing results are already in the channel.
-            if missing > 0 && wait.running.count.load(Ordering::Acquire) == 0 {
-                continue;
+            if missing == 0 && interrupts.remaining == 0 && wait.interrupter.is_none() {
+                return Vec::new();
             }
             let wake = match (wait.deadline, next_progress) {
                 (Some(d), Some(p)) => Some(d.min(p)),
                 (d, p) => d.or(p),
             };
-            let Some(wake) = wake else {
-                thread::park();
+            if interrupts.remaining > 0 {
+                // An order to keep: wake for each exit, which may release an interrupt.
+                let message = match wake {
+                    Some(at) => wait.results.recv_deadline(at).ok(),
+                    None => wait.results.recv().ok(),
+                };
+                if let Some(message) = message {
+                    let (i, _) = self.record(message);
+                    exited[i] = true;
+                    missing -= 1;
+                    continue;
+                }
+            } else if missing > 0 && wait.running.count.load(Ordering::Acquire) == 0 {
+                // Every thread sends its result before it counts itself out, so at a count of
+                // zero the missing results are already in the channel.
                 continue;
-            };
+            } else {
+                match wake {
+                    None => {
+                        thread::park();
+                        continue;
+                    }
+                    Some(at) => {
+                        let now = Instant::now();
+                        if now < at {
+                            thread::park_timeout(at - now);
+                            continue;
+                        }
+                    }
+                }
+            }
             let now = Instant::now();
-            if now < wake {
-                thread::park_timeout(wake - now);
-                continue;
-            }
             if wait.deadline.is_some_and(|d| now >= d) {
+                let given_up = interrupts.give_up(self, first);
+                for name in given_up.iter().map(|&i| &self.reports[i].name) {
+                    event!(
+                        error,
+                        "interrupting actor `{}` at the teardown deadline, before its dependents stopped",
+                        name
+                    );
+                }
                 self.collect(wait.results); // a last look; the rest stay running
-                return;
+                return given_up;
             }
-            // Only reached with the `log` feature: say what the teardown waits for.
-            event!(
-                warn,
-                "teardown waiting for {:?} so far; {}",
-                now - wait.teardown_start,
-                Waiting(
-                    wait.state,
-                    self.blocked_interrupt.map(|i| &*self.reports[i].name)
-                )
-            );
-            next_progress = wait.progress.and_then(|p| wake.checked_add(p));
+            if next_progress.is_some_and(|p| now >= p) {
+                // Only reached with the `log` feature: say what the teardown waits for.
+                event!(
+                    warn,
+                    "teardown waiting for {:?} so far; {}",
+                    now - wait.teardown_start,
+                    Waiting(
+                        wait.state,
+                        self.blocked_interrupt.map(|i| &*self.reports[i].name)
+                    )
+                );
+                next_progress = wait.progress.and_then(|p| now.checked_add(p));
+            }
         }
     }
 
@@ -459,6 +708,10 @@ impl Run {
     /// Records an actor's exit and outcome; returns its index and result.
     fn record(&mut self, (i, result, exited): Message) -> (usize, Result<(), Error>) {
         let report = &mut self.reports[i];
+        if let Err(Failure::NeverStarted) = result {
+            report.outcome = Outcome::NotStarted;
+            return (i, Ok(()));
+        }
         report.exit_order = Some(self.exits);
         report.exited_after = Some(exited.saturating_duration_since(self.start));
         self.exits += 1;
@@ -483,21 +736,6 @@ fn call(name: &str, interrupt: Interrupt, first: &Result<(), Error>) -> Option<E
         message,
         stopped_by: None,
     })
-}
-
-/// The body of the interrupt thread: every interrupt in order, each reported as it starts and
-/// ends.
-fn interrupter(
-    interrupts: Vec<Interrupt>,
-    names: &[String],
-    first: &Result<(), Error>,
-    tx: &Sender<Called>,
-) {
-    for (i, interrupt) in interrupts.into_iter().enumerate() {
-        let _ = tx.send(Called::Start(i, Instant::now()));
-        let panic = call(&names[i], interrupt, first);
-        let _ = tx.send(Called::Finished(i, panic));
-    }
 }
 
 /// Reports an actor's exit when dropped: after its execute returned, or if anything between
@@ -535,6 +773,7 @@ fn actor_thread(
     results: &Sender<Message>,
     running: &Running,
     live: &RunState,
+    lifecycle: Option<&Lifecycle>,
 ) {
     let mut exit = Exit {
         i,
@@ -544,6 +783,13 @@ fn actor_thread(
         result: None,
         at: Instant::now(),
     };
+    if let Some(lifecycle) = lifecycle {
+        if !lifecycle.enter(i) {
+            exit.result = Some(Err(Failure::NeverStarted));
+            quietly(move || drop(execute));
+            return;
+        }
+    }
     let result = catch_unwind(AssertUnwindSafe(execute)).unwrap_or_else(|payload| {
         let message = panic_message(&*payload);
         discard(payload); // a payload whose drop panics must not stop this thread reporting
@@ -573,7 +819,8 @@ fn describe(cause: Cause, reports: &[ActorReport]) -> String {
         Cause::Actor(i) => format!("actor `{}`: {}", reports[i].name, reports[i].outcome),
         Cause::SpawnFailed(i) => format!("the failed spawn of actor `{}`", reports[i].name),
         Cause::Stopped => "the stop handle".to_owned(),
-        Cause::Empty => "nothing".to_owned(),
+        Cause::NotReady => "the start deadline".to_owned(),
+        Cause::Empty | Cause::Invalid(_) => "nothing".to_owned(),
     }
 }
 
@@ -603,6 +850,7 @@ fn log_exit(result: &Result<(), Failure>) {
             Err(Failure::Panic(message)) => {
                 log::warn!(target: "rungroup", "actor `{}` panicked: {}", name, message)
             }
+            Err(Failure::NeverStarted) => {}
         }
     });
     #[cfg(not(feature = "log"))]

@@ -14,16 +14,16 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 /// is idempotent; once cancelled, a token stays cancelled.
 ///
 /// Waiting costs no thread: [`done`](Self::done) returns a crossbeam [`Receiver`] that becomes
-/// ready (disconnected) on cancellation, so it can sit in `crossbeam_channel::select!` beside a
-/// ticker or a work queue; [`wait`](Self::wait) and [`wait_timeout`](Self::wait_timeout) block
+/// ready (disconnected) on cancellation, so it can sit in [`select!`](crate::select) (crossbeam's,
+/// re-exported) beside a ticker or a work queue; [`wait`](Self::wait) and [`wait_timeout`](Self::wait_timeout) block
 /// the calling thread, the latter as an interruptible sleep.
 ///
 /// # Examples
 ///
 /// ```
 /// use std::time::Duration;
-/// use crossbeam_channel::{select, tick};
-/// use rungroup::CancelToken;
+/// use rungroup::{select, CancelToken};
+/// use crossbeam_channel::tick;
 ///
 /// let token = CancelToken::new();
 /// let worker = {
@@ -120,15 +120,34 @@ impl CancelToken {
     ///
     /// No message is ever sent: on cancellation the channel disconnects, so `recv` returns
     /// `Err(RecvError)` and a `select!` arm `recv(token.done()) -> _` fires, for every waiter and
-    /// forever after.
+    /// forever after. [`rungroup::select!`](crate::select) and [`rungroup::Receiver`](crate::Receiver)
+    /// are crossbeam-channel's, re-exported, so no other dependency is needed to select on it.
+    ///
+    /// A clone of the receiver outlives the tokens: once every clone of the token has been
+    /// dropped, the channel disconnects too, and a cloned receiver fires although nobody
+    /// cancelled (where Go's `Done()` of a context never cancelled never closes). No token is
+    /// left that could cancel, so this can only end a wait that would otherwise last forever;
+    /// to tell the two apart, keep a token and check [`is_cancelled`](Self::is_cancelled).
     ///
     /// # Examples
     ///
     /// ```
-    /// let token = rungroup::CancelToken::new();
+    /// use std::time::Duration;
+    /// use rungroup::{select, CancelToken};
+    ///
+    /// let token = CancelToken::new();
     /// assert!(token.done().try_recv().is_err()); // empty: not cancelled
+    /// select! {
+    ///     recv(token.done()) -> _ => unreachable!("not cancelled"),
+    ///     default(Duration::from_millis(1)) => {}
+    /// }
     /// token.cancel();
     /// assert!(token.done().recv().is_err()); // disconnected: cancelled
+    ///
+    /// let other = CancelToken::new();
+    /// let done = other.done().clone();
+    /// drop(other); // every token gone, none cancelled
+    /// assert!(done.recv().is_err()); // the clone fires all the same
     /// ```
     pub fn done(&self) -> &Receiver<()> {
         &self.inner.done
@@ -228,7 +247,7 @@ impl fmt::Debug for CancelToken {
 /// let err = g.run().unwrap_err();
 /// assert!(err.find_source::<Cancelled>().is_some());
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
 #[error("token cancelled")]
 pub struct Cancelled;
 

@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::process::{example_path, tail, Service};
+use common::process::{example_path, tail, Exit, Service};
 
 fn graceful_exit_on(signal: &str) {
     let mut service = Service::start("signal_and_ticker", &["--period-ms", "20"]);
@@ -45,7 +45,7 @@ fn sigint_exits_gracefully() {
 }
 
 /// A second signal while module 01 is stuck in its teardown terminates the process at once
-/// with 128 + the signal's number.
+/// with 128 + the signal's number, after one stderr line that names module01.
 fn second_signal_forces_exit(signal: &str, code: i32) {
     let mut service = Service::start(
         "signal_and_ticker",
@@ -55,9 +55,20 @@ fn second_signal_forces_exit(signal: &str, code: i32) {
     service.signal(signal);
     service.wait_for("exiting gracefully");
     service.signal(signal);
-    let (status, messages) = service.finish();
+    let Exit {
+        status,
+        messages,
+        stderr,
+        ..
+    } = service.exit();
     assert_eq!(status.code(), Some(code), "{messages:#?}");
     assert!(!messages.iter().any(|m| m.contains("module 01 exited")));
+    // One line says why, and which actor is stuck.
+    let line = format!(
+        "rungroup: a repeated {signal} forced the exit (status {code}); still running: module01 (teardown for "
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with(&line), "{stderr}");
 }
 
 #[test]

@@ -211,9 +211,10 @@ fn check(specs: &[Spec], baseline: usize) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// The cases count this process's threads and set the panic hook: one test at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
 fn run_cases(cases: u32) {
-    // The cases count this process's threads and set the panic hook: one test at a time.
-    static SERIAL: Mutex<()> = Mutex::new(());
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     std::panic::set_hook(Box::new(|_| {})); // the actors' panics are expected
     let baseline = stable_thread_count();
@@ -238,4 +239,140 @@ fn contract_holds_for_random_groups() {
 #[ignore = "soak: 10 000 cases, run with --ignored"]
 fn soak_contract_holds_for_random_groups() {
     run_cases(10_000);
+}
+
+/// One actor of a random ordered group.
+#[derive(Debug, Clone)]
+struct Node {
+    /// The actors it starts after (indices).
+    after: Vec<usize>,
+    /// Fails before it is ready, after this many microseconds.
+    fails_after_us: Option<u64>,
+    /// Becomes ready this many microseconds after it starts.
+    ready_after_us: u64,
+}
+
+/// Random dependency graphs: actor `i` may start after actor `j` only if `rank[j] < rank[i]`,
+/// so the graph is acyclic whatever the insertion order.
+fn graphs() -> impl Strategy<Value = Vec<Node>> {
+    (1..=10usize)
+        .prop_flat_map(|n| {
+            (
+                Just((0..n).collect::<Vec<usize>>()).prop_shuffle(),
+                prop::collection::vec(
+                    (
+                        prop::collection::vec(any::<bool>(), n),
+                        prop::option::weighted(0.1, 0..500u64),
+                        0..300u64,
+                    ),
+                    n,
+                ),
+            )
+        })
+        .prop_map(|(rank, raw)| {
+            raw.into_iter()
+                .enumerate()
+                .map(|(i, (edges, fails_after_us, ready_after_us))| Node {
+                    after: (0..rank.len())
+                        .filter(|&j| edges[j] && rank[j] < rank[i])
+                        .collect(),
+                    fails_after_us,
+                    ready_after_us,
+                })
+                .collect()
+        })
+}
+
+fn check_order(nodes: &[Node], baseline: usize) -> Result<(), TestCaseError> {
+    let trace = Arc::new(Trace::default());
+    let mut g = Group::new();
+    for (i, node) in nodes.iter().enumerate() {
+        let ready = rungroup::Ready::new();
+        let mut builder = g.actor(format!("a{i}")).ready_when(&ready);
+        for &j in &node.after {
+            builder = builder.after(format!("a{j}"));
+        }
+        let (t1, t2, node) = (trace.clone(), trace.clone(), node.clone());
+        let token = rungroup::CancelToken::new();
+        let waiter = token.clone();
+        builder.add(
+            move || {
+                let seq = t1.tick();
+                t1.returned.lock().unwrap().push((seq, i + 1000)); // "started"
+                if let Some(us) = node.fails_after_us {
+                    std::thread::sleep(Duration::from_micros(us));
+                    let seq = t1.tick();
+                    t1.returned.lock().unwrap().push((seq, i));
+                    return Err("failed before ready".into());
+                }
+                std::thread::sleep(Duration::from_micros(node.ready_after_us));
+                ready.set();
+                waiter.wait();
+                let seq = t1.tick();
+                t1.returned.lock().unwrap().push((seq, i));
+                Ok(())
+            },
+            move |_| {
+                let seq = t2.tick();
+                t2.interrupted.lock().unwrap().push((seq, i));
+                token.cancel();
+            },
+        );
+    }
+    let readiness = g.readiness();
+    let stop = g.stop_handle();
+    let (tx, rx) = bounded(1);
+    std::thread::spawn(move || tx.send(g.run_report()).unwrap());
+    readiness.wait_timeout(GUARD);
+    stop.stop();
+    let report = rx.recv_timeout(GUARD).expect("run hung");
+
+    let events = trace.returned.lock().unwrap().clone();
+    let interrupted = trace.interrupted.lock().unwrap().clone();
+    let started = |i: usize| events.iter().find(|&&(_, k)| k == i + 1000).map(|e| e.0);
+    let exited = |i: usize| events.iter().find(|&&(_, k)| k == i).map(|e| e.0);
+    let interrupt = |i: usize| interrupted.iter().find(|&&(_, k)| k == i).map(|e| e.0);
+    for (i, node) in nodes.iter().enumerate() {
+        // Started exactly when its execute ran; interrupted exactly once if it started.
+        prop_assert_eq!(started(i).is_some(), report.actors[i].exit_order.is_some());
+        let calls = interrupted.iter().filter(|&&(_, k)| k == i).count();
+        prop_assert_eq!(calls, usize::from(started(i).is_some()));
+        for &j in &node.after {
+            if let Some(si) = started(i) {
+                // The dependency had started and said it was ready (it cannot have failed).
+                prop_assert!(started(j).is_some_and(|sj| sj < si));
+                prop_assert!(nodes[j].fails_after_us.is_none());
+                // The dependency was interrupted only after the dependent had returned.
+                if let (Some(ej), Some(ij)) = (exited(i), interrupt(j)) {
+                    prop_assert!(ej < ij, "a{} interrupted before a{} returned", j, i);
+                }
+            }
+        }
+    }
+    prop_assert_eq!(settled_thread_count(baseline), baseline);
+    Ok(())
+}
+
+fn run_order_cases(cases: u32) {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let baseline = stable_thread_count();
+    let mut runner = TestRunner::new(Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    if let Err(e) = runner.run(&graphs(), |nodes| check_order(&nodes, baseline)) {
+        panic!("{e}");
+    }
+}
+
+#[test]
+fn order_holds_for_random_graphs() {
+    run_order_cases(256);
+}
+
+#[test]
+#[ignore = "soak: 10 000 graphs, run with --ignored"]
+fn soak_order_holds_for_random_graphs() {
+    run_order_cases(10_000);
 }

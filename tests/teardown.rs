@@ -47,6 +47,7 @@ fn deadline_names_the_stuck_actors() {
             still_running,
             blocked_interrupt,
             first,
+            ..
         } => {
             assert_eq!(*deadline, Duration::from_millis(50));
             assert_eq!(*blocked_interrupt, None);

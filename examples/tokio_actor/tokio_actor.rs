@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use log::{error, info, warn};
 #[cfg(unix)]
-use rungroup::signal::Signals;
+use rungroup::signal::StopSignals;
 use rungroup::Group;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
@@ -60,7 +60,7 @@ fn main() -> ExitCode {
     };
     init_logging();
 
-    let signals = match Signals::termination() {
+    let signals = match StopSignals::termination() {
         Ok(signals) => signals,
         Err(err) => return rungroup::exit_code(Err(err)),
     };

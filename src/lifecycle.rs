@@ -1,0 +1,624 @@
+//! Lifecycle, opt-in: readiness (an actor says when it is ready; the group is ready when every
+//! actor is) and dependency order (a dependent starts once its dependencies are ready, and is
+//! stopped before them). A group that declares nothing never builds any of this.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{select, Receiver};
+
+use crate::CancelToken;
+
+/// A readiness flag that an actor sets once it can do its job: its listener bound, its
+/// database open.
+///
+/// Declare it with [`ActorBuilder::ready_when`](crate::ActorBuilder::ready_when); the actor is
+/// then ready when [`set`](Ready::set) is called, instead of as soon as its thread starts.
+/// Readiness gates the actors declared [`after`](crate::ActorBuilder::after) it, the group's
+/// [`Readiness`], and (feature `systemd`) the `READY=1` sent to the service manager.
+///
+/// `Ready` is a cheap clone; every clone sets the same flag. Setting it again does nothing.
+///
+/// # Examples
+///
+/// ```
+/// use rungroup::{Group, Ready};
+///
+/// let db_open = Ready::new();
+/// let mut g = Group::new();
+/// let ready = db_open.clone();
+/// g.actor("storage").ready_when(&db_open).add_with_token(move |token| {
+///     // ... open the database ...
+///     ready.set();
+///     token.wait();
+///     Ok(())
+/// });
+/// let readiness = g.readiness();
+/// let stop = g.stop_handle();
+/// let runner = std::thread::spawn(move || g.run());
+/// assert!(readiness.wait()); // storage said it is ready
+/// stop.stop();
+/// assert!(runner.join().unwrap().is_err_and(|e| !e.is_failure()));
+/// assert!(db_open.is_set());
+/// ```
+#[derive(Clone, Default)]
+pub struct Ready(Arc<ReadyInner>);
+
+#[derive(Default)]
+struct ReadyInner {
+    token: CancelToken,
+    /// When it was first set: taken before anyone waiting on it is woken, so that a
+    /// dependency's ready time always precedes its dependents'.
+    set_at: OnceLock<Instant>,
+    /// The run this flag counts for, and the actor's index in it.
+    link: OnceLock<(Arc<Progress>, usize)>,
+    /// Whether it has been counted in its run (exactly once).
+    counted: AtomicBool,
+}
+
+impl Ready {
+    /// Creates a flag that is not set.
+    ///
+    /// ```
+    /// assert!(!rungroup::Ready::new().is_set());
+    /// ```
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the flag: the actor is ready. Idempotent, from any thread.
+    ///
+    /// ```
+    /// let ready = rungroup::Ready::new();
+    /// ready.set();
+    /// ready.clone().set();
+    /// assert!(ready.is_set());
+    /// ```
+    pub fn set(&self) {
+        let _ = self.0.set_at.set(Instant::now());
+        self.0.token.cancel();
+        self.count();
+    }
+
+    /// Returns `true` once the flag has been set.
+    ///
+    /// ```
+    /// let ready = rungroup::Ready::new();
+    /// assert!(!ready.is_set());
+    /// ready.set();
+    /// assert!(ready.is_set());
+    /// ```
+    pub fn is_set(&self) -> bool {
+        self.0.token.is_cancelled()
+    }
+
+    /// Counts this flag for the run it is linked to, once it is both set and linked.
+    fn count(&self) {
+        if !self.is_set() {
+            return;
+        }
+        if let Some((progress, i)) = self.0.link.get() {
+            if !self.0.counted.swap(true, Ordering::AcqRel) {
+                let at = self.0.set_at.get().copied().unwrap_or_else(Instant::now);
+                progress.one_ready(*i, at);
+            }
+        }
+    }
+
+    /// Links the flag to actor `i` of a run; counts it at once if it is already set.
+    pub(crate) fn link(&self, progress: Arc<Progress>, i: usize) {
+        let _ = self.0.link.set((progress, i));
+        self.count();
+    }
+
+    pub(crate) fn done(&self) -> &Receiver<()> {
+        self.0.token.done()
+    }
+}
+
+impl fmt::Debug for Ready {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ready")
+            .field("set", &self.is_set())
+            .finish()
+    }
+}
+
+/// A heartbeat that an actor beats to say it is alive: the group is healthy while every
+/// heartbeat has beaten within its interval.
+///
+/// Declare it with [`ActorBuilder::heartbeat`](crate::ActorBuilder::heartbeat) and call
+/// [`beat`](Heartbeat::beat) from the actor's loop. With the `systemd` feature, the watchdog
+/// pings (`WATCHDOG=1`) stop as soon as one heartbeat is late, so that systemd restarts a
+/// service whose worker is stuck even though its process is alive. The interval counts from
+/// the start of the run, so an actor has one interval to beat for the first time.
+///
+/// # Panics
+///
+/// [`Heartbeat::new`] panics if `interval` is zero.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use rungroup::{Group, Heartbeat};
+///
+/// let alive = Heartbeat::new(Duration::from_secs(10));
+/// let mut g = Group::new();
+/// let beat = alive.clone();
+/// g.actor("worker").heartbeat(&alive).add_periodic(Duration::from_millis(1), move || {
+///     beat.beat(); // one round of work done
+///     Ok(())
+/// });
+/// g.actor("quits").add(|| Ok(()), |_| ());
+/// assert!(g.run().is_ok());
+/// assert!(alive.is_fresh());
+/// ```
+#[derive(Clone)]
+pub struct Heartbeat(Arc<HeartbeatInner>);
+
+struct HeartbeatInner {
+    interval: Duration,
+    base: Instant,
+    /// Nanoseconds from `base` to the last beat.
+    last: AtomicU64,
+}
+
+impl Heartbeat {
+    /// Creates a heartbeat that must beat at least every `interval`; it counts as having just
+    /// beaten.
+    ///
+    /// ```
+    /// let hb = rungroup::Heartbeat::new(std::time::Duration::from_secs(1));
+    /// assert!(hb.is_fresh());
+    /// ```
+    pub fn new(interval: Duration) -> Self {
+        assert!(
+            !interval.is_zero(),
+            "rungroup: a heartbeat interval must not be zero"
+        );
+        Heartbeat(Arc::new(HeartbeatInner {
+            interval,
+            base: Instant::now(),
+            last: AtomicU64::new(0),
+        }))
+    }
+
+    /// Records a beat: the actor is alive now.
+    ///
+    /// ```
+    /// let hb = rungroup::Heartbeat::new(std::time::Duration::from_millis(1));
+    /// std::thread::sleep(std::time::Duration::from_millis(5));
+    /// assert!(!hb.is_fresh());
+    /// hb.beat();
+    /// assert!(hb.is_fresh());
+    /// ```
+    pub fn beat(&self) {
+        let nanos = u64::try_from(self.0.base.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.0.last.fetch_max(nanos, Ordering::AcqRel);
+    }
+
+    /// Returns `true` if the last beat is at most one interval old.
+    ///
+    /// ```
+    /// assert!(rungroup::Heartbeat::new(std::time::Duration::from_secs(60)).is_fresh());
+    /// ```
+    pub fn is_fresh(&self) -> bool {
+        self.late_by().is_none()
+    }
+
+    /// How much later than its interval the last beat is, if it is late.
+    pub(crate) fn late_by(&self) -> Option<Duration> {
+        let last = Duration::from_nanos(self.0.last.load(Ordering::Acquire));
+        let age = self.0.base.elapsed().saturating_sub(last);
+        age.checked_sub(self.0.interval).filter(|d| !d.is_zero())
+    }
+}
+
+impl fmt::Debug for Heartbeat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Heartbeat")
+            .field("interval", &self.0.interval)
+            .field("fresh", &self.is_fresh())
+            .finish()
+    }
+}
+
+const PENDING: u8 = 0;
+const READY: u8 = 1;
+const STOPPING: u8 = 2;
+
+/// Whether a group is ready: every actor ready, and the group not yet stopping. Made by
+/// [`Group::readiness`](crate::Group::readiness); a cheap clone.
+///
+/// It is what a `/readyz` endpoint serves ([`is_ready`](Readiness::is_ready)), what a test
+/// waits for ([`wait`](Readiness::wait)), and what the `systemd` feature turns into `READY=1`.
+/// An actor is ready when its thread has started, or, if it declared a [`Ready`], when that is
+/// set; a nested group when all its actors are. Once the teardown starts the group is no longer
+/// ready, whether it had been or not.
+///
+/// # Examples
+///
+/// ```
+/// let mut g = rungroup::Group::new();
+/// g.actor("worker").add_with_token(|token| { token.wait(); Ok(()) });
+/// let readiness = g.readiness();
+/// assert!(!readiness.is_ready()); // not running yet
+/// let stop = g.stop_handle();
+/// let runner = std::thread::spawn(move || g.run());
+/// assert!(readiness.wait());
+/// assert!(readiness.is_ready());
+/// stop.stop();
+/// let _ = runner.join();
+/// assert!(!readiness.is_ready()); // stopping, then stopped
+/// ```
+#[derive(Clone, Default)]
+pub struct Readiness(Arc<ReadinessInner>);
+
+#[derive(Default)]
+struct ReadinessInner {
+    state: AtomicU8,
+    became_ready: AtomicBool,
+    /// Cancelled when the group becomes ready or starts stopping.
+    settled: CancelToken,
+}
+
+impl Readiness {
+    /// Returns `true` while the group is ready: every actor ready, the teardown not started.
+    ///
+    /// ```
+    /// assert!(!rungroup::Group::new().readiness().is_ready());
+    /// ```
+    pub fn is_ready(&self) -> bool {
+        self.0.state.load(Ordering::Acquire) == READY
+    }
+
+    /// Blocks until the group is ready or starts stopping; returns `true` if it became ready.
+    ///
+    /// ```
+    /// let mut g = rungroup::Group::new();
+    /// g.add(|| Err("fails before anyone is ready".into()), |_| ());
+    /// let readiness = g.readiness();
+    /// let _ = g.run();
+    /// let _ = readiness.wait(); // returns: ready first or not, the group has stopped
+    /// assert!(!readiness.is_ready());
+    /// ```
+    pub fn wait(&self) -> bool {
+        self.0.settled.wait();
+        self.0.became_ready.load(Ordering::Acquire)
+    }
+
+    /// Like [`wait`](Readiness::wait), for at most `timeout`; returns `true` if the group
+    /// became ready in time.
+    ///
+    /// ```
+    /// let readiness = rungroup::Group::new().readiness();
+    /// assert!(!readiness.wait_timeout(std::time::Duration::from_millis(1)));
+    /// ```
+    pub fn wait_timeout(&self, timeout: Duration) -> bool {
+        self.0.settled.wait_timeout(timeout);
+        self.0.became_ready.load(Ordering::Acquire)
+    }
+
+    /// Returns a receiver that fires (disconnects) once the group is ready or starts
+    /// stopping, for [`select!`](crate::select).
+    ///
+    /// ```
+    /// let readiness = rungroup::Group::new().readiness();
+    /// assert!(readiness.done().try_recv().is_err()); // nothing yet
+    /// ```
+    pub fn done(&self) -> &Receiver<()> {
+        self.0.settled.done()
+    }
+
+    fn set_ready(&self) {
+        if self
+            .0
+            .state
+            .compare_exchange(PENDING, READY, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            self.0.became_ready.store(true, Ordering::Release);
+            self.0.settled.cancel();
+        }
+    }
+
+    /// Returns `true` once the teardown has started.
+    #[cfg_attr(not(all(unix, feature = "systemd")), allow(dead_code))]
+    pub(crate) fn is_stopping(&self) -> bool {
+        self.0.state.load(Ordering::Acquire) == STOPPING
+    }
+
+    pub(crate) fn set_stopping(&self) {
+        self.0.state.store(STOPPING, Ordering::Release);
+        self.0.settled.cancel();
+    }
+}
+
+impl fmt::Debug for Readiness {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Readiness")
+            .field("ready", &self.is_ready())
+            .finish()
+    }
+}
+
+/// A run's readiness bookkeeping: which actors are ready since when, and who to tell when all
+/// of them are.
+pub(crate) struct Progress {
+    remaining: AtomicUsize,
+    /// When the whole group became ready.
+    all_ready_at: OnceLock<Instant>,
+    ready_at: Vec<OnceLock<Instant>>,
+    names: Vec<String>,
+    readiness: Readiness,
+    /// Flags to set when the whole group is ready (a nested group's actor in its parent).
+    also: Vec<Ready>,
+}
+
+impl Progress {
+    fn one_ready(&self, i: usize, at: Instant) {
+        let _ = self.ready_at[i].set(at);
+        event!(debug, "actor `{}` ready", self.names[i]);
+        if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
+            let _ = self.all_ready_at.set(Instant::now());
+            event!(info, "group ready");
+            self.readiness.set_ready();
+            for ready in &self.also {
+                ready.set();
+            }
+        }
+    }
+
+    /// When actor `i` became ready, if it did.
+    pub(crate) fn ready_at(&self, i: usize) -> Option<Instant> {
+        self.ready_at[i].get().copied()
+    }
+
+    /// The group's readiness.
+    #[cfg_attr(not(all(unix, feature = "systemd")), allow(dead_code))]
+    pub(crate) fn readiness(&self) -> Readiness {
+        self.readiness.clone()
+    }
+
+    /// When the whole group became ready, if it did.
+    pub(crate) fn all_ready_at(&self) -> Option<Instant> {
+        self.all_ready_at.get().copied()
+    }
+
+    /// Returns `true` once every actor is ready.
+    pub(crate) fn all_ready(&self) -> bool {
+        self.remaining.load(Ordering::Acquire) == 0
+    }
+
+    /// The names of the actors not ready yet.
+    pub(crate) fn not_ready(&self) -> Vec<String> {
+        self.names
+            .iter()
+            .zip(&self.ready_at)
+            .filter(|(_, at)| at.get().is_none())
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+}
+
+/// The order between actors: for each, the indices it starts after, and those that must
+/// stop before it.
+pub(crate) struct Plan {
+    pub(crate) deps: Vec<Vec<usize>>,
+    pub(crate) dependents: Vec<Vec<usize>>,
+}
+
+/// Resolves every actor's `after` names. `Ok(None)` when nobody declared an order;
+/// `Err((actor, reason))` for an unknown, ambiguous or circular declaration.
+pub(crate) fn plan(
+    names: &[String],
+    after: &[Vec<String>],
+) -> Result<Option<Plan>, (usize, String)> {
+    if after.iter().all(Vec::is_empty) {
+        return Ok(None);
+    }
+    let n = names.len();
+    let mut deps = vec![Vec::new(); n];
+    for (i, wanted) in after.iter().enumerate() {
+        for name in wanted {
+            let mut found = names.iter().enumerate().filter(|(_, n)| *n == name);
+            let (j, _) = found.next().ok_or_else(|| {
+                (
+                    i,
+                    format!("it starts after `{name}`, which is not in the group"),
+                )
+            })?;
+            if found.next().is_some() {
+                return Err((
+                    i,
+                    format!("it starts after `{name}`, a name several actors share"),
+                ));
+            }
+            if j == i {
+                return Err((i, "it starts after itself".to_owned()));
+            }
+            if !deps[i].contains(&j) {
+                deps[i].push(j);
+            }
+        }
+    }
+    // Depth-first search for a cycle: 0 unvisited, 1 on the current path, 2 done.
+    let mut color = vec![0u8; n];
+    let mut path = Vec::new();
+    fn visit(
+        i: usize,
+        deps: &[Vec<usize>],
+        color: &mut [u8],
+        path: &mut Vec<usize>,
+    ) -> Option<Vec<usize>> {
+        color[i] = 1;
+        path.push(i);
+        for &j in &deps[i] {
+            if color[j] == 1 {
+                let start = path.iter().position(|&k| k == j).unwrap_or(0);
+                let mut cycle = path[start..].to_vec();
+                cycle.push(j);
+                return Some(cycle);
+            }
+            if color[j] == 0 {
+                if let Some(cycle) = visit(j, deps, color, path) {
+                    return Some(cycle);
+                }
+            }
+        }
+        path.pop();
+        color[i] = 2;
+        None
+    }
+    for i in 0..n {
+        if color[i] == 0 {
+            if let Some(cycle) = visit(i, &deps, &mut color, &mut path) {
+                let text: Vec<&str> = cycle.iter().map(|&k| names[k].as_str()).collect();
+                return Err((
+                    cycle[0],
+                    format!("its start order is a cycle: {}", text.join(" after ")),
+                ));
+            }
+        }
+    }
+    let mut dependents = vec![Vec::new(); n];
+    for (i, ds) in deps.iter().enumerate() {
+        for &d in ds {
+            dependents[d].push(i);
+        }
+    }
+    Ok(Some(Plan { deps, dependents }))
+}
+
+const WAITING: u8 = 0;
+const STARTED: u8 = 1;
+const CANCELLED: u8 = 2;
+
+/// What a run needs for readiness and order, shared with the actor threads.
+pub(crate) struct Lifecycle {
+    pub(crate) plan: Option<Plan>,
+    /// Each actor's flag: the one it declared, or one set when its thread starts.
+    ready: Vec<Ready>,
+    declared: Vec<bool>,
+    /// Per actor: still waiting for its dependencies, started, or cancelled before it started.
+    gates: Vec<AtomicU8>,
+    /// Cancelled when the teardown starts: gated actors stop waiting.
+    teardown: CancelToken,
+    pub(crate) progress: Arc<Progress>,
+}
+
+/// What a group declared about readiness and order, gathered before it runs.
+pub(crate) struct Declared {
+    pub(crate) names: Vec<String>,
+    pub(crate) ready: Vec<Option<Ready>>,
+    pub(crate) plan: Option<Plan>,
+    pub(crate) readiness: Readiness,
+    pub(crate) also: Vec<Ready>,
+}
+
+impl Lifecycle {
+    pub(crate) fn new(declared: Declared) -> Arc<Self> {
+        let n = declared.names.len();
+        let progress = Arc::new(Progress {
+            remaining: AtomicUsize::new(n),
+            all_ready_at: OnceLock::new(),
+            ready_at: (0..n).map(|_| OnceLock::new()).collect(),
+            names: declared.names,
+            readiness: declared.readiness,
+            also: declared.also,
+        });
+        let declared_flags: Vec<bool> = declared.ready.iter().map(Option::is_some).collect();
+        let ready: Vec<Ready> = declared
+            .ready
+            .into_iter()
+            .map(Option::unwrap_or_default)
+            .collect();
+        let gates = (0..n)
+            .map(|i| {
+                let gated = declared
+                    .plan
+                    .as_ref()
+                    .is_some_and(|p| !p.deps[i].is_empty());
+                AtomicU8::new(if gated { WAITING } else { STARTED })
+            })
+            .collect();
+        let lifecycle = Arc::new(Lifecycle {
+            plan: declared.plan,
+            ready,
+            declared: declared_flags,
+            gates,
+            teardown: CancelToken::new(),
+            progress,
+        });
+        for (i, ready) in lifecycle.ready.iter().enumerate() {
+            if lifecycle.declared[i] {
+                ready.link(Arc::clone(&lifecycle.progress), i);
+            }
+        }
+        lifecycle
+    }
+
+    /// Called on actor `i`'s thread before its execute: waits for its dependencies to be
+    /// ready. Returns `false` if the teardown started first: then the actor never starts.
+    pub(crate) fn enter(&self, i: usize) -> bool {
+        if let Some(plan) = &self.plan {
+            for &d in &plan.deps[i] {
+                select! {
+                    recv(self.ready[d].done()) -> _ => {}
+                    recv(self.teardown.done()) -> _ => {}
+                }
+            }
+        }
+        // Start if every dependency is ready; give up if the teardown came first. Exactly one
+        // of this and `stop` moves a waiting gate, so the run loop knows whether to interrupt.
+        let target = if self.deps_ready(i) {
+            STARTED
+        } else {
+            CANCELLED
+        };
+        let started = match self.gates[i].compare_exchange(
+            WAITING,
+            target,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => target == STARTED,
+            Err(state) => state == STARTED, // not gated, or cancelled by `stop`
+        };
+        if !started {
+            return false;
+        }
+        if !self.declared[i] {
+            let ready = &self.ready[i];
+            ready.link(Arc::clone(&self.progress), i);
+            ready.set();
+        }
+        true
+    }
+
+    fn deps_ready(&self, i: usize) -> bool {
+        self.plan
+            .as_ref()
+            .map_or(true, |p| p.deps[i].iter().all(|&d| self.ready[d].is_set()))
+    }
+
+    /// Starts the teardown for the lifecycle: the group is no longer ready, and actors still
+    /// waiting for their dependencies never start. Returns, per actor, whether it started.
+    pub(crate) fn stop(&self) -> Vec<bool> {
+        self.progress.readiness.set_stopping();
+        self.teardown.cancel();
+        self.gates
+            .iter()
+            .map(|gate| {
+                match gate.compare_exchange(WAITING, CANCELLED, Ordering::AcqRel, Ordering::Acquire)
+                {
+                    Ok(_) => false,
+                    Err(state) => state == STARTED,
+                }
+            })
+            .collect()
+    }
+}

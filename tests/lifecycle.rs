@@ -1,0 +1,450 @@
+//! Tests for readiness and dependency order: `Ready`, `Group::readiness`, `after`,
+//! `start_deadline`, and how they meet the teardown deadline and nested groups.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossbeam_channel::bounded;
+use rungroup::{CancelToken, Cause, Error, Group, Outcome, Ready};
+
+mod common;
+use common::*;
+
+/// Adds an actor that records `name start`, then says it is ready, waits for its token, and
+/// records `name stop`.
+fn add_recorded(g: &mut Group, name: &'static str, after: &[&str], events: &Events) {
+    let ready = Ready::new();
+    let mut builder = g.actor(name).ready_when(&ready);
+    for dep in after {
+        builder = builder.after(*dep);
+    }
+    let e = events.clone();
+    builder.add_with_token(move |token| {
+        e.push(format!("{name} start"));
+        ready.set();
+        token.wait();
+        e.push(format!("{name} stop"));
+        Ok(())
+    });
+}
+
+/// Runs `g` on a thread, waits until it is ready, stops it, and returns the report.
+fn run_ready_then_stop(mut g: Group) -> rungroup::Report {
+    let readiness = g.readiness();
+    let stop = g.stop_handle();
+    let (tx, rx) = bounded(1);
+    std::thread::spawn(move || tx.send(g.run_report()).unwrap());
+    assert!(
+        readiness.wait_timeout(GUARD),
+        "the group never became ready"
+    );
+    stop.stop();
+    rx.recv_timeout(GUARD).expect("run hung")
+}
+
+fn position(events: &[String], e: &str) -> usize {
+    events
+        .iter()
+        .position(|x| x == e)
+        .unwrap_or_else(|| panic!("no {e:?} in {events:?}"))
+}
+
+#[test]
+fn actors_without_a_declaration_are_ready_when_started() {
+    let mut g = Group::new();
+    add_idle(&mut g, "a");
+    add_idle(&mut g, "b");
+    let report = run_ready_then_stop(g);
+    assert!(report.ready_after.is_some());
+    assert!(report.actors.iter().all(|a| a.ready_after.is_some()));
+    assert!(report.to_string().contains("group ready"), "{report}");
+}
+
+#[test]
+fn group_is_ready_only_once_every_declared_flag_is_set() {
+    let db = Ready::new();
+    let (open_tx, open_rx) = bounded::<()>(0);
+    let mut g = Group::new();
+    let flag = db.clone();
+    g.actor("storage")
+        .ready_when(&db)
+        .add_with_token(move |token| {
+            let _ = open_rx.recv(); // "opening the database" until the test says so
+            flag.set();
+            token.wait();
+            Ok(())
+        });
+    add_idle(&mut g, "web");
+    let readiness = g.readiness();
+    let stop = g.stop_handle();
+    let runner = std::thread::spawn(move || g.run_report());
+    // Not ready while storage has not said so, however long we look.
+    assert!(!readiness.wait_timeout(Duration::from_millis(50)));
+    assert!(!readiness.is_ready());
+    drop(open_tx);
+    assert!(readiness.wait_timeout(GUARD));
+    assert!(readiness.is_ready());
+    stop.stop();
+    let report = runner.join().unwrap();
+    assert!(!readiness.is_ready()); // stopping means not ready
+    assert!(report.actors[0].ready_after.unwrap() >= report.actors[1].ready_after.unwrap());
+}
+
+#[test]
+fn dependent_starts_after_and_stops_before_its_dependency() {
+    let events = Events::default();
+    let mut g = Group::new();
+    add_recorded(&mut g, "web", &["storage"], &events);
+    add_recorded(&mut g, "storage", &[], &events);
+    let report = run_ready_then_stop(g);
+    let e = events.take();
+    assert_eq!(
+        e,
+        ["storage start", "web start", "web stop", "storage stop"]
+    );
+    // Interrupts: web (the dependent) first, storage only after web had exited.
+    let (web, storage) = (&report.actors[0], &report.actors[1]);
+    assert!(
+        storage.interrupted_after.unwrap() >= web.exited_after.unwrap(),
+        "{report}"
+    );
+    assert!(storage.ready_after.unwrap() <= web.ready_after.unwrap());
+}
+
+/// A dependency whose readiness is declared: the dependent waits for the flag, not the thread.
+#[test]
+fn dependent_waits_for_a_declared_flag() {
+    let events = Events::default();
+    let ready = Ready::new();
+    let mut g = Group::new();
+    add_recorded(&mut g, "web", &["db"], &events);
+    let (flag, e) = (ready.clone(), events.clone());
+    g.actor("db")
+        .ready_when(&ready)
+        .add_with_token(move |token| {
+            e.push("db opening");
+            std::thread::yield_now();
+            e.push("db open");
+            flag.set();
+            token.wait();
+            Ok(())
+        });
+    run_ready_then_stop(g);
+    let e = events.take();
+    assert!(position(&e, "db open") < position(&e, "web start"), "{e:?}");
+}
+
+#[test]
+fn chains_and_diamonds_keep_every_edge() {
+    // a ← b ← d, a ← c ← d (d starts after b and c, which start after a), plus a free actor.
+    let events = Events::default();
+    let mut g = Group::new();
+    add_recorded(&mut g, "d", &["b", "c"], &events);
+    add_recorded(&mut g, "free", &[], &events);
+    add_recorded(&mut g, "c", &["a"], &events);
+    add_recorded(&mut g, "b", &["a"], &events);
+    add_recorded(&mut g, "a", &[], &events);
+    run_ready_then_stop(g);
+    let e = events.take();
+    for (dependent, dependency) in [("d", "b"), ("d", "c"), ("b", "a"), ("c", "a")] {
+        let p = |x: &str| position(&e, x);
+        assert!(
+            p(&format!("{dependency} start")) < p(&format!("{dependent} start")),
+            "{e:?}"
+        );
+        assert!(
+            p(&format!("{dependent} stop")) < p(&format!("{dependency} stop")),
+            "{e:?}"
+        );
+    }
+}
+
+/// An actor with no relation to the others is not held back by their order.
+#[test]
+fn unrelated_actors_start_and_stop_at_once() {
+    let (open_tx, open_rx) = bounded::<()>(0);
+    let ready = Ready::new();
+    let free_started = Arc::new(AtomicBool::new(false));
+    let mut g = Group::new();
+    let flag = ready.clone();
+    g.actor("slow")
+        .ready_when(&ready)
+        .add_with_token(move |token| {
+            let _ = open_rx.recv();
+            flag.set();
+            token.wait();
+            Ok(())
+        });
+    add_idle(&mut g, "after-slow");
+    g.actor("after-slow-2").after("slow").add(|| Ok(()), |_| ());
+    let started = free_started.clone();
+    let (seen_tx, seen_rx) = bounded::<()>(1);
+    g.actor("free").add_with_token(move |token| {
+        started.store(true, Ordering::SeqCst);
+        let _ = seen_tx.send(());
+        token.wait();
+        Ok(())
+    });
+    let stop = g.stop_handle();
+    let runner = std::thread::spawn(move || g.run_report());
+    // "free" starts while "slow" is still not ready (it is released only afterwards).
+    seen_rx
+        .recv_timeout(GUARD)
+        .expect("the free actor waited for the others");
+    assert!(free_started.load(Ordering::SeqCst));
+    drop(open_tx);
+    stop.stop();
+    let report = runner.join().unwrap();
+    assert!(report.actors[3].outcome.is_ok());
+}
+
+fn order_error(g: Group) -> (String, String) {
+    let before = thread_count();
+    let report = report_guarded(g);
+    assert!(matches!(report.cause, Cause::Invalid(_)), "{report}");
+    assert!(report
+        .actors
+        .iter()
+        .all(|a| a.exit_order.is_none() && a.interrupted_after.is_none()));
+    assert!(thread_count() <= before + 1); // no actor thread (the guard's thread aside)
+    match report.into_result() {
+        Err(Error::Order { actor, reason }) => (actor, reason),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn unknown_ambiguous_self_and_cyclic_orders_are_errors_before_any_start() {
+    let called = Arc::new(AtomicBool::new(false));
+    let add = |g: &mut Group, name: &str, after: &[&str]| {
+        let c = called.clone();
+        let mut b = g.actor(name);
+        for a in after {
+            b = b.after(*a);
+        }
+        b.add(
+            move || {
+                c.store(true, Ordering::SeqCst);
+                Ok(())
+            },
+            |_| (),
+        );
+    };
+    let mut g = Group::new();
+    add(&mut g, "web", &["storge"]);
+    add(&mut g, "storage", &[]);
+    assert_eq!(
+        order_error(g),
+        (
+            "web".to_owned(),
+            "it starts after `storge`, which is not in the group".to_owned()
+        )
+    );
+
+    let mut g = Group::new();
+    add(&mut g, "web", &["db"]);
+    add(&mut g, "db", &[]);
+    add(&mut g, "db", &[]);
+    assert_eq!(
+        order_error(g).1,
+        "it starts after `db`, a name several actors share"
+    );
+
+    let mut g = Group::new();
+    add(&mut g, "me", &["me"]);
+    assert_eq!(order_error(g).1, "it starts after itself");
+
+    let mut g = Group::new();
+    add(&mut g, "a", &["b"]);
+    add(&mut g, "b", &["c"]);
+    add(&mut g, "c", &["a"]);
+    let (actor, reason) = order_error(g);
+    assert_eq!(actor, "a");
+    assert_eq!(
+        reason,
+        "its start order is a cycle: a after b after c after a"
+    );
+    assert!(!called.load(Ordering::SeqCst));
+
+    let mut g = Group::new();
+    add(&mut g, "x", &["y"]);
+    let err = run_guarded(g).unwrap_err();
+    assert!(err.is_failure());
+    assert_eq!(
+        err.to_string(),
+        "cannot start actor `x` in order: it starts after `y`, which is not in the group"
+    );
+}
+
+/// A dependency that fails before it is ready: its dependent never starts, and its interrupt
+/// is not called.
+#[test]
+fn dependent_of_a_failed_dependency_never_starts() {
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let never = Ready::new();
+    let mut g = Group::new();
+    let i = interrupted.clone();
+    g.actor("web").after("db").add(
+        || panic!("web must not start"),
+        move |_| i.store(true, Ordering::SeqCst),
+    );
+    g.actor("db")
+        .ready_when(&never)
+        .add(|| Err("cannot open the database".into()), |_| ());
+    let report = report_guarded(g);
+    assert!(
+        matches!(report.actors[0].outcome, Outcome::NotStarted),
+        "{report}"
+    );
+    assert_eq!(report.actors[0].interrupted_after, None);
+    assert!(!interrupted.load(Ordering::SeqCst));
+    assert_eq!(report.into_result().unwrap_err().actor(), Some("db"));
+}
+
+#[test]
+fn start_deadline_names_the_actors_not_ready() {
+    let never = Ready::new();
+    let mut g = Group::new();
+    g.start_deadline(Duration::from_millis(30));
+    add_idle(&mut g, "quick");
+    g.actor("db").ready_when(&never).add_with_token(|token| {
+        token.wait();
+        Ok(())
+    });
+    g.actor("web").after("db").add(|| Ok(()), |_| ());
+    let report = report_guarded(g);
+    assert_eq!(report.cause, Cause::NotReady);
+    assert_eq!(report.failures().len(), 1);
+    assert!(!report.is_clean());
+    let err = report.into_result().unwrap_err();
+    assert!(err.is_failure());
+    match &err {
+        Error::NotReady {
+            deadline,
+            not_ready,
+        } => {
+            assert_eq!(*deadline, Duration::from_millis(30));
+            assert_eq!(not_ready, &["db", "web"]);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        err.to_string(),
+        "start deadline of 30ms expired; not ready: db, web"
+    );
+}
+
+#[test]
+fn start_deadline_met_changes_nothing() {
+    let mut g = Group::new();
+    g.start_deadline(Duration::from_millis(20));
+    add_idle(&mut g, "a");
+    g.actor("b").add(
+        || {
+            std::thread::sleep(Duration::from_millis(60)); // past the start deadline
+            Ok(())
+        },
+        |_| (),
+    );
+    assert!(run_guarded(g).is_ok());
+}
+
+/// At the teardown deadline, a dependency still waiting for a stuck dependent is interrupted
+/// anyway, and the error says the order was given up.
+#[test]
+fn teardown_deadline_gives_up_the_order() {
+    let (release, stuck) = bounded::<()>(0);
+    let storage_stopped = CancelToken::new();
+    let mut g = Group::new();
+    g.teardown_deadline(Duration::from_millis(50));
+    g.actor("web").after("storage").add(
+        move || {
+            let _ = stuck.recv(); // ignores its interrupt
+            Ok(())
+        },
+        |_| (),
+    );
+    let s = storage_stopped.clone();
+    g.actor("storage").add_with_token(move |token| {
+        token.wait();
+        s.cancel();
+        Ok(())
+    });
+    let readiness = g.readiness();
+    let stop = g.stop_handle();
+    let (tx, rx) = bounded(1);
+    std::thread::spawn(move || tx.send(g.run_report()).unwrap());
+    assert!(readiness.wait_timeout(GUARD));
+    stop.stop();
+    let report = rx.recv_timeout(GUARD).expect("run hung");
+    assert_eq!(report.order_given_up, [1]);
+    assert!(
+        storage_stopped.wait_timeout(GUARD),
+        "storage was never interrupted"
+    );
+    let err = report.into_result().unwrap_err();
+    match &err {
+        Error::Deadline {
+            still_running,
+            order_given_up,
+            ..
+        } => {
+            // Storage, interrupted only at the deadline, may not have returned yet either.
+            assert!(still_running == &["web"] || still_running == &["web", "storage"]);
+            assert_eq!(order_given_up, &["storage"]);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(err
+        .to_string()
+        .contains("stop order given up, interrupted anyway: storage"));
+    drop(release);
+}
+
+/// A nested group is ready when its actors are.
+#[test]
+fn nested_group_is_ready_when_its_actors_are() {
+    let (open_tx, open_rx) = bounded::<()>(0);
+    let inner_ready = Ready::new();
+    let mut inner = Group::new();
+    let flag = inner_ready.clone();
+    inner
+        .actor("db")
+        .ready_when(&inner_ready)
+        .add_with_token(move |token| {
+            let _ = open_rx.recv();
+            flag.set();
+            token.wait();
+            Ok(())
+        });
+    let events = Events::default();
+    let mut g = Group::new();
+    g.actor("storage").add_group(inner);
+    add_recorded(&mut g, "web", &["storage"], &events);
+    let readiness = g.readiness();
+    let stop = g.stop_handle();
+    let runner = std::thread::spawn(move || g.run_report());
+    assert!(!readiness.wait_timeout(Duration::from_millis(30)));
+    assert!(events.take().is_empty()); // web waits for the nested group
+    drop(open_tx);
+    assert!(readiness.wait_timeout(GUARD));
+    stop.stop();
+    let report = runner.join().unwrap();
+    assert!(report.actors[0].ready_after.is_some());
+}
+
+/// A group that fails before it is ready releases whoever waits on its readiness.
+#[test]
+fn readiness_wait_returns_when_the_group_stops_first() {
+    let never = Ready::new();
+    let mut g = Group::new();
+    g.actor("never").ready_when(&never).add_with_token(|token| {
+        token.wait();
+        Ok(())
+    });
+    g.actor("fails").add(|| Err("boom".into()), |_| ());
+    let readiness = g.readiness();
+    let _ = run_guarded(g);
+    assert!(!readiness.wait_timeout(GUARD)); // returns at once: stopped, never ready
+}
