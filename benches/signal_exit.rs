@@ -15,7 +15,14 @@ use nix::unistd::Pid;
 
 fn example() -> PathBuf {
     let status = Command::new(env!("CARGO"))
-        .args(["build", "--release", "--example", "signal_and_ticker"])
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "rungroup",
+            "--example",
+            "signal_and_ticker",
+        ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .status()
         .expect("cannot run cargo");

@@ -3,13 +3,20 @@
 //! ```text
 //! cargo run --example basic
 //! ```
+//!
+//! The second actor returns an error, so the group ends on a failure: after Go's lines, `main`
+//! exits with status 1 and prints `error: actor `examples/basic.rs:…` returned an error:
+//! immediate teardown` on stderr (an unnamed actor is named after the line that added it), as
+//! every example does when its group fails. Dependencies: `rungroup`,
+//! `crossbeam-channel`.
 
+use std::process::ExitCode;
 use std::time::Duration;
 
 use crossbeam_channel::{after, bounded, select};
 use rungroup::{Error, Group};
 
-fn main() {
+fn main() -> ExitCode {
     let mut g = Group::new();
     {
         let (cancel_tx, cancel_rx) = bounded::<()>(0);
@@ -39,6 +46,7 @@ fn main() {
     );
     let result = g.run();
     println!("The group was terminated with: {}", cause(&result));
+    rungroup::exit_code(result)
 }
 
 /// The message of the error an actor returned, as Go's `%v` prints it.

@@ -1,6 +1,6 @@
 //! A service shaped like Prometheus's `main`: a signal actor, a SIGHUP reload actor, a web
 //! server, a periodic scraper and a storage writer that buffers records and flushes them when
-//! the group stops, so that no acknowledged record is lost.
+//! the group stops, so that no acknowledged record is lost without the exit status saying so.
 //!
 //! ```text
 //! cargo run --example service -- --addr 127.0.0.1:9090 --data /tmp/records.log
@@ -19,24 +19,56 @@
 //! 5. `storage`: buffers records, writes them every `--flush-ms` or 64 records, and on
 //!    interrupt keeps receiving until every producer (the web handlers, the scraper) is gone,
 //!    then flushes and syncs the file. Producers end first because they were interrupted first.
+//!
+//! When a write fails (a full disk: try `--data /dev/full`), the records it held are lost after
+//! their `ok`. The storage actor then fails with the count and the cause, and the service exits
+//! 1 with, on stderr, `error: while stopping on SIGTERM, actor `storage` returned an error: 3
+//! acknowledged records not flushed to /dev/full: No space left on device (os error 28)`. It
+//! exits 0 only when every acknowledged record is in the file.
+//!
+//! Unix only (signals). Dependencies: `rungroup`, `crossbeam-channel`, `tiny_http`,
+//! `thiserror`, `log` (feature `kv`), `env_logger` (default features off, `humantime` on),
+//! `lexopt`.
+#![cfg_attr(not(unix), allow(dead_code, unused_imports))]
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
-use std::path::PathBuf;
+use std::io::{self, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, select, Receiver, Sender};
-use rungroup::signal::{Signals, SIGHUP};
+use log::{error, info, warn};
+#[cfg(unix)]
+use rungroup::signal::{OnSignal, StopSignals, SIGHUP};
 use rungroup::{BoxError, CancelToken, Group};
-use tiny_http::{Request, Response};
+use tiny_http::{Request, Response, Server};
 
-mod common;
-use common::{log, Args};
+const USAGE: &str = "\
+Usage: service [OPTIONS]
 
-const USAGE: &str =
-    "service [--addr HOST:PORT] [--data PATH] [--config PATH] [--scrape-ms N] [--flush-ms N]";
+A service that takes records over HTTP and stores them; SIGHUP reloads its configuration,
+SIGTERM or Ctrl-C stops it without losing an acknowledged record.
+
+Options:
+  --addr HOST:PORT   where to listen (default 127.0.0.1:9090; port 0 picks a free one)
+  --data PATH        the file the records are appended to (default rungroup-service.data)
+  --config PATH      the configuration file that SIGHUP re-reads
+  --scrape-ms N      the scraper's period (default 1000)
+  --flush-ms N       how often the buffered records are written (default 100)
+  -h, --help         print this help
+";
+
+struct Options {
+    addr: String,
+    data: PathBuf,
+    config: Option<PathBuf>,
+    scrape: Duration,
+    flush: Duration,
+}
 
 /// A record to store, and where to acknowledge it once the writer holds it.
 type Record = (String, Sender<()>);
@@ -49,71 +81,91 @@ struct Metrics {
     flushed: AtomicU64,
 }
 
-fn main() {
-    let args = Args::parse(USAGE);
-    let addr = args.get("--addr").unwrap_or("127.0.0.1:9090").to_owned();
-    let data = PathBuf::from(args.get("--data").unwrap_or("rungroup-service.data"));
-    let config = args.get("--config").map(PathBuf::from);
-    let scrape = args.millis("--scrape-ms", None, 1000, true);
-    let flush = args.millis("--flush-ms", None, 100, true);
+/// Records the storage writer had acknowledged and could not write: they are lost.
+#[derive(Debug, thiserror::Error)]
+#[error("{unflushed} acknowledged record{} not flushed to {}",
+    if *.unflushed == 1 { "" } else { "s" }, .path.display())]
+struct FlushError {
+    unflushed: usize,
+    path: PathBuf,
+    #[source]
+    source: io::Error,
+}
 
-    // Every handler first: no signal is lost or fatal from here on.
-    let signals = Signals::termination().expect("cannot handle signals");
-    let mut hangups = signal_hook::iterator::Signals::new([SIGHUP]).expect("cannot handle SIGHUP");
-    let server = common::http::listen(&addr);
-    let file = match OpenOptions::new().create(true).append(true).open(&data) {
-        Ok(file) => file,
+#[cfg(not(unix))]
+fn main() -> ExitCode {
+    eprintln!("service needs unix: it handles SIGINT, SIGTERM and SIGHUP");
+    ExitCode::FAILURE
+}
+
+#[cfg(unix)]
+fn main() -> ExitCode {
+    let options = match parse_args() {
+        Ok(options) => options,
         Err(err) => {
-            log(
-                "error",
-                &format!("msg=\"cannot open data file\" path={data:?} err={err:?}"),
-            );
-            std::process::exit(1);
+            eprintln!("error: {err}\n\n{USAGE}");
+            return ExitCode::from(2);
         }
     };
+    init_logging();
+
     let metrics = Arc::new(Metrics::default());
+
+    // Every handler first: no signal is lost or fatal from here on.
+    let signals = match StopSignals::termination() {
+        Ok(signals) => signals,
+        Err(err) => return rungroup::exit_code(Err(err)),
+    };
+    let (m, config) = (Arc::clone(&metrics), options.config);
+    let hangups = OnSignal::new([SIGHUP], move |_| {
+        m.reloads.fetch_add(1, Ordering::Relaxed);
+        match &config {
+            Some(path) => match std::fs::read_to_string(path) {
+                Ok(text) => info!(config = text.trim(); "config reloaded"),
+                // A bad reload is logged, not fatal, as in Prometheus.
+                Err(err) => error!(err:% = err; "reload failed"),
+            },
+            None => info!(config = "none"; "config reloaded"),
+        }
+        Ok(())
+    });
+    let hangups = match hangups {
+        Ok(hangups) => hangups,
+        Err(err) => return rungroup::exit_code(Err(err)),
+    };
+    let server = match Server::http(&options.addr) {
+        Ok(server) => Arc::new(server),
+        Err(err) => {
+            eprintln!("error: cannot listen on {}: {err}", options.addr);
+            return ExitCode::FAILURE;
+        }
+    };
+    let file = match OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&options.data)
+    {
+        Ok(file) => file,
+        Err(err) => {
+            eprintln!("error: cannot open {}: {err}", options.data.display());
+            return ExitCode::FAILURE;
+        }
+    };
     let (records, incoming) = bounded::<Record>(1024);
-    log(
-        "info",
-        &format!(
-            "msg=listening addr={}",
-            server.server_addr().to_ip().expect("an IP listener")
-        ),
-    );
+    let addr = server.server_addr().to_ip().expect("an IP listener");
+    info!(addr:% = addr; "listening");
 
     let mut g = Group::new();
     g.add_signals(signals);
 
-    let hangup_handle = hangups.handle();
-    let m = Arc::clone(&metrics);
-    g.add_named(
-        "reload",
-        move || {
-            for _ in hangups.forever() {
-                m.reloads.fetch_add(1, Ordering::Relaxed);
-                match &config {
-                    Some(path) => match std::fs::read_to_string(path) {
-                        Ok(text) => log(
-                            "info",
-                            &format!("msg=\"config reloaded\" config={:?}", text.trim()),
-                        ),
-                        // A bad reload is logged, not fatal, as in Prometheus.
-                        Err(err) => log("error", &format!("msg=\"reload failed\" err={err:?}")),
-                    },
-                    None => log("info", "msg=\"config reloaded\" config=none"),
-                }
-            }
-            Ok(())
-        },
-        move |_| hangup_handle.close(),
-    );
+    g.actor("reload").add_on_signal(hangups);
 
     let unblock = Arc::clone(&server);
     let (web_records, m) = (records.clone(), Arc::clone(&metrics));
     g.add_named(
         "web",
         move || {
-            common::http::serve(server, Duration::from_secs(10), move |request| {
+            serve(server, Duration::from_secs(10), move |request| {
                 handle(request, &web_records, &m)
             })
         },
@@ -121,7 +173,7 @@ fn main() {
     );
 
     let m = Arc::clone(&metrics);
-    g.actor("scraper").add_periodic(scrape, move || {
+    g.actor("scraper").add_periodic(options.scrape, move || {
         let n = m.scrapes.fetch_add(1, Ordering::Relaxed) + 1;
         let (ack, _) = bounded(1);
         records
@@ -131,25 +183,31 @@ fn main() {
     });
 
     let stopping = CancelToken::new();
-    let (writer_stop, m) = (stopping.clone(), Arc::clone(&metrics));
+    let (writer_stop, m, data, flush) = (
+        stopping.clone(),
+        Arc::clone(&metrics),
+        options.data,
+        options.flush,
+    );
     g.add_named(
         "storage",
-        move || store(file, &incoming, flush, &writer_stop, &m),
+        move || store(file, &data, &incoming, flush, &writer_stop, &m),
         move |_| stopping.cancel(),
     );
 
     let result = g.run();
-    log(
-        "info",
-        &format!(
-            "msg=totals acked={} flushed={} scrapes={} reloads={}",
-            metrics.acked.load(Ordering::Relaxed),
-            metrics.flushed.load(Ordering::Relaxed),
-            metrics.scrapes.load(Ordering::Relaxed),
-            metrics.reloads.load(Ordering::Relaxed)
-        ),
+    info!(
+        acked = metrics.acked.load(Ordering::Relaxed),
+        flushed = metrics.flushed.load(Ordering::Relaxed),
+        scrapes = metrics.scrapes.load(Ordering::Relaxed),
+        reloads = metrics.reloads.load(Ordering::Relaxed);
+        "totals"
     );
-    common::finish(result, "shut down gracefully");
+    match &result {
+        Err(err) if err.is_failure() => error!(err = format!("{err:#}"); "exiting on error"),
+        _ => info!("shut down gracefully"), // Ok, or stopped by a signal
+    }
+    rungroup::exit_code(result)
 }
 
 fn handle(request: Request, records: &Sender<Record>, metrics: &Metrics) {
@@ -181,19 +239,26 @@ fn handle(request: Request, records: &Sender<Record>, metrics: &Metrics) {
 /// The storage writer's execute function.
 fn store(
     mut file: File,
+    path: &Path,
     incoming: &Receiver<Record>,
     flush_every: Duration,
     stopping: &CancelToken,
     metrics: &Metrics,
 ) -> Result<(), BoxError> {
     let mut buffer: Vec<String> = Vec::new();
-    let mut flush = |buffer: &mut Vec<String>| -> std::io::Result<()> {
+    // Writes the buffer out; on failure the records stay in it, counted in the error.
+    let mut flush = |buffer: &mut Vec<String>| -> Result<(), FlushError> {
         if buffer.is_empty() {
             return Ok(());
         }
         let mut text = buffer.join("\n");
         text.push('\n');
-        file.write_all(text.as_bytes())?;
+        file.write_all(text.as_bytes())
+            .map_err(|source| FlushError {
+                unflushed: buffer.len(),
+                path: path.to_owned(),
+                source,
+            })?;
         metrics
             .flushed
             .fetch_add(buffer.len() as u64, Ordering::Relaxed);
@@ -222,7 +287,7 @@ fn store(
             }
             recv(timeout) -> _ => {
                 if drain_until.is_some_and(|d| Instant::now() >= d) {
-                    log("warn", "msg=\"storage: producers still running; closing anyway\"");
+                    warn!("storage: producers still running; closing anyway");
                     break;
                 }
                 flush(&mut buffer)?;
@@ -231,13 +296,168 @@ fn store(
         }
     }
     flush(&mut buffer)?;
-    file.sync_all()?;
-    log(
-        "info",
-        &format!(
-            "msg=\"storage: flushed and closed\" records={}",
-            metrics.flushed.load(Ordering::Relaxed)
-        ),
-    );
+    file.sync_all()
+        .map_err(|err| format!("cannot sync {}: {err}", path.display()))?;
+    info!(records = metrics.flushed.load(Ordering::Relaxed); "storage: flushed and closed");
     Ok(())
+}
+
+/// The execute function of the web actor: serves each request on a thread of its own with
+/// `handle` until the interrupt calls `server.unblock()`, then drains for at most `drain`.
+/// The same as in `examples/http_server.rs`, which explains it.
+fn serve(
+    server: Arc<Server>,
+    drain: Duration,
+    handle: impl Fn(Request) + Clone + Send + 'static,
+) -> Result<(), BoxError> {
+    let in_flight = Arc::new(InFlight::default());
+    let addr = server.server_addr().to_ip().expect("an IP listener");
+    while let Ok(request) = server.recv() {
+        let (handling, handle) = (in_flight.start(), handle.clone());
+        std::thread::Builder::new()
+            .name("http-request".into())
+            .spawn(move || {
+                handle(request);
+                drop(handling);
+            })?;
+    }
+    // The interrupt has dropped its clone of the server: this closes the listener.
+    drop(server);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while TcpStream::connect(addr).is_ok() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    info!("stopped accepting");
+
+    match in_flight.wait(drain) {
+        0 => {
+            info!("requests drained");
+            Ok(())
+        }
+        cut => {
+            let requests = if cut == 1 { "request" } else { "requests" };
+            error!(cut = cut, drain:? = drain; "drain bound reached: cutting requests");
+            Err(format!("{cut} {requests} cut: still in flight after the {drain:?} drain").into())
+        }
+    }
+}
+
+/// The number of requests being handled, and a way to wait until it is zero.
+#[derive(Default)]
+struct InFlight {
+    count: Mutex<usize>,
+    idle: Condvar,
+}
+
+/// One request being handled: counted until dropped, even by a panicking handler.
+struct Handling(Arc<InFlight>);
+
+impl InFlight {
+    fn start(self: &Arc<Self>) -> Handling {
+        *self.count.lock().unwrap() += 1;
+        Handling(Arc::clone(self))
+    }
+
+    /// Waits up to `timeout` for every request to end; returns how many are still running.
+    fn wait(&self, timeout: Duration) -> usize {
+        let count = self.count.lock().unwrap();
+        let (count, _) = self
+            .idle
+            .wait_timeout_while(count, timeout, |n| *n > 0)
+            .unwrap();
+        *count
+    }
+}
+
+impl Drop for Handling {
+    fn drop(&mut self) {
+        let mut count = self.0.count.lock().unwrap_or_else(|e| e.into_inner());
+        *count -= 1;
+        if *count == 0 {
+            self.0.idle.notify_all();
+        }
+    }
+}
+
+fn parse_args() -> Result<Options, lexopt::Error> {
+    use lexopt::prelude::*;
+
+    let mut options = Options {
+        addr: "127.0.0.1:9090".to_owned(),
+        data: PathBuf::from("rungroup-service.data"),
+        config: None,
+        scrape: Duration::from_secs(1),
+        flush: Duration::from_millis(100),
+    };
+    let mut parser = lexopt::Parser::from_env();
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Long("addr") => options.addr = parser.value()?.string()?,
+            Long("data") => options.data = parser.value()?.into(),
+            Long("config") => options.config = Some(parser.value()?.into()),
+            Long("scrape-ms") => options.scrape = millis(&mut parser, "scrape-ms")?,
+            Long("flush-ms") => options.flush = millis(&mut parser, "flush-ms")?,
+            Short('h') | Long("help") => {
+                print!("{USAGE}");
+                std::process::exit(0);
+            }
+            _ => return Err(arg.unexpected()),
+        }
+    }
+    if options.scrape.is_zero() || options.flush.is_zero() {
+        return Err("--scrape-ms and --flush-ms must be at least 1".into());
+    }
+    Ok(options)
+}
+
+/// The value of option `--name`, a number of milliseconds.
+fn millis(parser: &mut lexopt::Parser, name: &str) -> Result<Duration, lexopt::Error> {
+    use lexopt::ValueExt as _;
+    let value = parser.value()?;
+    let ms = value.parse().map_err(|err| format!("--{name}: {err}"))?;
+    Ok(Duration::from_millis(ms))
+}
+
+/// Logs as logfmt lines on stdout, the format of Go's go-kit logger:
+/// `level=info ts=2026-11-26T14:41:05.740Z msg=listening addr=127.0.0.1:9090`.
+/// `RUST_LOG` sets the level (default `info`).
+fn init_logging() {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+        .target(env_logger::Target::Stdout)
+        .format(|out, record| {
+            let level = record.level().as_str().to_ascii_lowercase();
+            let msg = logfmt(&record.args().to_string());
+            write!(out, "level={level} ts={} msg={msg}", out.timestamp_millis())?;
+            record
+                .key_values()
+                .visit(&mut Fields(out))
+                .map_err(io::Error::other)?;
+            writeln!(out)
+        })
+        .init();
+}
+
+/// Writes each key-value pair of a log record as ` key=value`.
+struct Fields<'a>(&'a mut env_logger::fmt::Formatter);
+
+impl<'kvs> log::kv::VisitSource<'kvs> for Fields<'_> {
+    fn visit_pair(
+        &mut self,
+        key: log::kv::Key<'kvs>,
+        value: log::kv::Value<'kvs>,
+    ) -> Result<(), log::kv::Error> {
+        Ok(write!(self.0, " {key}={}", logfmt(&value.to_string()))?)
+    }
+}
+
+/// A logfmt value: as it is, or quoted when it is empty or holds a space, `=`, `"` or a
+/// control character.
+fn logfmt(text: &str) -> String {
+    if text.is_empty()
+        || text.contains(|c: char| c == ' ' || c == '=' || c == '"' || c.is_control())
+    {
+        format!("{text:?}")
+    } else {
+        text.to_owned()
+    }
 }

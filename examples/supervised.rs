@@ -8,7 +8,8 @@
 //! cargo run --example supervised -- --fail-every 1 --max-restarts 2   # escalates: exit status 1
 //! ```
 //!
-//! Standalone: std and rungroup only. Lines are logfmt, on stdout.
+//! Standalone: std and rungroup only (dependencies: `rungroup`). Lines are logfmt, on stdout;
+//! a failure also ends with `error: …` on stderr and exit status 1.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -17,7 +18,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rungroup::signal::Signals;
+use rungroup::signal::StopSignals;
 use rungroup::{Group, RestartPolicy, Spawner, Status};
 
 const USAGE: &str = "usage: supervised [--addr HOST:PORT] [--scrape-ms N] [--fail-every N] \
@@ -43,7 +44,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let signals = Signals::termination().expect("cannot handle SIGINT and SIGTERM");
+    let signals = StopSignals::termination().expect("cannot handle SIGINT and SIGTERM");
     let listener = match TcpListener::bind(&options.addr) {
         Ok(listener) => listener,
         Err(err) => {

@@ -42,7 +42,7 @@ use crate::{BoxError, CancelToken, Cancelled, Error};
 /// );
 /// g.add(|| Err("immediate teardown".into()), |_| ());
 /// let err = g.run().unwrap_err();
-/// assert_eq!(err.actor(), Some("actor-1"));
+/// assert!(err.actor().unwrap().contains(".rs:")); // named after where it was added
 /// ```
 pub struct Group {
     actors: Vec<Actor>,
@@ -117,7 +117,9 @@ impl Group {
         self.actors.is_empty()
     }
 
-    /// Adds an actor to the group, named `actor-N` after its index.
+    /// Adds an actor to the group, named after the place in the source where it was added,
+    /// such as `src/main.rs:42` (`src/main.rs:42#2`, `#3`… for more actors added at the same
+    /// place, as in a loop). Name it with [`actor`](Group::actor) instead where a name helps.
     ///
     /// `execute` runs on a thread of its own when the group runs; it should run until it fails
     /// or `interrupt` asks it to return. `interrupt` is called exactly once, with the group's
@@ -137,6 +139,7 @@ impl Group {
     /// g.add(|| { std::fs::File::open("/nonexistent")?; Ok(()) }, |_| ());
     /// assert_eq!(g.len(), 3);
     /// ```
+    #[track_caller]
     pub fn add<E, I>(&mut self, execute: E, interrupt: I) -> &mut Self
     where
         E: FnOnce() -> Result<(), BoxError> + Send + 'static,
@@ -205,8 +208,27 @@ impl Group {
         }
     }
 
+    /// An actor named after where it was added: `src/main.rs:42`, with `#2`, `#3`… for more
+    /// actors added at the same place (a loop).
+    #[track_caller]
     pub(crate) fn unnamed(&mut self) -> ActorBuilder<'_> {
-        let name = format!("actor-{}", self.actors.len());
+        let at = std::panic::Location::caller();
+        let base = format!("{}:{}", at.file(), at.line());
+        let same = self
+            .actors
+            .iter()
+            .filter(|a| {
+                a.name == base
+                    || a.name
+                        .strip_prefix(base.as_str())
+                        .and_then(|rest| rest.strip_prefix('#'))
+                        .is_some()
+            })
+            .count();
+        let name = match same {
+            0 => base,
+            n => format!("{base}#{}", n + 1),
+        };
         self.actor(name)
     }
 
@@ -226,6 +248,7 @@ impl Group {
     /// g.add(|| Err("done".into()), |_| ());
     /// assert!(g.run().is_err());
     /// ```
+    #[track_caller]
     pub fn add_with_token<E>(&mut self, execute: E) -> &mut Self
     where
         E: FnOnce(CancelToken) -> Result<(), BoxError> + Send + 'static,
@@ -253,6 +276,7 @@ impl Group {
     /// });
     /// assert!(g.run().is_err());
     /// ```
+    #[track_caller]
     pub fn add_periodic<F>(&mut self, period: Duration, tick: F) -> &mut Self
     where
         F: FnMut() -> Result<(), BoxError> + Send + 'static,
@@ -272,6 +296,7 @@ impl Group {
     /// token.cancel();
     /// assert!(g.run().is_err());
     /// ```
+    #[track_caller]
     pub fn add_token_handler(&mut self, token: CancelToken) -> &mut Self {
         self.unnamed().add_token_handler(token)
     }
@@ -646,6 +671,7 @@ impl<'g> ActorBuilder<'g> {
     /// g.actor("deep").stack_size(8 << 20).add(|| Ok(()), |_| ());
     /// assert!(g.run().is_ok());
     /// ```
+    #[must_use = "the builder does nothing until one of its `add` methods"]
     pub fn stack_size(mut self, bytes: usize) -> Self {
         self.stack_size = Some(bytes);
         self
@@ -673,6 +699,7 @@ impl<'g> ActorBuilder<'g> {
     /// assert!(g.run().is_ok());
     /// assert!(bound.is_set());
     /// ```
+    #[must_use = "the builder does nothing until one of its `add` methods"]
     pub fn ready_when(mut self, ready: &Ready) -> Self {
         self.ready = Some(ready.clone());
         self
@@ -692,6 +719,7 @@ impl<'g> ActorBuilder<'g> {
     /// g.actor("scraper").heartbeat(&alive).add(move || { beat.beat(); Ok(()) }, |_| ());
     /// assert!(g.run().is_ok());
     /// ```
+    #[must_use = "the builder does nothing until one of its `add` methods"]
     pub fn heartbeat(self, heartbeat: &Heartbeat) -> Self {
         self.group
             .heartbeats
@@ -739,6 +767,7 @@ impl<'g> ActorBuilder<'g> {
     /// runner.join().unwrap().unwrap_err();
     /// assert_eq!(*log.lock().unwrap(), ["web serves", "web stopped", "storage flushed"]);
     /// ```
+    #[must_use = "the builder does nothing until one of its `add` methods"]
     pub fn after(mut self, name: impl Into<String>) -> Self {
         self.after.push(name.into());
         self

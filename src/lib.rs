@@ -40,8 +40,9 @@
 //!
 //! Ready-made actors: [`Group::add_with_token`] (execute is handed a [`CancelToken`] that the
 //! group cancels), [`Group::add_periodic`] (a ticker loop), [`Group::add_token_handler`] (stop
-//! when an outside token is cancelled), [`Group::add_group`] (a nested group) and
-//! [`Group::add_signals`] (signals).
+//! when an outside token is cancelled), [`Group::add_group`] (a nested group),
+//! [`Group::add_signals`] (signals that stop the group) and [`ActorBuilder::add_on_signal`] (a
+//! function called on each signal, such as a reload on SIGHUP).
 //!
 //! # The contract of `run`
 //!
@@ -72,7 +73,8 @@
 //!    exception is a [teardown deadline](Group::teardown_deadline) that expired: then `run`
 //!    returns [`Error::Deadline`], which names the actors still running and the interrupt still
 //!    blocked, whose threads are detached. This holds for nested groups too: an inner group
-//!    whose deadline expired makes the outer `run` fail, never return `Ok(())`.
+//!    whose deadline expired makes the outer `run` fail, never return `Ok(())`. (The
+//!    [`signal`] module's dispatcher thread is the process's, not a group's: it lives on.)
 //!
 //! # The result rule
 //!
@@ -242,9 +244,10 @@
 //!
 //! # Signals
 //!
-//! The [`signal`] module (unix, feature `signal`) registers handlers when the actor is
-//! created, so no signal is lost or fatal between set-up and `run`, and lets a second signal
-//! force the exit of a service stuck in its teardown.
+//! The [`signal`] module (unix, feature `signal`) watches signals from the moment its
+//! [`StopSignals`](signal::StopSignals) is created, so no signal is lost or fatal between set-up
+//! and `run`; lets a second signal force the exit of a service stuck in its teardown; and gives
+//! each signal back the disposition it had before once no actor watches it.
 //!
 //! # Go → Rust
 //!
@@ -255,7 +258,7 @@
 //! | `func() error` | `FnOnce() -> Result<(), BoxError>` |
 //! | `func(error)` | `FnOnce(&Result<(), Error>)` |
 //! | `g.Run()` (the first result) | [`g.run()`](Group::run) (the first failure, else the first result), or [`g.run_report()`](Group::run_report) for every outcome |
-//! | `run.SignalHandler(ctx, sigs...)` | [`signal::Signals::new(sigs)`](signal::Signals::new) + [`g.add_signals`](Group::add_signals) |
+//! | `run.SignalHandler(ctx, sigs...)` | [`signal::StopSignals::new(sigs)`](signal::StopSignals::new) + [`g.add_signals`](Group::add_signals) |
 //! | `*run.SignalError` | [`signal::SignalError`], via [`Error::signal`] |
 //! | `run.ContextHandler(ctx)` | [`g.add_token_handler(token)`](Group::add_token_handler) |
 //! | `context.WithCancel` | [`CancelToken::new`], [`CancelToken::cancel`] |

@@ -49,6 +49,9 @@ pub struct Ready(Arc<ReadyInner>);
 #[derive(Default)]
 struct ReadyInner {
     token: CancelToken,
+    /// When it was first set: taken before anyone waiting on it is woken, so that a
+    /// dependency's ready time always precedes its dependents'.
+    set_at: OnceLock<Instant>,
     /// The run this flag counts for, and the actor's index in it.
     link: OnceLock<(Arc<Progress>, usize)>,
     /// Whether it has been counted in its run (exactly once).
@@ -74,10 +77,7 @@ impl Ready {
     /// assert!(ready.is_set());
     /// ```
     pub fn set(&self) {
-        // Stamp the time first: a dependent woken by the flag must not be ready before it.
-        if let Some((progress, i)) = self.0.link.get() {
-            progress.stamp(*i);
-        }
+        let _ = self.0.set_at.set(Instant::now());
         self.0.token.cancel();
         self.count();
     }
@@ -101,7 +101,8 @@ impl Ready {
         }
         if let Some((progress, i)) = self.0.link.get() {
             if !self.0.counted.swap(true, Ordering::AcqRel) {
-                progress.one_ready(*i);
+                let at = self.0.set_at.get().copied().unwrap_or_else(Instant::now);
+                progress.one_ready(*i, at);
             }
         }
     }
@@ -358,13 +359,8 @@ pub(crate) struct Progress {
 }
 
 impl Progress {
-    /// Records when actor `i` became ready, unless it was recorded already.
-    fn stamp(&self, i: usize) {
-        let _ = self.ready_at[i].set(Instant::now());
-    }
-
-    fn one_ready(&self, i: usize) {
-        let _ = self.ready_at[i].set(Instant::now());
+    fn one_ready(&self, i: usize, at: Instant) {
+        let _ = self.ready_at[i].set(at);
         event!(debug, "actor `{}` ready", self.names[i]);
         if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
             let _ = self.all_ready_at.set(Instant::now());

@@ -71,7 +71,7 @@ pub struct Report {
 ///
 /// assert_eq!(Group::new().run_report().cause, Cause::Empty);
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Cause {
     /// The group had no actors; nothing ran.
@@ -154,7 +154,7 @@ pub struct ActorReport {
 /// let mut g = Group::new();
 /// g.add(|| Err("boom".into()), |_| ());
 /// match &g.run_report().actors[0].outcome {
-///     Outcome::Err(e) => assert_eq!(e.actor(), Some("actor-0")),
+///     Outcome::Err(e) => assert!(e.actor().unwrap().contains(".rs:")), // where it was added
 ///     other => panic!("{other}"),
 /// }
 /// ```
@@ -297,6 +297,23 @@ impl Report {
                 order_given_up,
                 first: result.err().map(Box::new),
             })
+        }
+    }
+
+    /// Returns the name of the actor whose exit (or failed spawn, or invalid order) started
+    /// the teardown, if an actor did.
+    ///
+    /// ```
+    /// let mut g = rungroup::Group::new();
+    /// g.actor("quitter").add(|| Ok(()), |_| ());
+    /// assert_eq!(g.run_report().cause_actor(), Some("quitter"));
+    /// ```
+    pub fn cause_actor(&self) -> Option<&str> {
+        match self.cause {
+            Cause::Actor(i) | Cause::SpawnFailed(i) | Cause::Invalid(i) => {
+                Some(&self.actors[i].name)
+            }
+            Cause::Empty | Cause::Stopped | Cause::NotReady | Cause::AllExited => None,
         }
     }
 

@@ -1,40 +1,111 @@
-//! A signal actor: stop the group on SIGINT, SIGTERM or any other catchable signal.
+//! Signal actors: stop the group on SIGINT, SIGTERM or any other catchable signal
+//! ([`StopSignals`]), or act on a signal such as SIGHUP without stopping it ([`OnSignal`]).
 //!
-//! [`Signals::new`] registers the handlers at once, before any thread starts, so a signal that
-//! arrives between set-up and [`Group::run`] is kept and honoured when the group starts, instead
-//! of killing the process (oklog/run registers inside execute, and Prometheus hit that window at
+//! [`StopSignals::new`] registers at once, before any thread starts, so a signal that arrives
+//! between set-up and [`Group::run`] is kept and honoured when the group starts, instead of
+//! killing the process (oklog/run registers inside execute, and Prometheus hit that window at
 //! start-up). Add the actor with [`Group::add_signals`]; on a signal its execute returns a
-//! [`SignalError`], which [`Error::signal`] finds again.
+//! [`SignalError`], which [`Error::find_source`] finds again.
 //!
-//! # A second signal forces exit
+//! # A repeated signal forces the exit
 //!
-//! Once the signal actor has returned (on a signal, or because another actor stopped the group),
-//! a further signal of its set terminates the process at once with status 128 + the signal's
-//! number (130 for SIGINT, 143 for SIGTERM), as a shell reports a process killed by it. A
-//! service stuck in its teardown can thus still be stopped with a second Ctrl-C, as in Go,
-//! where the runtime restores the default action once `signal.Stop` has run. Opt out with
-//! [`Signals::force_exit_on_repeat`]`(false)`.
+//! A [`StopSignals`] is *armed* once it has caught a signal of its set, or once its actor has been
+//! interrupted (another actor stopped the group). From then on, a further signal of its set ends
+//! the process at once (unless another watcher of that signal is not armed: see below) with status
+//! 128 + the signal's number (130 for SIGINT, 143 for SIGTERM), as a shell reports a process killed
+//! by it: during the teardown, and also before the group runs, so that a second Ctrl-C during a
+//! slow start-up is not kept waiting. A service stuck in its teardown can thus still be stopped
+//! with a second Ctrl-C, as in Go, where the runtime restores the default action once `signal.Stop`
+//! has run. Opt out with [`StopSignals::force_exit_on_repeat`]`(false)`.
 //!
-//! # Handlers are process-global
+//! Before it exits, the process writes one line to stderr that names the signal and the actors
+//! of the group still running, such as
 //!
-//! - Two signal actors (in one group or in groups running at the same time) that watch the same
-//!   signal both receive it, and each returns its own [`SignalError`].
-//! - The handlers stay registered until the group's run has ended (every actor returned, or the
-//!   deadline expired), or until the group or the [`Signals`] is dropped unused. After that, a
-//!   signal that no rungroup actor watches gets its default action again (for SIGINT and
-//!   SIGTERM: the process is killed by it), so a second [`Group::run`] with a new [`Signals`]
-//!   behaves exactly like the first.
-//! - signal-hook, used underneath, never removes its low-level handler; rungroup emulates the
-//!   default action while no actor watches the signal. Another signal-hook user in the same
-//!   process that handles these signals on its own should not also use this module for them.
+//! ```text
+//! rungroup: a repeated SIGINT forced the exit (status 130); still running: module01 (teardown for 1.2s)
+//! ```
+//!
+//! The line is written, and the exit made (with `_exit`, which runs no atexit handler that could
+//! hang), by the dispatcher thread described below, not by the signal handler. Should that
+//! thread block while it writes the line (stderr a full pipe that nobody reads), a further
+//! signal of the set ends the process from the handler, with the same status and without the
+//! line. Should the thread not run at all, no forced exit happens: SIGKILL remains.
+//!
+//! # Several watchers of one signal
+//!
+//! Every live [`StopSignals`] that watches a signal, in one group or in groups running at the same
+//! time, receives it, and each actor returns its own [`SignalError`]. A repeat forces the exit only
+//! when *every* live [`StopSignals`] watching the signal is armed and none opted out: a group that
+//! still runs gets the signal as its stop, so one group's teardown never decides another's fate.
+//!
+//! A [`StopSignals`] watches from [`StopSignals::new`] until its group's run has ended (every
+//! actor returned, or the deadline expired), or until it is dropped unused.
+//!
+//! # Signals that do not stop the group
+//!
+//! An [`OnSignal`] watches its signals from [`OnSignal::new`] too, and its actor
+//! ([`ActorBuilder::add_on_signal`]) calls a function on each delivery and keeps running: a
+//! configuration reload on SIGHUP. Deliveries that arrive while the function runs (or before
+//! the group runs) are merged into one call per signal. An [`OnSignal`] is never armed: a
+//! burst of its signals never ends the process, and while it watches a signal, no repeat of
+//! that signal forces the exit, whatever [`StopSignals`] also watch it.
+//!
+//! # Afterwards, the signal behaves as before
+//!
+//! While no [`StopSignals`] or [`OnSignal`] watches a signal any more, the signal behaves as it did
+//! before the first one watched it: an ignored signal stays ignored (`nohup`, `trap '' HUP`, and
+//! SIGPIPE, which Rust's runtime ignores before `main`), a handler installed before is still
+//! called, and a signal whose action was the default gets the default action (SIGINT and SIGTERM
+//! kill the process). A second [`Group::run`] with a new [`StopSignals`] behaves exactly like the
+//! first.
+//!
+//! - The disposition is read from `/proc/self/status` before the signal's first registration.
+//!   Where that file cannot be read (unix systems other than Linux and Android), it is taken to
+//!   be the default action.
+//! - signal-hook, used underneath, never removes its handler. It calls a handler installed
+//!   before it; rungroup emulates the default action while no watcher is live.
+//! - A real-time signal whose action was the default ends the process with exit status 128 +
+//!   its number instead of killing it: signal-hook cannot emulate a real-time default action.
+//! - Another signal-hook user that registers a signal after rungroup first did finds the
+//!   default action (where it was the default) emulated before its own action runs while no
+//!   rungroup watcher is live; it should not also use this module for that signal.
+//!
+//! # The dispatcher thread
+//!
+//! The first watcher ([`StopSignals::new`] or [`OnSignal::new`]) starts a thread named
+//! `rungroup-signals`, which lives for the rest of the process (it is not one of a group's
+//! threads). The signal handler only counts
+//! each delivery, one byte per run of the handler on a socket of the signal's own, and wakes
+//! that thread, which decides under one lock what each delivery means. Watchers are added and
+//! removed under the same lock, so a signal that arrives while [`StopSignals::new`] runs, while
+//! a [`StopSignals`] is dropped, or between an actor's interrupt and its return counts either as
+//! before or as after that moment, and is never lost: it stops a group, forces the exit, or
+//! gets the disposition described above. A signal whose handler has returned before that
+//! moment (a [`raise`](signal_hook::low_level::raise) that has returned, say) counts as before
+//! it: these moments first dispatch what has been counted.
+//!
+//! The one exception is signal-hook's: the first time a signal is registered in the process,
+//! signal-hook-registry installs its handler a moment before it can run any action, and a
+//! signal that arrives in that moment, whose action was the default, is lost instead of ending
+//! the process (an ignored signal is ignored, and a handler installed before is called, as
+//! they should be). rungroup registers each signal once, at its first [`StopSignals::new`]:
+//! create it early.
+//!
+//! # Real-time signals
+//!
+//! On Linux and Android, the real-time signals (SIGRTMIN to SIGRTMAX, numbers from
+//! `libc::SIGRTMIN()`) are accepted like any other; [`SignalError`] names them `SIGRTMIN+3`.
 
 use std::os::raw::c_int;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
-use signal_hook::{flag, iterator, low_level, SigId};
+use signal_hook::low_level;
 
-use crate::{ActorBuilder, Error, Group};
+use crate::{ActorBuilder, BoxError, Error, Group};
+
+mod dispatch;
+
+use dispatch::{Inbox, Role};
 
 pub use signal_hook::consts::signal::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
 
@@ -42,7 +113,7 @@ pub use signal_hook::consts::signal::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1,
 /// `run.SignalError`.
 ///
 /// It is the [`source`](std::error::Error::source) of the [`Error::Actor`] that
-/// [`Group::run`] returns; [`Error::signal`] finds it.
+/// [`Group::run`] returns; [`Error::find_source`] finds it.
 ///
 /// # Examples
 ///
@@ -60,7 +131,8 @@ pub use signal_hook::consts::signal::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1,
 pub struct SignalError {
     /// The signal's number.
     pub signal: c_int,
-    /// The signal's name, such as `"SIGTERM"` (`"SIG?"` for a number signal-hook does not name).
+    /// The signal's name, such as `"SIGTERM"` or `"SIGRTMIN+3"` (`"SIG?"` for a number that is
+    /// not a signal).
     pub name: &'static str,
 }
 
@@ -70,196 +142,235 @@ impl SignalError {
     /// # Examples
     ///
     /// ```
-    /// assert_eq!(rungroup::signal::SignalError::new(rungroup::signal::SIGINT).name, "SIGINT");
+    /// use rungroup::signal::{SignalError, SIGINT};
+    ///
+    /// assert_eq!(SignalError::new(SIGINT).name, "SIGINT");
+    /// # #[cfg(target_os = "linux")]
+    /// assert_eq!(SignalError::new(libc::SIGRTMIN() + 3).name, "SIGRTMIN+3");
+    /// assert_eq!(SignalError::new(1000).name, "SIG?");
     /// ```
     pub fn new(signal: c_int) -> Self {
         SignalError {
             signal,
-            name: low_level::signal_name(signal).unwrap_or("SIG?"),
+            name: signal_name(signal).unwrap_or("SIG?"),
         }
     }
 }
 
-/// Per-signal state shared by every signal actor of the process.
-struct Global {
-    signal: c_int,
-    /// How many live [`Signals`] watch this signal.
-    watchers: usize,
-    /// True while no watcher is live: the registered action then emulates the default.
-    default: Arc<AtomicBool>,
+/// The name of `signal`: signal-hook's, or `SIGRTMIN+n` for a real-time signal.
+fn signal_name(signal: c_int) -> Option<&'static str> {
+    low_level::signal_name(signal).or_else(|| realtime_name(signal))
 }
 
-static GLOBAL: Mutex<Vec<Global>> = Mutex::new(Vec::new());
-
-fn global() -> std::sync::MutexGuard<'static, Vec<Global>> {
-    GLOBAL.lock().unwrap_or_else(PoisonError::into_inner)
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn realtime_name(signal: c_int) -> Option<&'static str> {
+    const NAMES: [&str; 33] = [
+        "SIGRTMIN",
+        "SIGRTMIN+1",
+        "SIGRTMIN+2",
+        "SIGRTMIN+3",
+        "SIGRTMIN+4",
+        "SIGRTMIN+5",
+        "SIGRTMIN+6",
+        "SIGRTMIN+7",
+        "SIGRTMIN+8",
+        "SIGRTMIN+9",
+        "SIGRTMIN+10",
+        "SIGRTMIN+11",
+        "SIGRTMIN+12",
+        "SIGRTMIN+13",
+        "SIGRTMIN+14",
+        "SIGRTMIN+15",
+        "SIGRTMIN+16",
+        "SIGRTMIN+17",
+        "SIGRTMIN+18",
+        "SIGRTMIN+19",
+        "SIGRTMIN+20",
+        "SIGRTMIN+21",
+        "SIGRTMIN+22",
+        "SIGRTMIN+23",
+        "SIGRTMIN+24",
+        "SIGRTMIN+25",
+        "SIGRTMIN+26",
+        "SIGRTMIN+27",
+        "SIGRTMIN+28",
+        "SIGRTMIN+29",
+        "SIGRTMIN+30",
+        "SIGRTMIN+31",
+        "SIGRTMIN+32",
+    ];
+    if (libc::SIGRTMIN()..=libc::SIGRTMAX()).contains(&signal) {
+        NAMES
+            .get(usize::try_from(signal - libc::SIGRTMIN()).ok()?)
+            .copied()
+    } else {
+        None
+    }
 }
 
-/// A signal actor for a set of signals, with its handlers already registered.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn realtime_name(_signal: c_int) -> Option<&'static str> {
+    None
+}
+
+/// Checks a set of signals: each catchable and known, without duplicates, not empty.
+fn checked(signals: impl IntoIterator<Item = c_int>) -> Result<Vec<c_int>, Error> {
+    let mut set: Vec<c_int> = Vec::new();
+    for signal in signals {
+        let name = signal_name(signal);
+        let fail = |reason| Error::SignalSetup {
+            signal,
+            name: name.unwrap_or("unknown"),
+            reason,
+            source: None,
+        };
+        if signal_hook::consts::FORBIDDEN.contains(&signal) {
+            return Err(fail("it cannot be caught"));
+        }
+        if name.is_none() {
+            return Err(fail("not a known signal"));
+        }
+        if !set.contains(&signal) {
+            set.push(signal);
+        }
+    }
+    if set.is_empty() {
+        return Err(Error::SignalSetup {
+            signal: 0,
+            name: "none",
+            reason: "the set of signals is empty",
+            source: None,
+        });
+    }
+    Ok(set)
+}
+
+/// Adds a watcher of `set` to the dispatcher.
+fn watch(set: &[c_int], role: Role) -> Result<(Watch, Arc<Inbox>), Error> {
+    match dispatch::watch(set, role) {
+        Ok((id, inbox)) => Ok((Watch { id }, inbox)),
+        Err(err) => Err(Error::SignalSetup {
+            signal: err.signal,
+            name: signal_name(err.signal).unwrap_or("unknown"),
+            reason: err.reason,
+            source: Some(Arc::new(err.source)),
+        }),
+    }
+}
+
+/// A watcher's place in the dispatcher, removed when dropped: at the end of the group's run.
+struct Watch {
+    id: u64,
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        dispatch::unwatch(self.id);
+    }
+}
+
+/// A signal actor for a set of signals, watching them from its creation.
 ///
 /// Create it early in `main`, before other set-up, then add it to a group with
 /// [`Group::add_signals`] (named `signal`) or [`ActorBuilder::add_signals`]. See the
-/// [module documentation](self) for the second-signal and process-global rules.
+/// [module documentation](self) for the repeated-signal and process-global rules.
 ///
 /// # Examples
 ///
 /// ```
-/// use rungroup::signal::{Signals, SIGUSR1};
+/// use rungroup::signal::{SignalError, StopSignals, SIGUSR1};
 /// use rungroup::Group;
 ///
-/// let signals = Signals::new([SIGUSR1])?;
-/// // The handler is live: this signal is kept for the group, not lost and not fatal.
+/// let signals = StopSignals::new([SIGUSR1])?;
+/// // It watches from now on: this signal is kept for the group, not lost and not fatal.
 /// signal_hook::low_level::raise(SIGUSR1)?;
 ///
 /// let mut g = Group::new();
 /// g.add_signals(signals);
 /// g.add_with_token(|token| { token.wait(); Ok(()) });
 /// let err = g.run().unwrap_err();
-/// assert_eq!(err.signal().unwrap().name, "SIGUSR1");
+/// assert_eq!(err.find_source::<SignalError>().unwrap().name, "SIGUSR1");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[cfg_attr(docsrs, doc(cfg(all(unix, feature = "signal"))))]
-pub struct Signals {
-    iterator: iterator::Signals,
-    registration: Registration,
-}
-
-/// The process-global part of a [`Signals`]: dropped at the end of the group's run.
-struct Registration {
+pub struct StopSignals {
+    watch: Watch,
+    inbox: Arc<Inbox>,
     signals: Vec<c_int>,
-    /// Set by the first caught signal, or when the actor returns.
-    armed: Arc<AtomicBool>,
-    /// The force-exit actions (empty when opted out) and the arming actions.
-    ids: Vec<SigId>,
     force_exit: bool,
 }
 
-impl Signals {
-    /// Registers handlers for `signals` and returns the actor that waits for them.
+impl StopSignals {
+    /// Starts watching `signals` and returns the actor that waits for them.
     ///
-    /// Duplicates are ignored. Any catchable signal is allowed.
+    /// Duplicates are ignored. Any catchable signal is allowed, real-time signals included.
     ///
     /// # Errors
     ///
     /// [`Error::SignalSetup`] if the set is empty, a signal is unknown, a signal cannot be
     /// caught (SIGKILL, SIGSTOP, and SIGILL, SIGFPE, SIGSEGV, which signal-hook forbids), or
-    /// the registration fails.
+    /// the registration (or the start of the dispatcher thread) fails.
     ///
     /// # Examples
     ///
     /// ```
-    /// use rungroup::signal::{Signals, SIGHUP, SIGUSR2};
+    /// use rungroup::signal::{StopSignals, SIGHUP, SIGUSR2};
     ///
-    /// assert!(Signals::new([SIGHUP, SIGUSR2]).is_ok());
-    /// let err = Signals::new([9]).unwrap_err(); // SIGKILL
+    /// assert!(StopSignals::new([SIGHUP, SIGUSR2]).is_ok());
+    /// let err = StopSignals::new([9]).unwrap_err(); // SIGKILL
     /// assert_eq!(err.to_string(), "cannot handle signal 9 (SIGKILL): it cannot be caught");
     /// ```
     pub fn new(signals: impl IntoIterator<Item = c_int>) -> Result<Self, Error> {
-        let mut set: Vec<c_int> = Vec::new();
-        for signal in signals {
-            let name = low_level::signal_name(signal);
-            let fail = |reason| Error::SignalSetup {
-                signal,
-                name: name.unwrap_or("unknown"),
-                reason,
-                source: None,
-            };
-            if signal_hook::consts::FORBIDDEN.contains(&signal) {
-                return Err(fail("it cannot be caught"));
-            }
-            if name.is_none() {
-                return Err(fail("not a known signal"));
-            }
-            if !set.contains(&signal) {
-                set.push(signal);
-            }
-        }
-        if set.is_empty() {
-            return Err(Error::SignalSetup {
-                signal: 0,
-                name: "none",
-                reason: "the set of signals is empty",
-                source: None,
-            });
-        }
-
-        let mut registration = Registration {
-            signals: Vec::new(),
-            armed: Arc::new(AtomicBool::new(false)),
-            ids: Vec::new(),
+        let signals = checked(signals)?;
+        let role = Role::Stop {
             force_exit: true,
+            armed: false,
         };
-        // Registration order is the order signal-hook runs actions in: the default emulation
-        // first (idle while any actor watches), then force-exit (checks `armed`), then the
-        // action that arms it, then the iterator that delivers the signal to execute.
-        for &signal in &set {
-            let setup_err = |source: std::io::Error| Error::SignalSetup {
-                signal,
-                name: low_level::signal_name(signal).unwrap_or("unknown"),
-                reason: "registering a handler failed",
-                source: Some(Arc::new(source)),
-            };
-            registration.watch(signal).map_err(setup_err)?;
-            let exit = flag::register_conditional_shutdown(
-                signal,
-                128 + signal,
-                registration.armed.clone(),
-            )
-            .map_err(setup_err)?;
-            registration.ids.push(exit);
-            let arm = flag::register(signal, registration.armed.clone()).map_err(setup_err)?;
-            registration.ids.push(arm);
-        }
-        let iterator = iterator::Signals::new(&set).map_err(|source| Error::SignalSetup {
-            signal: set[0],
-            name: low_level::signal_name(set[0]).unwrap_or("unknown"),
-            reason: "registering a handler failed",
-            source: Some(Arc::new(source)),
-        })?;
-        Ok(Signals {
-            iterator,
-            registration,
+        let (watch, inbox) = watch(&signals, role)?;
+        Ok(StopSignals {
+            watch,
+            inbox,
+            signals,
+            force_exit: true,
         })
     }
 
-    /// Registers handlers for SIGINT and SIGTERM: Ctrl-C and a service manager's stop.
+    /// Watches SIGINT and SIGTERM: Ctrl-C and a service manager's stop.
     ///
     /// # Errors
     ///
-    /// As [`Signals::new`]: only if the registration fails.
+    /// As [`StopSignals::new`]: only if the registration fails.
     ///
     /// # Examples
     ///
     /// ```
-    /// let signals = rungroup::signal::Signals::termination()?;
-    /// assert_eq!(signals.signals(), [rungroup::signal::SIGINT, rungroup::signal::SIGTERM]);
+    /// use rungroup::signal::{StopSignals, SIGINT, SIGTERM};
+    ///
+    /// let signals = StopSignals::termination()?;
+    /// assert_eq!(signals.signals(), [SIGINT, SIGTERM]);
     /// # Ok::<(), rungroup::Error>(())
     /// ```
     pub fn termination() -> Result<Self, Error> {
         Self::new([SIGINT, SIGTERM])
     }
 
-    /// Chooses whether a repeated signal terminates the process at once (the default: `true`).
+    /// Chooses whether a repeated signal forces the exit once this actor is armed (the default:
+    /// `true`). The last call wins.
     ///
-    /// With `false`, signals that arrive after the actor has returned are ignored until the
-    /// group's run ends; the teardown then has to finish on its own (or be bounded with
-    /// [`Group::teardown_deadline`]).
+    /// With `false`, this actor never counts as armed, so while it watches (until the group's
+    /// run ends), no repeat of its signals forces the exit; the teardown then has to finish on
+    /// its own (or be bounded with [`Group::teardown_deadline`]).
     ///
     /// # Examples
     ///
     /// ```
-    /// let signals = rungroup::signal::Signals::termination()?.force_exit_on_repeat(false);
+    /// let signals = rungroup::signal::StopSignals::termination()?.force_exit_on_repeat(false);
     /// # drop(signals);
     /// # Ok::<(), rungroup::Error>(())
     /// ```
     pub fn force_exit_on_repeat(mut self, enabled: bool) -> Self {
-        if !enabled && self.registration.force_exit {
-            // The force-exit actions are the even entries, each followed by its arming action.
-            for id in self.registration.ids.iter().step_by(2) {
-                low_level::unregister(*id);
-            }
-        }
-        self.registration.force_exit &= enabled;
+        dispatch::set_force_exit(self.watch.id, enabled);
+        self.force_exit = enabled;
         self
     }
 
@@ -268,63 +379,122 @@ impl Signals {
     /// # Examples
     ///
     /// ```
-    /// use rungroup::signal::{Signals, SIGHUP};
+    /// use rungroup::signal::{StopSignals, SIGHUP};
     ///
-    /// assert_eq!(Signals::new([SIGHUP, SIGHUP])?.signals(), [SIGHUP]);
+    /// assert_eq!(StopSignals::new([SIGHUP, SIGHUP])?.signals(), [SIGHUP]);
     /// # Ok::<(), rungroup::Error>(())
     /// ```
     pub fn signals(&self) -> &[c_int] {
-        &self.registration.signals
+        &self.signals
     }
 }
 
-impl Registration {
-    /// Counts this actor as a watcher of `signal`, registering the process-wide default
-    /// emulation the first time the signal is watched at all.
-    fn watch(&mut self, signal: c_int) -> Result<(), std::io::Error> {
-        let mut global = global();
-        let entry = match global.iter().position(|g| g.signal == signal) {
-            Some(i) => &mut global[i],
-            None => {
-                let default = Arc::new(AtomicBool::new(false));
-                flag::register_conditional_default(signal, default.clone())?;
-                global.push(Global {
-                    signal,
-                    watchers: 0,
-                    default,
-                });
-                global.last_mut().expect("just pushed")
-            }
-        };
-        entry.watchers += 1;
-        entry.default.store(false, Ordering::SeqCst);
-        self.signals.push(signal);
-        Ok(())
-    }
-}
-
-impl Drop for Registration {
-    fn drop(&mut self) {
-        for id in &self.ids {
-            low_level::unregister(*id);
-        }
-        let mut global = global();
-        for signal in &self.signals {
-            if let Some(entry) = global.iter_mut().find(|g| g.signal == *signal) {
-                entry.watchers -= 1;
-                if entry.watchers == 0 {
-                    entry.default.store(true, Ordering::SeqCst);
-                }
-            }
-        }
-    }
-}
-
-impl std::fmt::Debug for Signals {
+impl std::fmt::Debug for StopSignals {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Signals")
-            .field("signals", &self.registration.signals)
-            .field("force_exit_on_repeat", &self.registration.force_exit)
+        f.debug_struct("StopSignals")
+            .field("signals", &self.signals)
+            .field("force_exit_on_repeat", &self.force_exit)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A signal watcher that does not stop the group: its actor calls a function on each of its
+/// signals, such as a configuration reload on SIGHUP.
+///
+/// It watches from [`OnSignal::new`], so a signal that arrives before the group runs is kept
+/// for the function. Add it with [`ActorBuilder::add_on_signal`]. See the
+/// [module documentation](self#signals-that-do-not-stop-the-group).
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use std::sync::Arc;
+/// use rungroup::signal::{OnSignal, SIGUSR2};
+///
+/// let reloads = Arc::new(AtomicUsize::new(0));
+/// let counter = Arc::clone(&reloads);
+/// let on_hup = OnSignal::new([SIGUSR2], move |signal| {
+///     assert_eq!(signal.name, "SIGUSR2");
+///     counter.fetch_add(1, Ordering::SeqCst);
+///     Ok(())
+/// })?;
+/// signal_hook::low_level::raise(SIGUSR2)?; // kept for the actor
+///
+/// let mut g = rungroup::Group::new();
+/// g.actor("reload").add_on_signal(on_hup);
+/// g.actor("main").add(move || {
+///     while reloads.load(Ordering::SeqCst) == 0 { std::thread::yield_now(); }
+///     Ok(())
+/// }, |_| ());
+/// assert!(g.run().is_ok()); // the reload actor kept running until main returned
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[cfg_attr(docsrs, doc(cfg(all(unix, feature = "signal"))))]
+pub struct OnSignal {
+    watch: Watch,
+    inbox: Arc<Inbox>,
+    signals: Vec<c_int>,
+    callback: Callback,
+}
+
+/// What an [`OnSignal`] calls.
+type Callback = Box<dyn FnMut(SignalError) -> Result<(), BoxError> + Send>;
+
+impl OnSignal {
+    /// Starts watching `signals`; the actor made with [`ActorBuilder::add_on_signal`] will call
+    /// `callback` with each signal that arrives.
+    ///
+    /// Duplicates are ignored. Any catchable signal is allowed, as for [`StopSignals::new`].
+    ///
+    /// # Errors
+    ///
+    /// As [`StopSignals::new`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rungroup::signal::{OnSignal, SIGHUP};
+    ///
+    /// let on_hup = OnSignal::new([SIGHUP], |_| Ok(()))?;
+    /// assert!(OnSignal::new([], |_| Ok(())).is_err());
+    /// # drop(on_hup);
+    /// # Ok::<(), rungroup::Error>(())
+    /// ```
+    pub fn new<F>(signals: impl IntoIterator<Item = c_int>, callback: F) -> Result<Self, Error>
+    where
+        F: FnMut(SignalError) -> Result<(), BoxError> + Send + 'static,
+    {
+        let signals = checked(signals)?;
+        let (watch, inbox) = watch(&signals, Role::Notify)?;
+        Ok(OnSignal {
+            watch,
+            inbox,
+            signals,
+            callback: Box::new(callback),
+        })
+    }
+
+    /// Returns the signals this watcher watches, in the order given, without duplicates.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rungroup::signal::{OnSignal, SIGHUP, SIGUSR1};
+    ///
+    /// let on = OnSignal::new([SIGHUP, SIGUSR1, SIGHUP], |_| Ok(()))?;
+    /// assert_eq!(on.signals(), [SIGHUP, SIGUSR1]);
+    /// # Ok::<(), rungroup::Error>(())
+    /// ```
+    pub fn signals(&self) -> &[c_int] {
+        &self.signals
+    }
+}
+
+impl std::fmt::Debug for OnSignal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OnSignal")
+            .field("signals", &self.signals)
             .finish_non_exhaustive()
     }
 }
@@ -336,91 +506,103 @@ impl Group {
     ///
     /// ```
     /// let mut g = rungroup::Group::new();
-    /// g.add_signals(rungroup::signal::Signals::termination()?);
+    /// g.add_signals(rungroup::signal::StopSignals::termination()?);
     /// g.add(|| Ok(()), |_| ());
     /// assert!(g.run().is_ok());
     /// # Ok::<(), rungroup::Error>(())
     /// ```
     #[cfg_attr(docsrs, doc(cfg(all(unix, feature = "signal"))))]
-    pub fn add_signals(&mut self, signals: Signals) -> &mut Self {
+    pub fn add_signals(&mut self, signals: StopSignals) -> &mut Self {
         self.actor("signal").add_signals(signals)
     }
 }
 
 impl<'g> ActorBuilder<'g> {
     /// Adds a signal actor: its execute returns [`SignalError`] when a signal of the set
-    /// arrives (or arrived since [`Signals::new`]), and `Ok(())` when interrupted; its interrupt
-    /// wakes it at once.
+    /// arrives (or arrived since [`StopSignals::new`]), and `Ok(())` when interrupted; its
+    /// interrupt arms it, then wakes it at once.
     ///
-    /// The handlers stay registered until the group's run ends.
+    /// It watches until the group's run ends; the [forced-exit line](self) names the actors of
+    /// this group that are still running.
     ///
     /// # Examples
     ///
     /// ```
-    /// use rungroup::signal::{Signals, SIGUSR2};
+    /// use rungroup::signal::{StopSignals, SIGUSR2};
     ///
     /// let mut g = rungroup::Group::new();
-    /// g.actor("signals").add_signals(Signals::new([SIGUSR2])?);
+    /// g.actor("signals").add_signals(StopSignals::new([SIGUSR2])?);
     /// g.actor("main").add(|| Err("done".into()), |_| ());
     /// assert_eq!(g.run().unwrap_err().actor(), Some("main"));
     /// # Ok::<(), rungroup::Error>(())
     /// ```
     #[cfg_attr(docsrs, doc(cfg(all(unix, feature = "signal"))))]
-    pub fn add_signals(mut self, signals: Signals) -> &'g mut Group {
-        let Signals {
-            mut iterator,
-            registration,
-        } = signals;
-        let handle = iterator.handle();
-        let armed = registration.armed.clone();
-        self.keep_until_end(registration);
+    pub fn add_signals(mut self, signals: StopSignals) -> &'g mut Group {
+        let StopSignals { watch, inbox, .. } = signals;
+        let id = watch.id;
+        dispatch::set_live(id, self.live());
+        self.keep_until_end(watch);
+        let woken = Arc::clone(&inbox);
         self.add(
-            move || {
-                let received = iterator.forever().next();
-                // From now on a signal of the set forces exit, as after Go's signal.Stop.
-                armed.store(true, Ordering::SeqCst);
-                match received {
-                    Some(signal) => Err(Box::new(SignalError::new(signal))),
-                    None => Ok(()),
-                }
+            move || match inbox.wait().0.first() {
+                Some(&signal) => Err(Box::new(SignalError::new(signal))),
+                None => Ok(()),
             },
-            move |_| handle.close(),
+            move |_| {
+                // Armed first: a signal from now on is a repeat, not absorbed by an actor that
+                // is about to return.
+                dispatch::arm(id);
+                woken.interrupt();
+            },
         )
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn state(signal: c_int) -> Option<(usize, bool)> {
-        global()
-            .iter()
-            .find(|g| g.signal == signal)
-            .map(|g| (g.watchers, g.default.load(Ordering::SeqCst)))
-    }
-
-    #[test]
-    fn default_action_is_emulated_only_while_unwatched() {
-        assert_eq!(state(SIGQUIT), None); // nothing registered before the first actor
-        let a = Signals::new([SIGQUIT]).unwrap();
-        assert_eq!(state(SIGQUIT), Some((1, false)));
-        let b = Signals::new([SIGQUIT]).unwrap().force_exit_on_repeat(false);
-        assert_eq!(state(SIGQUIT), Some((2, false)));
-        drop(a);
-        assert_eq!(state(SIGQUIT), Some((1, false)));
-        drop(b);
-        assert_eq!(state(SIGQUIT), Some((0, true)));
-        let c = Signals::new([SIGQUIT]).unwrap();
-        assert_eq!(state(SIGQUIT), Some((1, false)));
-        drop(c);
-        assert_eq!(state(SIGQUIT), Some((0, true)));
-    }
-
-    #[test]
-    fn failed_setup_releases_what_it_registered() {
-        // SIGHUP is registered, then SIGKILL is refused before anything else.
-        assert!(Signals::new([SIGHUP, 9]).is_err());
-        assert_eq!(state(SIGHUP), None);
+    /// Adds an actor that calls the [`OnSignal`]'s function with each of its signals and keeps
+    /// running; an `Err` from the function is this actor's failure, which stops the group.
+    /// Its interrupt makes it return `Ok(())` (after the call in progress, if any).
+    ///
+    /// Signals that arrive while the function runs, or before the actor starts, are merged into
+    /// one call per signal. The watcher stays until the group's run ends.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rungroup::signal::{OnSignal, SIGUSR1};
+    ///
+    /// let mut g = rungroup::Group::new();
+    /// let on = OnSignal::new([SIGUSR1], |signal| {
+    ///     Err(format!("cannot reload on {}", signal.name).into())
+    /// })?;
+    /// g.actor("reload").add_on_signal(on);
+    /// g.add_with_token(|token| { token.wait(); Ok(()) });
+    /// signal_hook::low_level::raise(SIGUSR1)?;
+    /// let err = g.run().unwrap_err();
+    /// assert_eq!(err.actor(), Some("reload"));
+    /// assert_eq!(std::error::Error::source(&err).unwrap().to_string(), "cannot reload on SIGUSR1");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg_attr(docsrs, doc(cfg(all(unix, feature = "signal"))))]
+    pub fn add_on_signal(mut self, on_signal: OnSignal) -> &'g mut Group {
+        let OnSignal {
+            watch,
+            inbox,
+            mut callback,
+            ..
+        } = on_signal;
+        dispatch::set_live(watch.id, self.live());
+        self.keep_until_end(watch);
+        let woken = Arc::clone(&inbox);
+        self.add(
+            move || loop {
+                let (signals, interrupted) = inbox.wait();
+                if interrupted {
+                    return Ok(());
+                }
+                for signal in signals {
+                    callback(SignalError::new(signal))?;
+                }
+            },
+            move |_| woken.interrupt(),
+        )
     }
 }

@@ -247,7 +247,7 @@ impl fmt::Debug for CancelToken {
 /// let err = g.run().unwrap_err();
 /// assert!(err.find_source::<Cancelled>().is_some());
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
 #[error("token cancelled")]
 pub struct Cancelled;
 

@@ -201,6 +201,37 @@ fn panicking_logger_or_display_is_contained() {
     assert!(err.find_source::<BadDisplay>().is_some());
 }
 
+/// With readiness in use, each actor's readiness and the group's are logged, in order.
+#[test]
+fn readiness_events() {
+    let _serial = install();
+    let db = rungroup::Ready::new();
+    let mut g = Group::new();
+    let flag = db.clone();
+    g.actor("db-events")
+        .ready_when(&db)
+        .add_with_token(move |token| {
+            flag.set();
+            token.wait();
+            Ok(())
+        });
+    g.actor("web-events")
+        .after("db-events")
+        .add(|| Ok(()), |_| ());
+    assert!(g.run().is_ok());
+    let records = RECORDS.lock().unwrap().clone();
+    let messages: Vec<_> = records.iter().map(|(_, m)| m.as_str()).collect();
+    let position = |m: &str| messages.iter().position(|x| *x == m);
+    let db_ready = position("actor `db-events` ready").expect("db ready");
+    let web_ready = position("actor `web-events` ready").expect("web ready");
+    let group_ready = position("group ready").expect("group ready");
+    assert!(
+        db_ready < web_ready && web_ready < group_ready,
+        "{messages:#?}"
+    );
+    assert_eq!(records[group_ready].0, log::Level::Info);
+}
+
 /// Each restart, backoff and escalation of a restartable actor is an event, as are the exits of
 /// non-critical and dynamic actors.
 #[test]

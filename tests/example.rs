@@ -1,5 +1,6 @@
 //! Tests for `examples/signal_and_ticker.rs` as a process: SIGTERM and SIGINT, a second signal
-//! during a stuck teardown, and a signal sent before the group runs.
+//! during a stuck teardown, a signal sent before the group runs, a failing module, its
+//! arguments, and the README's transcript of it.
 //!
 //! `cargo test` builds the examples before it runs the tests; this file runs the built binary
 //! (and builds it when run alone, as `cargo test --test example`).
@@ -10,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::process::{example_path, tail, Service};
+use common::process::{example_path, tail, Exit, Service};
 
 fn graceful_exit_on(signal: &str) {
     let mut service = Service::start("signal_and_ticker", &["--period-ms", "20"]);
@@ -44,7 +45,7 @@ fn sigint_exits_gracefully() {
 }
 
 /// A second signal while module 01 is stuck in its teardown terminates the process at once
-/// with 128 + the signal's number.
+/// with 128 + the signal's number, after one stderr line that names module01.
 fn second_signal_forces_exit(signal: &str, code: i32) {
     let mut service = Service::start(
         "signal_and_ticker",
@@ -54,9 +55,20 @@ fn second_signal_forces_exit(signal: &str, code: i32) {
     service.signal(signal);
     service.wait_for("exiting gracefully");
     service.signal(signal);
-    let (status, messages) = service.finish();
+    let Exit {
+        status,
+        messages,
+        stderr,
+        ..
+    } = service.exit();
     assert_eq!(status.code(), Some(code), "{messages:#?}");
     assert!(!messages.iter().any(|m| m.contains("module 01 exited")));
+    // One line says why, and which actor is stuck.
+    let line = format!(
+        "rungroup: a repeated {signal} forced the exit (status {code}); still running: module01 (teardown for "
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with(&line), "{stderr}");
 }
 
 #[test]
@@ -115,22 +127,79 @@ fn period_from_the_environment() {
     child.wait().unwrap();
 }
 
+/// `RUST_LOG` filters the log: at `warn`, the info lines are gone and the ticks remain.
 #[test]
-fn bad_arguments_exit_with_usage() {
-    let out = Command::new(example_path("signal_and_ticker"))
-        .args(["--period-ms", "0"])
-        .output()
+fn rust_log_filters_the_log() {
+    let mut child = Command::new(example_path("signal_and_ticker"))
+        .args(["--period-ms", "10"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let out = Command::new(example_path("signal_and_ticker"))
-        .arg("--bogus")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("usage"));
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let first = stdout.lines().next().unwrap().unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        first.starts_with("level=warn ") && first.ends_with(r#" msg="module 01 tick""#),
+        "{first}"
+    );
 }
 
-/// One failing module stops the whole service, which exits with status 1.
+#[test]
+fn help_prints_usage_and_exits_0() {
+    let out = Command::new(example_path("signal_and_ticker"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let usage = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        usage.starts_with("Usage: signal_and_ticker [OPTIONS]\n"),
+        "{usage}"
+    );
+    assert!(usage.contains("--slow-shutdown-ms N"), "{usage}");
+    assert!(out.stderr.is_empty());
+}
+
+/// A bad argument exits with status 2, saying what was wrong, then the usage, on stderr.
+#[test]
+fn bad_arguments_exit_with_2_and_usage() {
+    for (args, why) in [
+        (
+            &["--period-ms", "0"][..],
+            "error: the period must be at least 1 ms\n",
+        ),
+        (
+            &["--period-ms", "x"],
+            "error: --period-ms: cannot parse argument \"x\": invalid digit found in string\n",
+        ),
+        (
+            &["--period-ms"],
+            "error: missing argument for option '--period-ms'\n",
+        ),
+        (&["--bogus"], "error: invalid option '--bogus'\n"),
+    ] {
+        let out = Command::new(example_path("signal_and_ticker"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(stderr.starts_with(why), "{args:?}: {stderr}");
+        assert!(stderr.contains("\nUsage: signal_and_ticker"), "{stderr}");
+        assert!(out.stdout.is_empty(), "nothing logged, nothing started");
+    }
+    let out = Command::new(example_path("signal_and_ticker"))
+        .env("TICK_PERIOD_MS", "soon")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: TICK_PERIOD_MS: "));
+}
+
+/// One failing module stops the whole service, which exits with status 1 and prints the error
+/// on stderr; it never says that all modules exited.
 #[test]
 fn one_failure_stops_the_service() {
     let mut service = Service::start(
@@ -138,11 +207,15 @@ fn one_failure_stops_the_service() {
         &["--period-ms", "20", "--fail-after-ms", "100"],
     );
     service.wait_for("module 02 failed");
-    let (status, mut messages) = service.finish();
-    assert_eq!(status.code(), Some(1), "{messages:#?}");
-    messages.retain(|m| m != "module 01 tick"); // module 01 ticks until it is cancelled
+    let mut exit = service.exit();
+    assert_eq!(exit.status.code(), Some(1), "{:#?}", exit.messages);
     assert_eq!(
-        tail(&messages, 4),
+        exit.stderr,
+        "error: actor `module02` returned an error: module 02 lost its database\n"
+    );
+    exit.messages.retain(|m| m != "module 01 tick"); // module 01 ticks until it is cancelled
+    assert_eq!(
+        tail(&exit.messages, 4),
         [
             "module 02 failed",
             "stopping",
@@ -168,7 +241,7 @@ fn sigint_during_a_teardown_started_otherwise_forces_exit() {
             "600000",
         ],
     );
-    service.wait_for("msg=\"stopping\"");
+    service.wait_for("msg=stopping ");
     // The signal actor returns right after its interrupt. Should a SIGINT still reach it before
     // that (a loaded machine), it would count as the first signal: then send another.
     let status = (0..10)
@@ -185,4 +258,45 @@ fn sigint_during_a_teardown_started_otherwise_forces_exit() {
         })
         .expect("ten SIGINTs did not end the process");
     assert_eq!(status.code(), Some(130));
+}
+
+/// The transcript in the README's "Try it" is what the example prints, line for line, but for
+/// the timestamps and the tick (the default period of 5 s leaves it no time here).
+#[test]
+fn readme_transcript() {
+    let readme = include_str!("../README.md");
+    let try_it = &readme[readme.find("## Try it").unwrap()..];
+    let block = &try_it[try_it.find("```text\n").unwrap() + 8..];
+    let block = &block[..block.find("```").unwrap()];
+    let expected: Vec<String> = block
+        .lines()
+        .map(|l| without_timestamp(l.trim_start_matches("^C")))
+        .filter(|l| !l.contains("module 01 tick"))
+        .collect();
+    assert_eq!(expected.len(), 6, "{block}");
+
+    let mut service = Service::start("signal_and_ticker", &[]);
+    service.wait_for("module 01 started");
+    service.signal("SIGINT");
+    let exit = service.exit();
+    assert_eq!(exit.status.code(), Some(0));
+    let printed: Vec<String> = exit.lines.iter().map(|l| without_timestamp(l)).collect();
+    assert_eq!(printed, expected);
+}
+
+/// A log line with its `ts=` value, checked to be RFC 3339 UTC with milliseconds, replaced by
+/// `TS`.
+fn without_timestamp(line: &str) -> String {
+    let start = line.find(" ts=").expect("a timestamp") + 4;
+    let end = start + line[start..].find(' ').unwrap();
+    let ts = &line.as_bytes()[start..end];
+    let shape = b"2026-11-26T14:41:05.740Z";
+    assert_eq!(ts.len(), shape.len(), "{line}");
+    for (c, s) in ts.iter().zip(shape) {
+        assert_eq!(c.is_ascii_digit(), s.is_ascii_digit(), "{line}");
+        if !s.is_ascii_digit() {
+            assert_eq!(c, s, "{line}");
+        }
+    }
+    format!("{}TS{}", &line[..start], &line[end..])
 }

@@ -67,12 +67,16 @@ fn one() {
     let events = Events::default();
     let e = events.clone();
     let mut g = Group::new();
+    let at = format!("tests/group.rs:{}", line!() + 1); // an unnamed actor is named after it
     g.add(|| Err("boom".into()), move |first| e.push(describe(first)));
     assert_eq!(g.len(), 1);
     let err = run_guarded(g).unwrap_err();
-    assert_eq!(err.to_string(), "actor `actor-0` returned an error");
+    assert_eq!(err.to_string(), format!("actor `{at}` returned an error"));
     assert_eq!(err.source().unwrap().to_string(), "boom");
-    assert_eq!(events.take(), ["actor `actor-0` returned an error: boom"]);
+    assert_eq!(
+        events.take(),
+        [format!("actor `{at}` returned an error: boom")]
+    );
 }
 
 /// oklog/run's TestMany: one actor returns an error, the other waits for its interrupt.
@@ -130,6 +134,7 @@ fn basic_example() {
     add_blocker(&mut g, &events, "first");
     let e = events.clone();
     let e2 = events.clone();
+    let at = format!("tests/group.rs:{}", line!() + 1);
     g.add(
         move || {
             e.push("second returning");
@@ -138,7 +143,7 @@ fn basic_example() {
         move |first| e2.push(format!("second interrupted: {}", describe(first))),
     );
     let err = run_guarded(g).unwrap_err();
-    assert_eq!(err.actor(), Some("actor-1"));
+    assert_eq!(err.actor(), Some(at.as_str()));
     assert_eq!(err.source().unwrap().to_string(), "immediate teardown");
     let mut got = events.take();
     // "first returned" races with the second interrupt; everything else is ordered.
@@ -148,9 +153,9 @@ fn basic_example() {
     assert_eq!(
         got,
         [
-            "second returning",
-            "first interrupted: actor `actor-1` returned an error: immediate teardown",
-            "second interrupted: actor `actor-1` returned an error: immediate teardown",
+            "second returning".to_owned(),
+            format!("first interrupted: actor `{at}` returned an error: immediate teardown"),
+            format!("second interrupted: actor `{at}` returned an error: immediate teardown"),
         ]
     );
 }
@@ -194,6 +199,7 @@ fn each_actor_runs_on_its_own_named_thread() {
         );
     }
     let tx2 = tx.clone();
+    let at = format!("tests/group.rs:{}", line!() + 1);
     g.add(
         move || {
             tx2.send((
@@ -209,7 +215,7 @@ fn each_actor_runs_on_its_own_named_thread() {
     let mut got: Vec<_> = rx.try_iter().collect();
     got.sort_by(|a, b| a.0.cmp(&b.0));
     let names: Vec<_> = got.iter().map(|g| g.0.as_deref().unwrap()).collect();
-    assert_eq!(names, ["actor-2", "alpha", "beta"]);
+    assert_eq!(names, ["alpha", "beta", at.as_str()]);
     let me = std::thread::current().id();
     assert!(got.iter().all(|g| g.1 != me));
     assert!(got[0].1 != got[1].1 && got[1].1 != got[2].1 && got[0].1 != got[2].1);
@@ -304,6 +310,7 @@ fn panic_during_teardown_does_not_hang() {
         token.wait();
         panic!("panicking on the way out")
     });
+    let at = format!("tests/group.rs:{}", line!() + 1);
     g.add(|| Err("first".into()), |_| ());
     let report = {
         let (tx, rx) = bounded(1);
@@ -315,7 +322,7 @@ fn panic_during_teardown_does_not_hang() {
         .to_string()
         .contains("panicking on the way out"));
     let err = report.into_result().unwrap_err();
-    assert_eq!(err.actor(), Some("actor-1"));
+    assert_eq!(err.actor(), Some(at.as_str()));
 }
 
 #[test]
@@ -506,13 +513,13 @@ fn interrupt_receives_first_error_by_reference_and_debug() {
     let seen = Arc::new(Mutex::new(String::new()));
     let s = seen.clone();
     let mut g = Group::new();
-    g.add(
+    g.actor("x").add(
         || Err("x".into()),
         move |first| *s.lock().unwrap() = format!("{first:?}"),
     );
     let _ = g.run();
     assert!(
-        *seen.lock().unwrap() == "Err(actor `actor-0` returned an error: x)",
+        *seen.lock().unwrap() == "Err(actor `x` returned an error: x)",
         "{}",
         seen.lock().unwrap()
     );
@@ -528,4 +535,17 @@ fn error_is_a_sendable_static_std_error() {
     assert_send::<rungroup::Report>();
     assert_send::<rungroup::StopHandle>();
     assert_send::<rungroup::CancelToken>();
+}
+
+/// Unnamed actors added at the same place (a loop) get distinct names.
+#[test]
+fn unnamed_actors_in_a_loop_have_distinct_names() {
+    let mut g = Group::new();
+    for _ in 0..3 {
+        g.add(|| Ok(()), |_| ());
+    }
+    let at = format!("tests/group.rs:{}", line!() - 2);
+    let report = g.run_report();
+    let names: Vec<_> = report.actors.iter().map(|a| a.name.clone()).collect();
+    assert_eq!(names, [at.clone(), format!("{at}#2"), format!("{at}#3")]);
 }

@@ -1,12 +1,14 @@
 //! Tests for `examples/closable_reader.rs`: actors blocked in `accept`, in a socket `read` and in
-//! a read of standard input all leave promptly on SIGTERM.
+//! a read of standard input all leave promptly on SIGTERM; a taken address or a bad argument
+//! exits non-zero, saying why.
 #![cfg(all(unix, feature = "signal"))]
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::Command;
 
 mod common;
-use common::process::{field, Service};
+use common::process::{example_path, field, Service};
 use common::GUARD;
 
 fn start() -> (Service, SocketAddr) {
@@ -56,5 +58,44 @@ fn end_of_input_stops_the_group() {
     assert!(
         messages.contains(&"tcp: stopped".to_owned()),
         "{messages:#?}"
+    );
+}
+
+#[test]
+fn address_in_use_exits_1() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = Command::new(example_path("closable_reader"))
+        .args(["--addr", &addr])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let why = format!("error: cannot listen on {addr}: Address already in use");
+    assert!(stderr.starts_with(&why), "{stderr}"); // then the OS's error number
+    assert!(out.stdout.is_empty(), "nothing logged: it never listened");
+}
+
+#[test]
+fn help_and_bad_arguments() {
+    let help = Command::new(example_path("closable_reader"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert_eq!(help.status.code(), Some(0));
+    let usage = String::from_utf8(help.stdout).unwrap();
+    assert!(
+        usage.starts_with("Usage: closable_reader [OPTIONS]\n"),
+        "{usage}"
+    );
+    let bad = Command::new(example_path("closable_reader"))
+        .arg("--adr")
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    let stderr = String::from_utf8(bad.stderr).unwrap();
+    assert!(
+        stderr.starts_with("error: invalid option '--adr'\n"),
+        "{stderr}"
     );
 }

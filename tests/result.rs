@@ -74,24 +74,23 @@ fn first_failure_is_kept_over_later_ones() {
 }
 
 /// Of several failures during a teardown, the earliest is returned; the report has them all,
-/// in order.
+/// in order. ("earlier" starts after "later", so "later" is interrupted only once "earlier"
+/// has returned: the order of the two failures is certain.)
 #[test]
 fn earliest_teardown_failure_is_returned() {
-    let (first_done_tx, first_done_rx) = bounded::<()>(0);
     let mut g = Group::new();
-    g.actor("later").add_with_token(move |token| {
+    add_failing_on_the_way_out(&mut g, "later", "later");
+    g.actor("earlier").after("later").add_with_token(|token| {
         token.wait();
-        let _ = first_done_rx.recv(); // fails only once "earlier" has returned
-        Err("later".into())
-    });
-    g.actor("earlier").add_with_token(move |token| {
-        token.wait();
-        drop(first_done_tx);
         Err("earlier".into())
     });
+    let readiness = g.readiness();
     let stop = g.stop_handle();
+    let (tx, rx) = bounded(1);
+    std::thread::spawn(move || tx.send(g.run_report()).unwrap());
+    assert!(readiness.wait_timeout(GUARD));
     stop.stop();
-    let report = report_guarded(g);
+    let report = rx.recv_timeout(GUARD).expect("run hung");
     let names: Vec<_> = report
         .failures()
         .iter()

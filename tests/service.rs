@@ -1,16 +1,18 @@
 //! Tests for `examples/service.rs`, the Prometheus-shaped service: SIGHUP reloads without
-//! stopping, and SIGTERM in the middle of a load of writes loses no acknowledged record.
+//! stopping, SIGTERM in the middle of a load of writes loses no acknowledged record, and when
+//! the disk refuses acknowledged records the exit status and stderr say how many were lost.
 #![cfg(all(unix, feature = "signal"))]
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::process::{field, http_get, Service};
+use common::process::{example_path, field, http_get, tail, Service};
 use common::GUARD;
 
 /// A scratch directory of this test, removed at the end.
@@ -142,4 +144,113 @@ fn sigterm_under_load_loses_no_acknowledged_record() {
         lost.len()
     );
     assert!(stored.iter().any(|r| r.starts_with("scrape-")));
+}
+
+/// Starts the service writing to `/dev/full`, where every write fails with ENOSPC, with
+/// `extra` options; no scrape comes in the way of the count (its period is ten minutes).
+#[cfg(target_os = "linux")]
+fn start_on_a_full_disk(extra: &[&str]) -> (Service, SocketAddr) {
+    let args = [
+        &[
+            "--addr",
+            "127.0.0.1:0",
+            "--data",
+            "/dev/full",
+            "--scrape-ms",
+            "600000",
+        ],
+        extra,
+    ]
+    .concat();
+    let mut service = Service::start("service", &args);
+    let line = service.wait_for("msg=listening");
+    (service, field(&line, "addr").unwrap().parse().unwrap())
+}
+
+/// Three writes are acknowledged and buffered; at SIGTERM the final flush fails. The service
+/// must not look like it shut down cleanly: status 1, and stderr names the storage error and
+/// the three records lost.
+#[cfg(target_os = "linux")]
+#[test]
+fn final_flush_to_a_full_disk_exits_1_and_counts_the_lost_records() {
+    let (service, addr) = start_on_a_full_disk(&["--flush-ms", "600000"]);
+    for n in 0..3 {
+        let reply = http_get(addr, &format!("/write?record=r{n}")).unwrap();
+        assert_eq!(reply, (200, "ok\n".to_owned()));
+    }
+    service.signal("SIGTERM");
+    let exit = service.exit();
+    assert_eq!(exit.status.code(), Some(1), "{:#?}", exit.messages);
+    assert_eq!(
+        exit.stderr,
+        "error: while stopping on SIGTERM, actor `storage` returned an error: 3 acknowledged \
+         records not flushed to /dev/full: No space left on device (os error 28)\n"
+    );
+    assert_eq!(tail(&exit.messages, 2), ["totals", "exiting on error"]);
+    let totals = &exit.lines[exit.lines.len() - 2];
+    assert!(
+        totals.ends_with(" acked=3 flushed=0 scrapes=0 reloads=0"),
+        "{totals}"
+    );
+    for success in ["storage: flushed and closed", "shut down gracefully"] {
+        assert!(
+            !exit.messages.iter().any(|m| m == success),
+            "{:#?}",
+            exit.messages
+        );
+    }
+}
+
+/// A periodic flush that fails stops the whole service at once, with no signal: status 1, and
+/// the one record lost is counted.
+#[cfg(target_os = "linux")]
+#[test]
+fn periodic_flush_to_a_full_disk_stops_the_service() {
+    let (service, addr) = start_on_a_full_disk(&["--flush-ms", "20"]);
+    assert_eq!(http_get(addr, "/write?record=r0").unwrap().0, 200);
+    let exit = service.exit();
+    assert_eq!(exit.status.code(), Some(1), "{:#?}", exit.messages);
+    assert_eq!(
+        exit.stderr,
+        "error: actor `storage` returned an error: 1 acknowledged record not flushed to \
+         /dev/full: No space left on device (os error 28)\n"
+    );
+    assert_eq!(tail(&exit.messages, 2), ["totals", "exiting on error"]);
+}
+
+#[test]
+fn unopenable_data_file_exits_1() {
+    let scratch = Scratch::new("unopenable");
+    let data = scratch.path("missing-dir/records.log");
+    let out = Command::new(example_path("service"))
+        .args(["--addr", "127.0.0.1:0", "--data", &data])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        format!("error: cannot open {data}: No such file or directory (os error 2)\n")
+    );
+    assert!(out.stdout.is_empty(), "nothing logged: it never started");
+}
+
+#[test]
+fn help_and_bad_arguments() {
+    let help = Command::new(example_path("service"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert_eq!(help.status.code(), Some(0));
+    let usage = String::from_utf8(help.stdout).unwrap();
+    assert!(usage.starts_with("Usage: service [OPTIONS]\n"), "{usage}");
+    let bad = Command::new(example_path("service"))
+        .args(["--flush-ms", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    let stderr = String::from_utf8(bad.stderr).unwrap();
+    assert!(
+        stderr.starts_with("error: --scrape-ms and --flush-ms must be at least 1\n"),
+        "{stderr}"
+    );
 }

@@ -20,8 +20,9 @@ fn group(k: usize, actors: usize, interrupts: &Arc<AtomicUsize>) -> Group {
     let mut g = Group::new();
     for i in 0..actors {
         let counter = interrupts.clone();
+        let name = format!("actor-{i}");
         if i == k % actors {
-            g.add(
+            g.actor(name).add(
                 move || Err(format!("{k}").into()),
                 move |_| {
                     counter.fetch_add(1, Ordering::Relaxed);
@@ -29,7 +30,7 @@ fn group(k: usize, actors: usize, interrupts: &Arc<AtomicUsize>) -> Group {
             );
         } else {
             let (release, wait) = bounded::<()>(0);
-            g.add(
+            g.actor(name).add(
                 move || {
                     let _ = wait.recv();
                     Ok(())

@@ -17,13 +17,14 @@ use common::*;
 fn context_handler() {
     let token = CancelToken::new();
     let mut g = Group::new();
+    let at = format!("tests/token.rs:{}", line!() + 1);
     g.add_token_handler(token.clone());
     let (tx, rx) = bounded(1);
     std::thread::spawn(move || tx.send(g.run()).unwrap());
     token.cancel();
     let err = rx.recv_timeout(GUARD).expect("run hung").unwrap_err();
     assert_eq!(err.find_source::<Cancelled>(), Some(&Cancelled));
-    assert_eq!(err.actor(), Some("actor-0"));
+    assert_eq!(err.actor(), Some(at.as_str()));
 }
 
 /// The token handler leaves at once when another actor stops the group.
@@ -32,9 +33,10 @@ fn context_handler_is_interruptible() {
     let outside = CancelToken::new();
     let mut g = Group::new();
     g.add_token_handler(outside.clone());
+    let at = format!("tests/token.rs:{}", line!() + 1);
     g.add(|| Err("first".into()), |_| ());
     let err = run_guarded(g).unwrap_err();
-    assert_eq!(err.actor(), Some("actor-1"));
+    assert_eq!(err.actor(), Some(at.as_str()));
     assert!(!outside.is_cancelled()); // the outside token belongs to its owner
 }
 

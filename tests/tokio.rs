@@ -1,12 +1,14 @@
-//! Tests for `examples/tokio_actor.rs`: a tokio runtime as one actor, stopped by SIGTERM through
-//! the group's interrupt.
+//! Tests for `examples/tokio_actor/tokio_actor.rs` (a workspace member of its own): a tokio
+//! runtime as one actor, stopped by SIGTERM through the group's interrupt; a taken address or a
+//! bad argument exits non-zero, saying why.
 #![cfg(all(unix, feature = "signal"))]
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::Command;
 
 mod common;
-use common::process::{field, tail, Service};
+use common::process::{example_path, field, tail, Service};
 use common::GUARD;
 
 fn connect(addr: SocketAddr) -> (BufReader<TcpStream>, TcpStream) {
@@ -46,5 +48,44 @@ fn runtime_serves_then_stops_on_sigterm() {
             "connections closed",
             "shut down gracefully"
         ]
+    );
+}
+
+#[test]
+fn address_in_use_exits_1() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = Command::new(example_path("tokio_actor"))
+        .args(["--addr", &addr])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let why = format!("error: cannot listen on {addr}: Address already in use");
+    assert!(stderr.starts_with(&why), "{stderr}"); // then the OS's error number
+    assert!(out.stdout.is_empty(), "nothing logged: it never listened");
+}
+
+#[test]
+fn help_and_bad_arguments() {
+    let help = Command::new(example_path("tokio_actor"))
+        .arg("-h")
+        .output()
+        .unwrap();
+    assert_eq!(help.status.code(), Some(0));
+    let usage = String::from_utf8(help.stdout).unwrap();
+    assert!(
+        usage.starts_with("Usage: tokio_actor [OPTIONS]\n"),
+        "{usage}"
+    );
+    let bad = Command::new(example_path("tokio_actor"))
+        .arg("extra")
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    let stderr = String::from_utf8(bad.stderr).unwrap();
+    assert!(
+        stderr.starts_with("error: unexpected argument \"extra\"\n"),
+        "{stderr}"
     );
 }

@@ -8,6 +8,8 @@ use crossbeam_channel::bounded;
 use rungroup::{Error, Group, Report};
 
 #[cfg(unix)]
+pub(crate) mod child;
+#[cfg(unix)]
 pub(crate) mod process;
 
 /// Generous guard against hangs on a loaded machine; never used to prove an ordering.

@@ -37,11 +37,24 @@ pub(crate) fn example_path(name: &str) -> PathBuf {
     path
 }
 
-/// A running example whose stdout lines arrive on a channel; killed if the test fails.
+/// A running example whose stdout lines (its log) arrive on a channel and whose stderr is
+/// collected; killed if the test fails.
 pub(crate) struct Service {
     pub(crate) child: Child,
     lines: Receiver<String>,
+    stderr: Receiver<String>,
     pub(crate) seen: Vec<String>,
+}
+
+/// What an example left behind when it exited.
+pub(crate) struct Exit {
+    pub(crate) status: ExitStatus,
+    /// Every line of its log (stdout), in order.
+    pub(crate) lines: Vec<String>,
+    /// The `msg=` of every log line, in order.
+    pub(crate) messages: Vec<String>,
+    /// Everything it wrote on stderr.
+    pub(crate) stderr: String,
 }
 
 impl Service {
@@ -50,8 +63,10 @@ impl Service {
         let mut child = Command::new(example_path(name))
             .args(args)
             .env_remove("TICK_PERIOD_MS")
+            .env_remove("RUST_LOG") // the examples log at level info unless told otherwise
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("cannot start the example");
         let stdout = child.stdout.take().unwrap();
@@ -63,9 +78,17 @@ impl Service {
                 }
             }
         });
+        let mut stderr = child.stderr.take().unwrap();
+        let (tx, stderr_text) = bounded(1);
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text);
+            let _ = tx.send(text);
+        });
         Service {
             child,
             lines,
+            stderr: stderr_text,
             seen: Vec::new(),
         }
     }
@@ -93,7 +116,14 @@ impl Service {
     }
 
     /// Waits for the process to exit; returns its status and every message it logged.
-    pub(crate) fn finish(mut self) -> (ExitStatus, Vec<String>) {
+    pub(crate) fn finish(self) -> (ExitStatus, Vec<String>) {
+        let exit = self.exit();
+        (exit.status, exit.messages)
+    }
+
+    /// Waits for the process to exit; returns its status, every message it logged and its
+    /// stderr.
+    pub(crate) fn exit(mut self) -> Exit {
         let deadline = Instant::now() + GUARD;
         let status = loop {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -102,21 +132,31 @@ impl Service {
             assert!(Instant::now() < deadline, "the example did not exit");
             std::thread::sleep(Duration::from_millis(5));
         };
-        // The reader thread ends at EOF, closing the channel.
+        // The reader threads end at EOF, closing the channels.
         while let Ok(line) = self.lines.recv_timeout(GUARD) {
             self.seen.push(line);
         }
+        let stderr = self.stderr.recv_timeout(GUARD).unwrap_or_default();
         let messages = self.seen.iter().map(|l| message(l)).collect();
-        (status, messages)
+        let seen = std::mem::take(&mut self.seen);
+        Exit {
+            status,
+            lines: seen,
+            messages,
+            stderr,
+        }
     }
-}
 
-impl Service {
-    /// Like [`Service::finish`], asserting that the exit status is 0.
+    /// Like [`Service::finish`], asserting that the exit status is 0 and stderr empty.
     pub(crate) fn finish_ok(self) -> Vec<String> {
-        let (status, messages) = self.finish();
-        assert_eq!(status.code(), Some(0), "{messages:#?}");
-        messages
+        let exit = self.exit();
+        assert_eq!(
+            (exit.status.code(), exit.stderr.as_str()),
+            (Some(0), ""),
+            "{:#?}",
+            exit.messages
+        );
+        exit.messages
     }
 }
 

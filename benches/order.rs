@@ -1,0 +1,158 @@
+//! What a declared start and stop order costs, measured round by round in one process.
+//!
+//! `cargo bench --bench order` (add `-- --quick` for fewer rounds). The scenario is a chain of
+//! k actors, each starting after the previous one (`a1.after(a0)`, …); the last returns as soon
+//! as it starts, which starts the teardown, and the others stop in reverse order. It runs three
+//! ways per round, in rotating order:
+//!
+//! - *ordered*: rungroup with the chain declared;
+//! - *gated*: the same chain written by hand with std threads and crossbeam channels (each
+//!   thread waits for the previous one's "ready", and the main thread interrupts each actor
+//!   once the next one has exited);
+//! - *unordered*: rungroup with the same actors and no order, so all start and stop at once.
+//!
+//! It prints the median ratio ordered ÷ gated (target ≤ 1.05), and the extra time per edge of
+//! ordered over unordered next to the cost of one thread wake-up measured in the same run.
+
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{bounded, Receiver, Sender};
+use rungroup::Group;
+
+/// The chain with rungroup; `ordered` declares it.
+fn rungroup_chain(k: usize, ordered: bool) {
+    let mut g = Group::new();
+    for i in 0..k {
+        let mut actor = g.actor(format!("a{i}"));
+        if ordered && i > 0 {
+            actor = actor.after(format!("a{}", i - 1));
+        }
+        if i == k - 1 {
+            actor.add(|| Ok(()), |_| ());
+        } else {
+            actor.add_with_token(|token| {
+                token.wait();
+                Ok(())
+            });
+        }
+    }
+    g.run().unwrap();
+}
+
+/// The same chain by hand: start gates and a reverse stop, with channels.
+fn gated_chain(k: usize) {
+    let (exits_tx, exits) = bounded::<usize>(k);
+    let mut stops: Vec<Option<Sender<()>>> = Vec::with_capacity(k);
+    let mut previous: Option<Receiver<()>> = None;
+    let mut handles = Vec::with_capacity(k);
+    for i in 0..k {
+        let (ready_tx, ready_rx) = bounded::<()>(0);
+        let (stop_tx, stop_rx) = bounded::<()>(0);
+        let wait_for = previous.replace(ready_rx);
+        let exits_tx = exits_tx.clone();
+        let last = i == k - 1;
+        handles.push(thread::spawn(move || {
+            if let Some(ready) = wait_for {
+                let _ = ready.recv(); // the previous actor is ready
+            }
+            drop(ready_tx); // ready
+            if !last {
+                let _ = stop_rx.recv();
+            }
+            exits_tx.send(i).unwrap();
+        }));
+        stops.push(Some(stop_tx));
+    }
+    // The first exit is the last actor's; then interrupt each once the next one has exited.
+    let mut exited = exits.recv().unwrap();
+    stops[exited].take();
+    while exited > 0 {
+        stops[exited - 1].take(); // interrupt the previous one: its dependent has exited
+        exited = exits.recv().unwrap();
+    }
+    for h in handles {
+        h.join().unwrap();
+    }
+}
+
+/// The cost of one wake-up: half a round trip between two threads over zero-capacity channels.
+fn wake_up(rounds: usize) -> Duration {
+    let (ping_tx, ping_rx) = bounded::<()>(0);
+    let (pong_tx, pong_rx) = bounded::<()>(0);
+    let echo = thread::spawn(move || {
+        while ping_rx.recv().is_ok() {
+            pong_tx.send(()).unwrap();
+        }
+    });
+    let mut samples = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        let start = Instant::now();
+        ping_tx.send(()).unwrap();
+        pong_rx.recv().unwrap();
+        samples.push(start.elapsed() / 2);
+    }
+    drop(ping_tx);
+    echo.join().unwrap();
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    values[values.len() / 2]
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let scale = if quick { 5 } else { 1 };
+    let wake = wake_up(2000 / scale);
+    println!(
+        "one wake-up: {:.1} µs (median half round trip)",
+        wake.as_secs_f64() * 1e6
+    );
+    println!(
+        "{:>5} {:>6} | {:>10} {:>10} {:>10} | {:>15} | {:>22}",
+        "k",
+        "rounds",
+        "ordered µs",
+        "gated µs",
+        "unord. µs",
+        "ordered/gated",
+        "extra/edge (wake-ups)"
+    );
+    for (k, rounds) in [(2, 400), (10, 200), (100, 40)] {
+        let rounds = rounds / scale;
+        let fs: [&dyn Fn(); 3] = [&|| rungroup_chain(k, true), &|| gated_chain(k), &|| {
+            rungroup_chain(k, false)
+        }];
+        for f in fs {
+            f(); // warm-up
+        }
+        let mut times = [Vec::new(), Vec::new(), Vec::new()];
+        for round in 0..rounds {
+            for j in 0..3 {
+                let which = (round + j) % 3;
+                let start = Instant::now();
+                fs[which]();
+                times[which].push(start.elapsed().as_secs_f64());
+            }
+        }
+        let ratios: Vec<f64> = (0..rounds).map(|r| times[0][r] / times[1][r]).collect();
+        let extra: Vec<f64> = (0..rounds)
+            .map(|r| (times[0][r] - times[2][r]) / (k - 1) as f64)
+            .collect();
+        let extra = median(extra);
+        println!(
+            "{:>5} {:>6} | {:>10.0} {:>10.0} {:>10.0} | {:>15.3} | {:>9.1} µs ({:>5.2})",
+            k,
+            rounds,
+            median(times[0].clone()) * 1e6,
+            median(times[1].clone()) * 1e6,
+            median(times[2].clone()) * 1e6,
+            median(ratios),
+            extra * 1e6,
+            extra / wake.as_secs_f64(),
+        );
+    }
+}
