@@ -5,20 +5,25 @@
 //! ```text
 //! cargo run --example service -- --addr 127.0.0.1:9090 --data /tmp/records.log
 //! curl 'http://127.0.0.1:9090/write?record=hello'   # "ok" once the writer has it
+//! curl 'http://127.0.0.1:9090/readyz'                # 200 once every actor is ready
 //! curl 'http://127.0.0.1:9090/metrics'
 //! kill -HUP <pid>                                    # reloads --config
 //! kill -TERM <pid>                                   # drains, flushes, exits 0
 //! ```
 //!
-//! The actors are added in the order their interrupts must run:
+//! The actors, and the order the group keeps between them:
 //! 1. `signal`: SIGINT/SIGTERM end the group.
 //! 2. `reload`: SIGHUP re-reads the configuration file; it never ends the group by itself.
-//! 3. `web`: answers `/write` only after the writer has taken the record, and on interrupt stops
-//!    accepting and drains the requests in flight.
-//! 4. `scraper`: every `--scrape-ms`, records a sample.
-//! 5. `storage`: buffers records, writes them every `--flush-ms` or 64 records, and on
-//!    interrupt keeps receiving until every producer (the web handlers, the scraper) is gone,
-//!    then flushes and syncs the file. Producers end first because they were interrupted first.
+//! 3. `storage`: buffers records, writes them every `--flush-ms` or 64 records, and on
+//!    interrupt writes what it holds and syncs the file.
+//! 4. `web`, declared `after("storage")`: starts once storage is ready; answers `/write` only
+//!    after the writer has taken the record, `/readyz` from the group's readiness and
+//!    `/healthz` from the scraper's heartbeat; on interrupt stops accepting and drains the
+//!    requests in flight.
+//! 5. `scraper`, also `after("storage")`: every `--scrape-ms`, records a sample.
+//!
+//! Because web and scraper start after storage, storage is interrupted only once both have
+//! returned: every request in flight at SIGTERM is answered and stored before the final flush.
 //!
 //! When a write fails (a full disk: try `--data /dev/full`), the records it held are lost after
 //! their `ok`. The storage actor then fails with the count and the cause, and the service exits
@@ -41,10 +46,10 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, select, Receiver, Sender};
-use log::{error, info, warn};
+use log::{error, info};
 #[cfg(unix)]
 use rungroup::signal::{OnSignal, StopSignals, SIGHUP};
-use rungroup::{BoxError, CancelToken, Group};
+use rungroup::{BoxError, CancelToken, Group, Heartbeat, Readiness};
 use tiny_http::{Request, Response, Server};
 
 const USAGE: &str = "\
@@ -156,31 +161,9 @@ fn main() -> ExitCode {
     info!(addr:% = addr; "listening");
 
     let mut g = Group::new();
-    g.add_signals(signals);
+    g.actor("signal").add_signals(signals);
 
     g.actor("reload").add_on_signal(hangups);
-
-    let unblock = Arc::clone(&server);
-    let (web_records, m) = (records.clone(), Arc::clone(&metrics));
-    g.add_named(
-        "web",
-        move || {
-            serve(server, Duration::from_secs(10), move |request| {
-                handle(request, &web_records, &m)
-            })
-        },
-        move |_| unblock.unblock(),
-    );
-
-    let m = Arc::clone(&metrics);
-    g.actor("scraper").add_periodic(options.scrape, move || {
-        let n = m.scrapes.fetch_add(1, Ordering::Relaxed) + 1;
-        let (ack, _) = bounded(1);
-        records
-            .send((format!("scrape-{n}"), ack))
-            .map_err(|_| "the storage writer is gone")?;
-        Ok(())
-    });
 
     let stopping = CancelToken::new();
     let (writer_stop, m, data, flush) = (
@@ -189,11 +172,39 @@ fn main() -> ExitCode {
         options.data,
         options.flush,
     );
-    g.add_named(
-        "storage",
+    g.actor("storage").add(
         move || store(file, &data, &incoming, flush, &writer_stop, &m),
         move |_| stopping.cancel(),
     );
+
+    // The scraper beats after each scrape; /healthz says whether it is on time.
+    let scraping = Heartbeat::new(options.scrape * 3);
+    let readiness = g.readiness();
+    let unblock = Arc::clone(&server);
+    let (web_records, m, health) = (records.clone(), Arc::clone(&metrics), scraping.clone());
+    g.actor("web").after("storage").add(
+        move || {
+            serve(server, Duration::from_secs(10), move |request| {
+                handle(request, &web_records, &m, &readiness, &health)
+            })
+        },
+        move |_| unblock.unblock(),
+    );
+
+    let m = Arc::clone(&metrics);
+    let beat = scraping.clone();
+    g.actor("scraper")
+        .after("storage")
+        .heartbeat(&scraping)
+        .add_periodic(options.scrape, move || {
+            let n = m.scrapes.fetch_add(1, Ordering::Relaxed) + 1;
+            let (ack, _) = bounded(1);
+            records
+                .send((format!("scrape-{n}"), ack))
+                .map_err(|_| "the storage writer is gone")?;
+            beat.beat();
+            Ok(())
+        });
 
     let result = g.run();
     info!(
@@ -210,9 +221,25 @@ fn main() -> ExitCode {
     rungroup::exit_code(result)
 }
 
-fn handle(request: Request, records: &Sender<Record>, metrics: &Metrics) {
+fn handle(
+    request: Request,
+    records: &Sender<Record>,
+    metrics: &Metrics,
+    readiness: &Readiness,
+    scraping: &Heartbeat,
+) {
     let url = request.url().to_owned();
-    let response = if let Some(record) = url.strip_prefix("/write?record=") {
+    let response = if let Some(query) = url.strip_prefix("/write?record=") {
+        // `&hold_ms=N` holds the request N ms before storing it: a slow client, to try the
+        // drain with (`curl '…/write?record=x&hold_ms=3000' & kill -TERM <pid>`).
+        let (record, hold) = match query.split_once("&hold_ms=") {
+            Some((record, ms)) => (record, ms.parse().ok().map(Duration::from_millis)),
+            None => (query, None),
+        };
+        if let Some(hold) = hold {
+            info!(record = record, hold:? = hold; "holding a write");
+            std::thread::sleep(hold);
+        }
         let (ack, acked) = bounded(1);
         let stored = records.send((record.to_owned(), ack)).is_ok()
             && acked.recv_timeout(Duration::from_secs(5)).is_ok();
@@ -221,6 +248,17 @@ fn handle(request: Request, records: &Sender<Record>, metrics: &Metrics) {
             Response::from_string("ok\n")
         } else {
             Response::from_string("storage unavailable\n").with_status_code(503)
+        }
+    } else if url == "/readyz" {
+        // Ready once every actor is; not ready any more from the start of the teardown.
+        match readiness.is_ready() {
+            true => Response::from_string("ready\n"),
+            false => Response::from_string("not ready\n").with_status_code(503),
+        }
+    } else if url == "/healthz" {
+        match scraping.is_fresh() {
+            true => Response::from_string("ok\n"),
+            false => Response::from_string("scraper stalled\n").with_status_code(503),
         }
     } else if url == "/metrics" {
         Response::from_string(format!(
@@ -266,11 +304,7 @@ fn store(
         Ok(())
     };
     let mut next_flush = Instant::now() + flush_every;
-    // After the interrupt, producers get this long to finish before the final flush.
-    let mut drain_until: Option<Instant> = None;
     loop {
-        let timeout = crossbeam_channel::at(drain_until.map_or(next_flush, |d| d.min(next_flush)));
-        let never = crossbeam_channel::never();
         select! {
             recv(incoming) -> write => match write {
                 Ok((record, ack)) => {
@@ -282,18 +316,18 @@ fn store(
                 }
                 Err(_) => break, // every producer is gone
             },
-            recv(if drain_until.is_none() { stopping.done() } else { &never }) -> _ => {
-                drain_until = Some(Instant::now() + Duration::from_secs(5));
-            }
-            recv(timeout) -> _ => {
-                if drain_until.is_some_and(|d| Instant::now() >= d) {
-                    warn!("storage: producers still running; closing anyway");
-                    break;
-                }
+            // Interrupted: web and scraper, which start after storage, have already returned.
+            recv(stopping.done()) -> _ => break,
+            recv(crossbeam_channel::at(next_flush)) -> _ => {
                 flush(&mut buffer)?;
                 next_flush = Instant::now() + flush_every;
             }
         }
+    }
+    // Records sent before the producers returned, not taken yet: take and acknowledge them.
+    for (record, ack) in incoming.try_iter() {
+        buffer.push(record);
+        let _ = ack.send(());
     }
     flush(&mut buffer)?;
     file.sync_all()
