@@ -3,7 +3,7 @@
 //! stopped before them). A group that declares nothing never builds any of this.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -78,8 +78,11 @@ impl Ready {
     /// ```
     pub fn set(&self) {
         let _ = self.0.set_at.set(Instant::now());
-        self.0.token.cancel();
+        // Counted, and its `ready` event logged, before the token wakes its dependents: none
+        // of them is ready, or logged ready, before it.
+        fence(Ordering::SeqCst);
         self.count();
+        self.0.token.cancel();
     }
 
     /// Returns `true` once the flag has been set.
@@ -96,8 +99,8 @@ impl Ready {
 
     /// Counts this flag for the run it is linked to, once it is both set and linked.
     fn count(&self) {
-        if !self.is_set() {
-            return;
+        if self.0.set_at.get().is_none() {
+            return; // not set yet
         }
         if let Some((progress, i)) = self.0.link.get() {
             if !self.0.counted.swap(true, Ordering::AcqRel) {
@@ -110,6 +113,9 @@ impl Ready {
     /// Links the flag to actor `i` of a run; counts it at once if it is already set.
     pub(crate) fn link(&self, progress: Arc<Progress>, i: usize) {
         let _ = self.0.link.set((progress, i));
+        // Pairs with the fence in `set`: of a concurrent `set` and `link`, at least one sees
+        // the other's write, so the flag is counted (exactly once: `counted`).
+        fence(Ordering::SeqCst);
         self.count();
     }
 
