@@ -40,7 +40,7 @@ fn child(kind: &str, n: usize, stack: Option<usize>) {
             }
             for _ in 0..n {
                 let started = started.clone();
-                g.add_with_token(move |token| {
+                g.actor("worker").add_with_token(move |token| {
                     started.fetch_add(1, Ordering::Release);
                     token.wait();
                     Ok(())

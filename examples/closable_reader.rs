@@ -77,12 +77,11 @@ fn main() -> ExitCode {
     info!(addr:% = local; "listening");
 
     let mut g = Group::new();
-    g.add_signals(signals);
+    g.actor("signal").add_signals(signals);
 
     let connections = Connections::default();
     let closer = connections.clone();
-    g.add_named(
-        "tcp",
+    g.actor("tcp").add(
         move || accept_loop(&listener, &connections),
         move |_| closer.close_all(local),
     );

@@ -79,10 +79,9 @@ fn main() -> ExitCode {
     info!(addr:% = addr; "listening");
 
     let mut g = Group::new();
-    g.add_signals(signals);
+    g.actor("signal").add_signals(signals);
     let unblock = Arc::clone(&server);
-    g.add_named(
-        "http",
+    g.actor("http").add(
         move || serve(server, options.drain, handle),
         move |_| unblock.unblock(),
     );

@@ -80,11 +80,10 @@ fn main() -> ExitCode {
     info!(db_num = 1; "successfully_init_db");
 
     let mut g = Group::new();
-    g.add_signals(signals);
+    g.actor("signal").add_signals(signals);
     {
         let (watched, period, slow_shutdown) = (all.clone(), options.period, options.slow_shutdown);
-        g.add_named(
-            "module01",
+        g.actor("module01").add(
             move || {
                 let ticker = tick(period);
                 info!(period:? = period; "module 01 started");
@@ -115,8 +114,7 @@ fn main() -> ExitCode {
     }
 
     if let Some(after) = options.fail_after {
-        g.add_named(
-            "module02",
+        g.actor("module02").add(
             move || {
                 std::thread::sleep(after);
                 error!("module 02 failed");

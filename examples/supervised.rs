@@ -60,7 +60,7 @@ fn main() -> ExitCode {
 
     let mut g = Group::new();
     let status = g.status();
-    g.add_signals(signals);
+    g.actor("signal").add_signals(signals);
     let policy = RestartPolicy::on_failure()
         .backoff(Duration::from_millis(100), Duration::from_secs(5))
         .jitter(true)

@@ -12,12 +12,12 @@ use std::thread;
 use crate::error::{discard, panic_message};
 use crate::run::{quietly, Interrupt};
 use crate::status::LAST_ERRORS;
-use crate::{ActorBuilder, BoxError, CancelToken, Error, Group};
+use crate::{ActorBuilder, BoxError, CancelToken, Error};
 
 type DynExecute = Box<dyn FnOnce() -> Result<(), BoxError> + Send>;
 
-/// Adds actors to a running [`Group`]: one per connection, one per job. Made by
-/// [`ActorBuilder::spawner`] (or [`Group::spawner`]) before the group runs; a cheap clone
+/// Adds actors to a running [`Group`](crate::Group): one per connection, one per job. Made by
+/// [`ActorBuilder::spawner`] before the group runs; a cheap clone
 /// that any thread may use, as Go's `errgroup.Go`.
 ///
 /// The dynamic actors live in a *pool*, an actor of the group named by the builder. Each runs
@@ -25,7 +25,7 @@ type DynExecute = Box<dyn FnOnce() -> Result<(), BoxError> + Send>;
 /// `connections/conn-7`.
 ///
 /// - **Start.** An actor spawned before the pool's execute has started (before
-///   [`Group::run`], or while the pool waits for its [dependencies](ActorBuilder::after))
+///   [`Group::run`](crate::Group::run)(crate::Group::run), or while the pool waits for its [dependencies](ActorBuilder::after))
 ///   starts when it does, and is interrupted at once if the teardown has started by then. If
 ///   the pool never starts (the group is dropped without running, or the teardown comes
 ///   before the pool's dependencies are ready), it never starts and its closures are dropped.
@@ -36,8 +36,8 @@ type DynExecute = Box<dyn FnOnce() -> Result<(), BoxError> + Send>;
 /// - **Teardown.** When the pool is interrupted (in its insertion order, with the group's first
 ///   result), it refuses new actors ([`SpawnError::Closed`], which gives the closures back)
 ///   and calls the interrupt of every dynamic actor still running, in the order they were
-///   spawned; the pool's execute, and so [`Group::run`], returns once every dynamic actor has
-///   returned. A [teardown deadline](Group::teardown_deadline) bounds this too, and names the
+///   spawned; the pool's execute, and so [`Group::run`](crate::Group::run)(crate::Group::run), returns once every dynamic actor has
+///   returned. A [teardown deadline](crate::Group::teardown_deadline) bounds this too, and names the
 ///   pool if some are still running.
 /// - **Bounded memory.** A dynamic actor that returns before the teardown is forgotten: its
 ///   interrupt is dropped without being called (it has nothing left to stop), and only the
@@ -85,7 +85,7 @@ pub struct Spawner {
 /// use rungroup::{Group, SpawnError};
 ///
 /// let mut g = Group::new();
-/// let spawner = g.spawner();
+/// let spawner = g.actor("dynamic").spawner();
 /// drop(g); // never run: the pool will never start
 /// match spawner.spawn("late", || Ok(()), |_| ()) {
 ///     Err(SpawnError::Closed((execute, _interrupt))) => assert!(execute().is_ok()),
@@ -106,7 +106,7 @@ impl<T> SpawnError<T> {
     ///
     /// ```
     /// let mut g = rungroup::Group::new();
-    /// let spawner = g.spawner();
+    /// let spawner = g.actor("dynamic").spawner();
     /// drop(g);
     /// let err = spawner.spawn_with_token("late", |_token| Ok(())).unwrap_err();
     /// let execute = err.into_inner().unwrap();
@@ -158,7 +158,7 @@ impl<T> std::error::Error for SpawnError<T> {
 ///
 /// ```
 /// let mut g = rungroup::Group::new();
-/// let spawner = g.spawner();
+/// let spawner = g.actor("dynamic").spawner();
 /// let summary = spawner.summary(); // nothing spawned yet
 /// assert_eq!((summary.spawned, summary.running, summary.refused), (0, 0, 0));
 /// assert!(summary.last_failures.is_empty());
@@ -526,7 +526,7 @@ impl Spawner {
     ///
     /// ```
     /// let mut g = rungroup::Group::new();
-    /// let spawner = g.spawner();
+    /// let spawner = g.actor("dynamic").spawner();
     /// spawner.spawn_with_token("worker", |token| { token.wait(); Ok(()) }).unwrap();
     /// g.actor("main").add(|| Ok(()), |_| ());
     /// let report = g.run_report(); // the worker starts with the pool, is interrupted, returns
@@ -592,7 +592,7 @@ impl Spawner {
     ///
     /// ```
     /// let mut g = rungroup::Group::new();
-    /// let spawner = g.spawner();
+    /// let spawner = g.actor("dynamic").spawner();
     /// assert!(!spawner.is_closed());
     /// g.actor("main").add(|| Ok(()), |_| ());
     /// g.run().unwrap();
@@ -606,7 +606,7 @@ impl Spawner {
     ///
     /// ```
     /// let mut g = rungroup::Group::new();
-    /// let spawner = g.spawner();
+    /// let spawner = g.actor("dynamic").spawner();
     /// spawner.spawn("quick", || Ok(()), |_| ()).unwrap();
     /// g.actor("main").add(|| Ok(()), |_| ());
     /// g.run().unwrap();
@@ -623,20 +623,6 @@ impl fmt::Debug for Spawner {
             .field("pool", &self.pool.name)
             .field("closed", &self.is_closed())
             .finish_non_exhaustive()
-    }
-}
-
-impl Group {
-    /// Adds a pool of dynamic actors named `dynamic` and returns its [`Spawner`]. See
-    /// [`ActorBuilder::spawner`].
-    ///
-    /// ```
-    /// let mut g = rungroup::Group::new();
-    /// let spawner = g.spawner();
-    /// assert_eq!(format!("{spawner:?}"), r#"Spawner { pool: "dynamic", closed: false, .. }"#);
-    /// ```
-    pub fn spawner(&mut self) -> Spawner {
-        self.actor("dynamic").spawner()
     }
 }
 
@@ -694,6 +680,7 @@ impl<'g> ActorBuilder<'g> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Group;
     use std::sync::mpsc;
 
     #[test]

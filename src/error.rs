@@ -232,7 +232,7 @@ impl Error {
     ///
     /// ```
     /// let mut g = rungroup::Group::new();
-    /// g.add_with_token(|token| { token.wait(); Ok(()) });
+    /// g.actor("worker").add_with_token(|token| { token.wait(); Ok(()) });
     /// let stop = g.stop_handle();
     /// stop.stop();
     /// let err = g.run().unwrap_err();

@@ -148,35 +148,6 @@ impl Group {
         self.unnamed().add(execute, interrupt)
     }
 
-    /// Adds a named actor to the group. Same as [`add`](Group::add) otherwise.
-    ///
-    /// The name is the actor's thread name and appears in every error and report about it.
-    /// Names need not be unique, but unique names make errors unambiguous.
-    ///
-    /// # Panics
-    ///
-    /// Panics if `name` contains a NUL byte (it could not be a thread name).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let mut g = rungroup::Group::new();
-    /// g.add_named("http", || Err("bind failed".into()), |_| ());
-    /// assert_eq!(g.run().unwrap_err().actor(), Some("http"));
-    /// ```
-    pub fn add_named<E, I>(
-        &mut self,
-        name: impl Into<String>,
-        execute: E,
-        interrupt: I,
-    ) -> &mut Self
-    where
-        E: FnOnce() -> Result<(), BoxError> + Send + 'static,
-        I: FnOnce(&Result<(), Error>) + Send + 'static,
-    {
-        self.actor(name).add(execute, interrupt)
-    }
-
     /// Starts describing a named actor, with per-actor options such as its stack size; finish
     /// with one of [`ActorBuilder`]'s `add` methods.
     ///
@@ -232,94 +203,6 @@ impl Group {
         self.actor(name)
     }
 
-    /// Adds an actor that is handed a [`CancelToken`], which the group cancels as this actor's
-    /// interrupt. See [`ActorBuilder::add_with_token`].
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let mut g = rungroup::Group::new();
-    /// g.add_with_token(|token| {
-    ///     while !token.wait_timeout(std::time::Duration::from_millis(10)) {
-    ///         // periodic work
-    ///     }
-    ///     Ok(())
-    /// });
-    /// g.add(|| Err("done".into()), |_| ());
-    /// assert!(g.run().is_err());
-    /// ```
-    #[track_caller]
-    pub fn add_with_token<E>(&mut self, execute: E) -> &mut Self
-    where
-        E: FnOnce(CancelToken) -> Result<(), BoxError> + Send + 'static,
-    {
-        self.unnamed().add_with_token(execute)
-    }
-
-    /// Adds an actor that calls `tick` every `period` until the group stops. See
-    /// [`ActorBuilder::add_periodic`].
-    ///
-    /// # Panics
-    ///
-    /// Panics if `period` is zero.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// let mut g = rungroup::Group::new();
-    /// let mut n = 0;
-    /// g.add_periodic(Duration::from_millis(1), move || {
-    ///     n += 1;
-    ///     if n == 3 { Err("third tick".into()) } else { Ok(()) }
-    /// });
-    /// assert!(g.run().is_err());
-    /// ```
-    #[track_caller]
-    pub fn add_periodic<F>(&mut self, period: Duration, tick: F) -> &mut Self
-    where
-        F: FnMut() -> Result<(), BoxError> + Send + 'static,
-    {
-        self.unnamed().add_periodic(period, tick)
-    }
-
-    /// Adds an actor that returns [`Cancelled`] when `token` is cancelled from outside, like
-    /// oklog/run's `ContextHandler`. See [`ActorBuilder::add_token_handler`].
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let token = rungroup::CancelToken::new();
-    /// let mut g = rungroup::Group::new();
-    /// g.add_token_handler(token.clone());
-    /// token.cancel();
-    /// assert!(g.run().is_err());
-    /// ```
-    #[track_caller]
-    pub fn add_token_handler(&mut self, token: CancelToken) -> &mut Self {
-        self.unnamed().add_token_handler(token)
-    }
-
-    /// Adds another group as one actor named `name`. See [`ActorBuilder::add_group`].
-    ///
-    /// # Panics
-    ///
-    /// Panics if `name` contains a NUL byte.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let mut storage = rungroup::Group::new();
-    /// storage.add_named("compactor", || Err("disk full".into()), |_| ());
-    /// let mut g = rungroup::Group::new();
-    /// g.add_group("storage", storage);
-    /// assert_eq!(g.run().unwrap_err().actor(), Some("storage/compactor"));
-    /// ```
-    pub fn add_group(&mut self, name: impl Into<String>, group: Group) -> &mut Self {
-        self.actor(name).add_group(group)
-    }
-
     /// Sets the stack size, in bytes, of every actor thread that does not set its own with
     /// [`ActorBuilder::stack_size`]. By default std's is used (2 MiB, or `RUST_MIN_STACK`).
     ///
@@ -360,7 +243,7 @@ impl Group {
     ///
     /// let mut g = rungroup::Group::new();
     /// g.teardown_deadline(Duration::from_millis(50));
-    /// g.add_named("stuck", || { std::thread::sleep(Duration::from_secs(1)); Ok(()) }, |_| ());
+    /// g.actor("stuck").add(|| { std::thread::sleep(Duration::from_secs(1)); Ok(()) }, |_| ());
     /// g.add(|| Err("stop".into()), |_| ());
     /// match g.run() {
     ///     Err(rungroup::Error::Deadline { still_running, .. }) => assert_eq!(still_running, ["stuck"]),
@@ -499,7 +382,7 @@ impl Group {
     ///
     /// ```
     /// let mut g = rungroup::Group::new();
-    /// g.add_with_token(|token| { token.wait(); Ok(()) });
+    /// g.actor("worker").add_with_token(|token| { token.wait(); Ok(()) });
     /// let stop = g.stop_handle();
     /// std::thread::spawn(move || stop.stop());
     /// assert!(matches!(g.run(), Err(rungroup::Error::Stopped { .. })));
@@ -569,8 +452,8 @@ impl Group {
     ///
     /// ```
     /// let mut g = rungroup::Group::new();
-    /// g.add_named("a", || Ok(()), |_| ());
-    /// g.add_named("b", || { std::thread::sleep(std::time::Duration::from_millis(5)); Err("late".into()) }, |_| ());
+    /// g.actor("a").add(|| Ok(()), |_| ());
+    /// g.actor("b").add(|| { std::thread::sleep(std::time::Duration::from_millis(5)); Err("late".into()) }, |_| ());
     /// let report = g.run_report();
     /// assert!(report.actors[0].outcome.is_ok()); // the first result
     /// assert!(report.actors[1].outcome.to_string().contains("late"));
@@ -963,7 +846,7 @@ impl<'g> ActorBuilder<'g> {
     /// let parent = CancelToken::new();
     /// let mut g = Group::new();
     /// g.actor("parent").add_token_handler(parent.clone());
-    /// g.add_with_token(|token| { token.wait(); Ok(()) });
+    /// g.actor("worker").add_with_token(|token| { token.wait(); Ok(()) });
     /// parent.cancel();
     /// let err = g.run().unwrap_err();
     /// assert_eq!(err.actor(), Some("parent"));
@@ -1045,7 +928,7 @@ impl fmt::Debug for ActorBuilder<'_> {
 /// use rungroup::{Error, Group};
 ///
 /// let mut g = Group::new();
-/// g.add_with_token(|token| { token.wait(); Ok(()) });
+/// g.actor("worker").add_with_token(|token| { token.wait(); Ok(()) });
 /// let stop = g.stop_handle();
 /// let runner = std::thread::spawn(move || g.run());
 /// stop.stop();
@@ -1065,7 +948,7 @@ impl StopHandle {
     ///
     /// ```
     /// let mut g = rungroup::Group::new();
-    /// g.add_with_token(|token| { token.wait(); Ok(()) });
+    /// g.actor("worker").add_with_token(|token| { token.wait(); Ok(()) });
     /// let stop = g.stop_handle();
     /// stop.stop(); // before run: run starts the actors and stops at once
     /// assert!(matches!(g.run(), Err(rungroup::Error::Stopped { .. })));

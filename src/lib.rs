@@ -15,12 +15,12 @@
 //!
 //! let mut g = Group::new();
 //! // A worker that runs until the group stops.
-//! g.add_periodic(Duration::from_millis(1), || {
+//! g.actor("ticker").add_periodic(Duration::from_millis(1), || {
 //!     // ... one round of work ...
 //!     Ok(())
 //! });
 //! // A component that fails: it stops the whole group.
-//! g.add_named("server", || Err("address already in use".into()), |_| ());
+//! g.actor("server").add(|| Err("address already in use".into()), |_| ());
 //! let err = g.run().unwrap_err();
 //! assert_eq!(err.actor(), Some("server"));
 //! assert_eq!(format!("{err:#}"), "actor `server` returned an error: address already in use");
@@ -38,10 +38,13 @@
 //! 'static`. [`BoxError`] accepts any error with `?`: `io::Error`, your own types,
 //! `anyhow::Error`, or a message with `"text".into()`.
 //!
-//! Ready-made actors: [`Group::add_with_token`] (execute is handed a [`CancelToken`] that the
-//! group cancels), [`Group::add_periodic`] (a ticker loop), [`Group::add_token_handler`] (stop
-//! when an outside token is cancelled), [`Group::add_group`] (a nested group),
-//! [`Group::add_signals`] (signals that stop the group) and [`ActorBuilder::add_on_signal`] (a
+//! One way to add an actor: [`Group::add`], oklog/run's drop-in (the actor is named after where it
+//! was added), and [`Group::actor`]`(name)` for everything else, whose [`ActorBuilder`] holds the
+//! options and the ready-made actors: [`ActorBuilder::add_with_token`] (execute is handed a
+//! [`CancelToken`] that the group cancels), [`ActorBuilder::add_periodic`] (a ticker loop),
+//! [`ActorBuilder::add_token_handler`] (stop when an outside token is cancelled),
+//! [`ActorBuilder::add_group`] (a nested group), [`ActorBuilder::add_signals`] (signals that stop
+//! the group) and [`ActorBuilder::add_on_signal`] (a
 //! function called on each signal, such as a reload on SIGHUP).
 //!
 //! # The contract of `run`
@@ -254,13 +257,13 @@
 //! | oklog/run (Go) | rungroup |
 //! |---|---|
 //! | `var g run.Group` | `let mut g = Group::new();` |
-//! | `g.Add(execute, interrupt)` | [`g.add(execute, interrupt)`](Group::add), [`g.add_named(name, …)`](Group::add_named) |
+//! | `g.Add(execute, interrupt)` | [`g.add(execute, interrupt)`](Group::add), [`g.actor(name).add(…)`](ActorBuilder::add) |
 //! | `func() error` | `FnOnce() -> Result<(), BoxError>` |
 //! | `func(error)` | `FnOnce(&Result<(), Error>)` |
 //! | `g.Run()` (the first result) | [`g.run()`](Group::run) (the first failure, else the first result), or [`g.run_report()`](Group::run_report) for every outcome |
-//! | `run.SignalHandler(ctx, sigs...)` | [`signal::StopSignals::new(sigs)`](signal::StopSignals::new) + [`g.add_signals`](Group::add_signals) |
+//! | `run.SignalHandler(ctx, sigs...)` | [`signal::StopSignals::new(sigs)`](signal::StopSignals::new) + [`g.actor("signal").add_signals`](ActorBuilder::add_signals) |
 //! | `*run.SignalError` | [`signal::SignalError`], via [`Error::signal`] |
-//! | `run.ContextHandler(ctx)` | [`g.add_token_handler(token)`](Group::add_token_handler) |
+//! | `run.ContextHandler(ctx)` | [`g.actor("token").add_token_handler(token)`](ActorBuilder::add_token_handler) |
 //! | `context.WithCancel` | [`CancelToken::new`], [`CancelToken::cancel`] |
 //! | `<-ctx.Done()` in a `select` | `recv(token.done())` in [`rungroup::select!`](select) |
 //!

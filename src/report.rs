@@ -21,8 +21,8 @@ use crate::Error;
 /// use rungroup::{Cause, Group, Outcome};
 ///
 /// let mut g = Group::new();
-/// g.add_named("fails", || Err("boom".into()), |_| ());
-/// g.add_with_token(|token| {
+/// g.actor("fails").add(|| Err("boom".into()), |_| ());
+/// g.actor("worker").add_with_token(|token| {
 ///     token.wait();
 ///     Ok(())
 /// });
@@ -98,7 +98,7 @@ pub enum Cause {
 ///
 /// ```
 /// let mut g = rungroup::Group::new();
-/// g.add_named("quick", || Ok(()), |_| ());
+/// g.actor("quick").add(|| Ok(()), |_| ());
 /// let report = g.run_report();
 /// let actor = &report.actors[0];
 /// assert_eq!(actor.name, "quick");

@@ -4,7 +4,7 @@
 //! [`StopSignals::new`] registers at once, before any thread starts, so a signal that arrives
 //! between set-up and [`Group::run`] is kept and honoured when the group starts, instead of
 //! killing the process (oklog/run registers inside execute, and Prometheus hit that window at
-//! start-up). Add the actor with [`Group::add_signals`]; on a signal its execute returns a
+//! start-up). Add the actor with [`ActorBuilder::add_signals`]; on a signal its execute returns a
 //! [`SignalError`], which [`Error::find_source`] finds again.
 //!
 //! # A repeated signal forces the exit
@@ -272,7 +272,7 @@ impl Drop for Watch {
 /// A signal actor for a set of signals, watching them from its creation.
 ///
 /// Create it early in `main`, before other set-up, then add it to a group with
-/// [`Group::add_signals`] (named `signal`) or [`ActorBuilder::add_signals`]. See the
+/// [`ActorBuilder::add_signals`] (`g.actor("signal").add_signals(signals)`). See the
 /// [module documentation](self) for the repeated-signal and process-global rules.
 ///
 /// # Examples
@@ -286,8 +286,8 @@ impl Drop for Watch {
 /// signal_hook::low_level::raise(SIGUSR1)?;
 ///
 /// let mut g = Group::new();
-/// g.add_signals(signals);
-/// g.add_with_token(|token| { token.wait(); Ok(()) });
+/// g.actor("signal").add_signals(signals);
+/// g.actor("worker").add_with_token(|token| { token.wait(); Ok(()) });
 /// let err = g.run().unwrap_err();
 /// assert_eq!(err.find_source::<SignalError>().unwrap().name, "SIGUSR1");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -499,24 +499,6 @@ impl std::fmt::Debug for OnSignal {
     }
 }
 
-impl Group {
-    /// Adds a signal actor named `signal`. See [`ActorBuilder::add_signals`].
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let mut g = rungroup::Group::new();
-    /// g.add_signals(rungroup::signal::StopSignals::termination()?);
-    /// g.add(|| Ok(()), |_| ());
-    /// assert!(g.run().is_ok());
-    /// # Ok::<(), rungroup::Error>(())
-    /// ```
-    #[cfg_attr(docsrs, doc(cfg(all(unix, feature = "signal"))))]
-    pub fn add_signals(&mut self, signals: StopSignals) -> &mut Self {
-        self.actor("signal").add_signals(signals)
-    }
-}
-
 impl<'g> ActorBuilder<'g> {
     /// Adds a signal actor: its execute returns [`SignalError`] when a signal of the set
     /// arrives (or arrived since [`StopSignals::new`]), and `Ok(())` when interrupted; its
@@ -574,7 +556,7 @@ impl<'g> ActorBuilder<'g> {
     ///     Err(format!("cannot reload on {}", signal.name).into())
     /// })?;
     /// g.actor("reload").add_on_signal(on);
-    /// g.add_with_token(|token| { token.wait(); Ok(()) });
+    /// g.actor("worker").add_with_token(|token| { token.wait(); Ok(()) });
     /// signal_hook::low_level::raise(SIGUSR1)?;
     /// let err = g.run().unwrap_err();
     /// assert_eq!(err.actor(), Some("reload"));

@@ -232,7 +232,7 @@ impl fmt::Debug for CancelToken {
     }
 }
 
-/// Returned by the actor of [`Group::add_token_handler`](crate::Group::add_token_handler) when
+/// Returned by the actor of [`ActorBuilder::add_token_handler`](crate::ActorBuilder::add_token_handler) when
 /// it ends, like Go's `context.Canceled`.
 ///
 /// # Examples
@@ -243,7 +243,7 @@ impl fmt::Debug for CancelToken {
 /// let token = CancelToken::new();
 /// token.cancel();
 /// let mut g = Group::new();
-/// g.add_token_handler(token);
+/// g.actor("token").add_token_handler(token);
 /// let err = g.run().unwrap_err();
 /// assert!(err.find_source::<Cancelled>().is_some());
 /// ```

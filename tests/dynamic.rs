@@ -103,7 +103,7 @@ fn interrupted_in_spawn_order_and_waited_for() {
 #[test]
 fn spawning_once_the_teardown_started_gives_the_closures_back() {
     let mut g = Group::new();
-    let spawner = g.spawner();
+    let spawner = g.actor("dynamic").spawner();
     let inside = spawner.clone();
     let (refused_tx, refused_rx) = bounded(1);
     let (started_tx, started_rx) = bounded::<()>(1);

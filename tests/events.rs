@@ -79,8 +79,7 @@ fn lifecycle_events_in_order() {
     let mut g = Group::new();
     g.teardown_deadline(Duration::from_millis(50));
     add_idle(&mut g, "idle");
-    g.add_named(
-        "stuck",
+    g.actor("stuck").add(
         move || {
             let _ = release_rx.recv_timeout(GUARD);
             Ok(())
@@ -88,8 +87,7 @@ fn lifecycle_events_in_order() {
         |_| panic!("cannot stop"),
     );
     let (go_tx, go_rx) = bounded::<()>(0);
-    g.add_named(
-        "fails",
+    g.actor("fails").add(
         move || {
             let _ = go_rx.recv(); // wait until every actor has started
             Err("disk full".into())

@@ -30,8 +30,7 @@ impl Events {
 fn add_blocker(g: &mut Group, events: &Events, name: &'static str) {
     let (tx, rx): (Sender<()>, Receiver<()>) = bounded(1);
     let (e1, e2) = (events.clone(), events.clone());
-    g.add_named(
-        name,
+    g.actor(name).add(
         move || {
             rx.recv_timeout(GUARD).expect("interrupt never came");
             e1.push(format!("{name} returned"));
@@ -103,7 +102,7 @@ fn interrupts_in_insertion_order() {
     for name in ["a", "b", "c"] {
         add_blocker(&mut g, &events, name);
     }
-    g.add_named("d", || Ok(()), |_| ());
+    g.actor("d").add(|| Ok(()), |_| ());
     assert!(run_guarded(g).is_ok());
     let got = events.take();
     // Interrupts are called in insertion order, each once, before run returns.
@@ -188,8 +187,7 @@ fn each_actor_runs_on_its_own_named_thread() {
     let mut g = Group::new();
     for name in ["alpha", "beta"] {
         let tx = tx.clone();
-        g.add_named(
-            name,
+        g.actor(name).add(
             move || {
                 let t = std::thread::current();
                 tx.send((t.name().map(str::to_owned), t.id())).unwrap();
@@ -235,7 +233,7 @@ fn run_waits_for_every_actor_and_its_state() {
     let mut g = Group::new();
     for _ in 0..4 {
         let flag = DropFlag(dropped.clone());
-        g.add_with_token(move |token| {
+        g.actor("worker").add_with_token(move |token| {
             let _flag = flag;
             token.wait();
             std::thread::sleep(Duration::from_millis(20));
@@ -270,7 +268,8 @@ fn panic_in_execute_tears_down_with_its_message() {
     let events = Events::default();
     let mut g = Group::new();
     add_blocker(&mut g, &events, "waiter");
-    g.add_named("bad", || panic!("index out of range: {}", 7), |_| ());
+    g.actor("bad")
+        .add(|| panic!("index out of range: {}", 7), |_| ());
     let err = run_guarded(g).unwrap_err();
     assert!(
         matches!(&err, Error::Panic { actor, message, .. } if actor == "bad" && message == "index out of range: 7"),
@@ -306,7 +305,7 @@ fn panic_with_static_str_and_other_payloads() {
 #[test]
 fn panic_during_teardown_does_not_hang() {
     let mut g = Group::new();
-    g.add_with_token(|token| {
+    g.actor("worker").add_with_token(|token| {
         token.wait();
         panic!("panicking on the way out")
     });
@@ -330,7 +329,8 @@ fn panic_in_interrupt_is_surfaced_and_others_still_run() {
     let events = Events::default();
     let mut g = Group::new();
     add_blocker(&mut g, &events, "a");
-    g.add_named("loud", || Ok(()), |_| panic!("interrupt exploded"));
+    g.actor("loud")
+        .add(|| Ok(()), |_| panic!("interrupt exploded"));
     add_blocker(&mut g, &events, "c");
     let err = run_guarded(g).unwrap_err();
     // The first result was Ok, so the interrupt's panic is what run returns.
@@ -351,7 +351,8 @@ fn panic_in_interrupt_is_surfaced_and_others_still_run() {
 #[test]
 fn panic_in_interrupt_keeps_first_error_and_is_in_report() {
     let mut g = Group::new();
-    g.add_named("fails", || Err("first".into()), |_| panic!("bad interrupt"));
+    g.actor("fails")
+        .add(|| Err("first".into()), |_| panic!("bad interrupt"));
     let report = g.run_report();
     assert_eq!(
         report.actors[0]
@@ -377,7 +378,8 @@ fn spawn_failure_interrupts_started_actors_and_names_the_actor() {
         .stack_size(1 << 50)
         .add(|| Ok(()), move |_| e.push("huge interrupted"));
     let e = events.clone();
-    g.add_named("never", || Ok(()), move |_| e.push("never interrupted"));
+    g.actor("never")
+        .add(|| Ok(()), move |_| e.push("never interrupted"));
     let report = {
         let (tx, rx) = bounded(1);
         std::thread::spawn(move || tx.send(g.run_report()).unwrap());
@@ -505,7 +507,7 @@ fn group_and_closures_need_only_send() {
 #[test]
 #[should_panic(expected = "contains a NUL byte")]
 fn nul_in_name_panics_at_add() {
-    Group::new().add_named("bad\0name", || Ok(()), |_| ());
+    Group::new().actor("bad\0name").add(|| Ok(()), |_| ());
 }
 
 #[test]

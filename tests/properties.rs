@@ -85,8 +85,7 @@ fn check(specs: &[Spec], baseline: usize) -> Result<(), TestCaseError> {
     for (i, spec) in specs.iter().copied().enumerate() {
         let (release, wait) = bounded::<()>(0);
         let (t1, t2) = (trace.clone(), trace.clone());
-        g.add_named(
-            format!("a{i}"),
+        g.actor(format!("a{i}")).add(
             move || {
                 let result = match spec.kind {
                     Kind::Returns { delay_us, ok } => {

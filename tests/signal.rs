@@ -30,7 +30,7 @@ fn signal_before_run_is_honoured() {
     // Delivered before raise returns: a missing handler would have ended the process here.
     raise(SIGUSR1).unwrap();
     let mut g = Group::new();
-    g.add_signals(signals);
+    g.actor("signal").add_signals(signals);
     add_idle(&mut g, "idle");
     let report = report_guarded(g);
     assert_eq!(report.cause, Cause::Actor(0));
@@ -48,7 +48,8 @@ fn signal_before_run_is_honoured() {
 fn signal_error() {
     let _lock = lock();
     let mut g = Group::new();
-    g.add_signals(StopSignals::new([SIGUSR2]).unwrap());
+    g.actor("signal")
+        .add_signals(StopSignals::new([SIGUSR2]).unwrap());
     raise(SIGUSR2).unwrap();
     let err = report_guarded(g).into_result().unwrap_err();
     assert_eq!(
@@ -67,7 +68,8 @@ fn signal_error() {
 fn signal_while_running_stops_the_group() {
     let _lock = lock();
     let mut g = Group::new();
-    g.add_signals(StopSignals::new([SIGUSR1, SIGUSR2]).unwrap());
+    g.actor("signal")
+        .add_signals(StopSignals::new([SIGUSR1, SIGUSR2]).unwrap());
     let (started_tx, started_rx) = bounded(1);
     g.actor("worker").add_with_token(move |token| {
         started_tx.send(()).unwrap();
@@ -87,7 +89,8 @@ fn signal_while_running_stops_the_group() {
 fn interrupt_unblocks_the_signal_actor() {
     let _lock = lock();
     let mut g = Group::new();
-    g.add_signals(StopSignals::new([SIGUSR1]).unwrap());
+    g.actor("signal")
+        .add_signals(StopSignals::new([SIGUSR1]).unwrap());
     g.actor("quits").add(|| Err("done".into()), |_| ());
     let started = Instant::now();
     let report = report_guarded(g);
@@ -104,7 +107,8 @@ fn two_actors_both_receive_the_signal() {
     let mut runs = Vec::new();
     for _ in 0..2 {
         let mut g = Group::new();
-        g.add_signals(StopSignals::new([SIGUSR1]).unwrap());
+        g.actor("signal")
+            .add_signals(StopSignals::new([SIGUSR1]).unwrap());
         add_idle(&mut g, "idle");
         let (tx, rx) = bounded(1);
         std::thread::spawn(move || tx.send(g.run()).unwrap());
@@ -126,7 +130,8 @@ fn second_run_behaves_like_the_first() {
     let _lock = lock();
     for _ in 0..3 {
         let mut g = Group::new();
-        g.add_signals(StopSignals::new([SIGUSR2]).unwrap());
+        g.actor("signal")
+            .add_signals(StopSignals::new([SIGUSR2]).unwrap());
         add_idle(&mut g, "idle");
         raise(SIGUSR2).unwrap();
         let err = report_guarded(g).into_result().unwrap_err();
@@ -143,13 +148,15 @@ fn second_run_behaves_like_the_first() {
 fn group_ending_otherwise_leaves_no_trace() {
     let _lock = lock();
     let mut g = Group::new();
-    g.add_signals(StopSignals::new([SIGUSR1]).unwrap());
+    g.actor("signal")
+        .add_signals(StopSignals::new([SIGUSR1]).unwrap());
     g.add(|| Ok(()), |_| ());
     let report = report_guarded(g);
     assert!(matches!(report.actors[0].outcome, Outcome::Ok));
     // Had the force-exit action outlived the run, this would terminate the test process.
     let mut g = Group::new();
-    g.add_signals(StopSignals::new([SIGUSR1]).unwrap());
+    g.actor("signal")
+        .add_signals(StopSignals::new([SIGUSR1]).unwrap());
     add_idle(&mut g, "idle");
     raise(SIGUSR1).unwrap();
     assert!(report_guarded(g)
@@ -192,14 +199,15 @@ fn forbidden_and_unknown_signals_are_errors() {
 fn dropping_an_unused_group_releases_the_handlers() {
     let _lock = lock();
     let mut g = Group::new();
-    g.add_signals(
+    g.actor("signal").add_signals(
         StopSignals::new([SIGUSR2])
             .unwrap()
             .force_exit_on_repeat(false),
     );
     drop(g);
     let mut g = Group::new();
-    g.add_signals(StopSignals::new([SIGUSR2]).unwrap());
+    g.actor("signal")
+        .add_signals(StopSignals::new([SIGUSR2]).unwrap());
     raise(SIGUSR2).unwrap();
     assert!(report_guarded(g)
         .into_result()
@@ -214,7 +222,7 @@ fn dropping_an_unused_group_releases_the_handlers() {
 fn repeated_signal_is_ignored_when_opted_out() {
     let _lock = lock();
     let mut g = Group::new();
-    g.add_signals(
+    g.actor("signal").add_signals(
         StopSignals::new([SIGUSR1])
             .unwrap()
             .force_exit_on_repeat(false),

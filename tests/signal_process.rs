@@ -41,7 +41,7 @@ fn stopped_by(result: Result<(), Error>) -> String {
 /// Raises `signal`, then runs a group of `signals` and an idle actor; what stopped it.
 fn raise_and_run(signals: StopSignals, signal: i32) -> String {
     let mut g = Group::new();
-    g.add_signals(signals);
+    g.actor("signal").add_signals(signals);
     g.actor("idle").add_with_token(|token| {
         token.wait();
         Ok(())
@@ -180,7 +180,7 @@ fn stuck_group(
     interrupted: Sender<String>,
 ) -> Group {
     let mut g = Group::new();
-    g.add_signals(signals);
+    g.actor("signal").add_signals(signals);
     if let Some(message) = fails {
         g.actor("fails").add(move || Err(message.into()), |_| ());
     }
@@ -265,7 +265,7 @@ fn child_impatient() {
     event("first SIGINT kept");
     // A slow start-up: the group is being built.
     let mut g = Group::new();
-    g.add_signals(signals);
+    g.actor("signal").add_signals(signals);
     // Left in stdout's buffer: `exit` would flush it, `_exit` does not.
     print!("unflushed");
     raise(SIGINT).unwrap();
@@ -294,7 +294,8 @@ fn child_stuck_line() {
     }
     let (tx, interrupted) = bounded(1);
     let mut g = Group::new();
-    g.add_signals(StopSignals::new([SIGINT]).unwrap());
+    g.actor("signal")
+        .add_signals(StopSignals::new([SIGINT]).unwrap());
     g.actor("quits").add(|| Err("quits".into()), |_| ());
     let never = never();
     g.actor("module01").add(
@@ -448,7 +449,8 @@ fn child_reload() {
     })
     .unwrap();
     let mut g = Group::new();
-    g.add_signals(StopSignals::new([SIGTERM]).unwrap());
+    g.actor("signal")
+        .add_signals(StopSignals::new([SIGTERM]).unwrap());
     g.actor("reload").add_on_signal(on_hup);
     event("ready");
     event(format!("stopped by {}", stopped_by(g.run())));
@@ -577,7 +579,7 @@ fn new_trial(signal: i32, rng: &mut Rng, took: Duration) -> (bool, Duration) {
     settle();
     // Delivered by now, if at all: the signal actor returns it at once, before the interrupt.
     let mut g = Group::new();
-    g.add_signals(watching);
+    g.actor("signal").add_signals(watching);
     g.actor("quits").add(|| Ok(()), |_| ());
     (!report_guarded(g).actors[0].outcome.is_ok(), took)
 }
@@ -678,7 +680,8 @@ fn child_hammer_teardown() {
         let go = Arc::new(AtomicBool::new(false));
         let raiser = raiser(SIGUSR1, rng.below(took * 3 / 2), Arc::clone(&go));
         let mut g = Group::new();
-        g.add_signals(StopSignals::new([SIGUSR1]).unwrap());
+        g.actor("signal")
+            .add_signals(StopSignals::new([SIGUSR1]).unwrap());
         g.actor("quits").add(
             move || {
                 go.store(true, Ordering::SeqCst);

@@ -12,8 +12,7 @@ use common::*;
 
 /// An actor that ignores its interrupt until `release` is dropped or sent to.
 fn add_stuck(g: &mut Group, name: &str, release: Receiver<()>) {
-    g.add_named(
-        name,
+    g.actor(name).add(
         move || {
             let _ = release.recv_timeout(GUARD);
             Ok(())
@@ -30,7 +29,7 @@ fn deadline_names_the_stuck_actors() {
     add_stuck(&mut g, "stuck-1", release_rx.clone());
     add_idle(&mut g, "polite");
     add_stuck(&mut g, "stuck-2", release_rx);
-    g.add_named("cause", || Err("boom".into()), |_| ());
+    g.actor("cause").add(|| Err("boom".into()), |_| ());
     let report = report_guarded(g);
     assert!(matches!(report.actors[0].outcome, Outcome::StillRunning));
     assert!(report.actors[1].outcome.is_ok());
@@ -74,7 +73,7 @@ fn deadline_unused_changes_nothing() {
     let mut g = Group::new();
     g.teardown_deadline(Duration::from_secs(60));
     add_idle(&mut g, "idle");
-    g.add_named("cause", || Err("boom".into()), |_| ());
+    g.actor("cause").add(|| Err("boom".into()), |_| ());
     let err = run_guarded(g).unwrap_err();
     assert!(matches!(err, Error::Actor { ref actor, .. } if actor == "cause"));
 }
@@ -254,10 +253,12 @@ fn nested_group_error_surfaces_with_its_path() {
     let events = Events::default();
     let mut storage = Group::new();
     add_recording(&mut storage, "wal", &events);
-    storage.add_named("compactor", || Err(DiskFull.into()), |_| ());
+    storage
+        .actor("compactor")
+        .add(|| Err(DiskFull.into()), |_| ());
     let mut g = Group::new();
     add_recording(&mut g, "http", &events);
-    g.add_group("storage", storage);
+    g.actor("storage").add_group(storage);
     let err = run_guarded(g).unwrap_err();
     assert_eq!(err.actor(), Some("storage/compactor"));
     assert_eq!(
@@ -287,7 +288,7 @@ fn interrupting_the_outer_group_tears_down_the_inner() {
     add_recording(&mut inner, "inner-b", &events);
     let mut g = Group::new();
     g.actor("inner").add_group(inner);
-    g.add_named("quits", || Err("outer failure".into()), |_| ());
+    g.actor("quits").add(|| Err("outer failure".into()), |_| ());
     let report = report_guarded(g);
     // The inner group was stopped by the outer interrupt.
     assert!(
@@ -311,11 +312,11 @@ fn interrupting_the_outer_group_tears_down_the_inner() {
 fn nested_panic_keeps_its_path() {
     std::panic::set_hook(Box::new(|_| {}));
     let mut leaf = Group::new();
-    leaf.add_named("worker", || panic!("deep"), |_| ());
+    leaf.actor("worker").add(|| panic!("deep"), |_| ());
     let mut middle = Group::new();
-    middle.add_group("leaf", leaf);
+    middle.actor("leaf").add_group(leaf);
     let mut g = Group::new();
-    g.add_group("top", middle);
+    g.actor("top").add_group(middle);
     let err = run_guarded(g).unwrap_err();
     let _ = std::panic::take_hook();
     assert_eq!(err.to_string(), "actor `top/leaf/worker` panicked: deep");
@@ -335,7 +336,7 @@ fn stack_size_per_actor_overrides_the_group() {
     g.actor("small")
         .stack_size(256 * 1024)
         .add(|| Ok(()), |_| ());
-    g.add_named("default", || Ok(()), |_| ());
+    g.actor("default").add(|| Ok(()), |_| ());
     let report = report_guarded(g);
     assert_eq!(report.cause, Cause::SpawnFailed(1));
     match report.into_result() {

@@ -22,19 +22,19 @@ fn no_thread_outlives_its_group() {
         let mut g = Group::new();
         for i in 0..10 {
             match (round + i) % 4 {
-                0 => g.add_with_token(|token| {
+                0 => g.actor("worker").add_with_token(|token| {
                     token.wait();
                     Ok(())
                 }),
-                1 => g.add_with_token(|token| {
+                1 => g.actor("worker").add_with_token(|token| {
                     token.wait();
                     Err("failed on the way out".into())
                 }),
-                2 => g.add_with_token(|token| {
+                2 => g.actor("worker").add_with_token(|token| {
                     token.wait();
                     panic!("panicked on the way out")
                 }),
-                _ => g.add_with_token(|token| {
+                _ => g.actor("worker").add_with_token(|token| {
                     token.wait();
                     Ok(())
                 }),

@@ -17,14 +17,13 @@ use common::*;
 fn context_handler() {
     let token = CancelToken::new();
     let mut g = Group::new();
-    let at = format!("tests/token.rs:{}", line!() + 1);
-    g.add_token_handler(token.clone());
+    g.actor("token").add_token_handler(token.clone());
     let (tx, rx) = bounded(1);
     std::thread::spawn(move || tx.send(g.run()).unwrap());
     token.cancel();
     let err = rx.recv_timeout(GUARD).expect("run hung").unwrap_err();
     assert_eq!(err.find_source::<Cancelled>(), Some(&Cancelled));
-    assert_eq!(err.actor(), Some(at.as_str()));
+    assert_eq!(err.actor(), Some("token"));
 }
 
 /// The token handler leaves at once when another actor stops the group.
@@ -32,7 +31,7 @@ fn context_handler() {
 fn context_handler_is_interruptible() {
     let outside = CancelToken::new();
     let mut g = Group::new();
-    g.add_token_handler(outside.clone());
+    g.actor("token").add_token_handler(outside.clone());
     let at = format!("tests/token.rs:{}", line!() + 1);
     g.add(|| Err("first".into()), |_| ());
     let err = run_guarded(g).unwrap_err();
@@ -45,7 +44,7 @@ fn token_actor_is_cancelled_by_the_group() {
     let seen = Arc::new(Mutex::new(None));
     let s = seen.clone();
     let mut g = Group::new();
-    g.add_with_token(move |token| {
+    g.actor("worker").add_with_token(move |token| {
         token.wait();
         *s.lock().unwrap() = Some(token.is_cancelled());
         Ok(())
@@ -65,8 +64,7 @@ fn select_beside_a_ticker() {
         let watched = all.clone();
         let all = all.clone();
         let ticks = ticks.clone();
-        g.add_named(
-            "module01",
+        g.actor("module01").add(
             move || {
                 let ticker = tick(Duration::from_millis(1));
                 loop {
@@ -175,7 +173,7 @@ fn periodic_error_stops_the_group() {
                 Ok(())
             }
         });
-    g.add_with_token(|token| {
+    g.actor("worker").add_with_token(|token| {
         token.wait();
         Ok(())
     });
@@ -194,17 +192,18 @@ fn periodic_does_not_pile_up() {
     let c = calls.clone();
     let mut g = Group::new();
     let start = Instant::now();
-    g.add_periodic(Duration::from_millis(10), move || {
-        let mut calls = c.lock().unwrap();
-        calls.push(start.elapsed());
-        if calls.len() == 1 {
-            std::thread::sleep(Duration::from_millis(55)); // misses five ticks
-        }
-        if calls.len() == 4 {
-            return Err("done".into());
-        }
-        Ok(())
-    });
+    g.actor("ticker")
+        .add_periodic(Duration::from_millis(10), move || {
+            let mut calls = c.lock().unwrap();
+            calls.push(start.elapsed());
+            if calls.len() == 1 {
+                std::thread::sleep(Duration::from_millis(55)); // misses five ticks
+            }
+            if calls.len() == 4 {
+                return Err("done".into());
+            }
+            Ok(())
+        });
     assert!(run_guarded(g).is_err());
     let calls = calls.lock().unwrap();
     // After the slow first call (done at about 65 ms), one missed tick comes at once and the
@@ -217,5 +216,7 @@ fn periodic_does_not_pile_up() {
 #[test]
 #[should_panic(expected = "must not be zero")]
 fn zero_period_panics() {
-    Group::new().add_periodic(Duration::ZERO, || Ok(()));
+    let _ = Group::new()
+        .actor("zero")
+        .add_periodic(Duration::ZERO, || Ok(()));
 }

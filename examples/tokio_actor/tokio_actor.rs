@@ -75,9 +75,8 @@ fn main() -> ExitCode {
 
     let (shutdown, stopping) = watch::channel(false);
     let mut g = Group::new();
-    g.add_signals(signals);
-    g.add_named(
-        "tokio",
+    g.actor("signal").add_signals(signals);
+    g.actor("tokio").add(
         move || {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
