@@ -302,9 +302,11 @@ mod macros {
     }
 }
 
+mod actor;
 mod dynamic;
 mod error;
 mod group;
+mod interrupt;
 mod lifecycle;
 mod report;
 mod run;

@@ -4,14 +4,16 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::thread::{self, Thread};
+use std::thread;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{select, Receiver, Sender};
+use crossbeam_channel::{select, Receiver};
 
 use std::mem::take;
 
+use crate::actor::{actor_thread, Message, Running};
 use crate::error::{discard, panic_message};
+use crate::interrupt::{self, Called, Interrupts};
 use crate::lifecycle::{self, Declared, Heartbeat, Lifecycle, Readiness, Ready};
 use crate::report::{ActorReport, Cause, Outcome, Report};
 use crate::status::{ActorInfo, Live, RunState, Slot};
@@ -89,15 +91,6 @@ pub(crate) struct Options {
     pub(crate) heartbeats: Vec<(String, Heartbeat)>,
     /// Whether to notify systemd (feature `systemd`).
     pub(crate) systemd: bool,
-}
-
-/// What an actor thread sends when its execute has returned: its index, its result, and when.
-type Message = (usize, Result<(), Failure>, Instant);
-
-/// The count of actor threads still to report, and the thread to wake when it reaches zero.
-struct Running {
-    count: AtomicUsize,
-    waiter: Thread,
 }
 
 const REPORTS: &str = "rungroup: every actor thread reports before it ends";
@@ -240,7 +233,7 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
     // Without a deadline the interrupts are called on this thread. With one, on a thread of
     // their own, so that an interrupt that blocks cannot hold `run` past the deadline.
     let interrupter = match deadline_at {
-        Some(_) => run.spawn_interrupter(&first).map(|(jobs, called)| {
+        Some(_) => interrupt::spawn(run.names(), &first).map(|(jobs, called)| {
             interrupts.jobs = Some(jobs);
             called
         }),
@@ -345,78 +338,6 @@ struct Spawned {
     interrupts: Vec<Interrupt>,
     /// The actor whose thread could not be started, and why, if one could not.
     failure: Option<(usize, Error)>,
-}
-
-/// An interrupt handed to the interrupt thread, with its actor's index.
-type Job = (usize, Interrupt);
-
-/// What the interrupt thread tells the run loop.
-enum Called {
-    /// The interrupt of actor `.0` is being called, since `.1`.
-    Start(usize, Instant),
-    /// It returned, or panicked with this error.
-    Finished(usize, Option<Error>),
-}
-
-/// The interrupts not called yet, and when each may be: at once, or (with a declared order)
-/// once every actor that starts after it has stopped.
-struct Interrupts {
-    /// Per actor, in insertion order: its interrupt, until it is called.
-    pending: Vec<Option<Interrupt>>,
-    remaining: usize,
-    /// Per actor, the actors that must stop before it; `None` without a declared order.
-    dependents: Option<Vec<Vec<usize>>>,
-    /// Where the interrupt thread takes its work, if there is one.
-    jobs: Option<Sender<Job>>,
-}
-
-impl Interrupts {
-    /// Calls (or hands to the interrupt thread) every interrupt that may be called now, in
-    /// insertion order. `exited` says which actors have stopped or never started.
-    fn release(&mut self, run: &mut Run, first: &Result<(), Error>, exited: &[bool]) {
-        if self.remaining == 0 {
-            return;
-        }
-        for i in 0..self.pending.len() {
-            let ready = match &self.dependents {
-                Some(dependents) => dependents[i].iter().all(|&j| exited[j]),
-                None => true,
-            };
-            if ready {
-                if let Some(interrupt) = self.pending[i].take() {
-                    self.dispatch(run, first, i, interrupt);
-                }
-            }
-        }
-        if self.remaining == 0 {
-            self.jobs = None; // the interrupt thread ends once it has called them all
-        }
-    }
-
-    /// Calls every interrupt still waiting, whatever the order; returns whose they were.
-    fn give_up(&mut self, run: &mut Run, first: &Result<(), Error>) -> Vec<usize> {
-        let mut given_up = Vec::new();
-        for i in 0..self.pending.len() {
-            if let Some(interrupt) = self.pending[i].take() {
-                given_up.push(i);
-                self.dispatch(run, first, i, interrupt);
-            }
-        }
-        self.jobs = None;
-        given_up
-    }
-
-    fn dispatch(&mut self, run: &mut Run, first: &Result<(), Error>, i: usize, f: Interrupt) {
-        self.remaining -= 1;
-        match &self.jobs {
-            Some(jobs) => {
-                if let Err(crossbeam_channel::SendError((i, f))) = jobs.send((i, f)) {
-                    run.interrupt_here(i, f, first); // the thread is gone: call it here
-                }
-            }
-            None => run.interrupt_here(i, f, first),
-        }
-    }
 }
 
 /// What `collect_rest` waits for, and until when.
@@ -610,42 +531,13 @@ impl Run {
     /// Calls the interrupt of actor `i` on this thread; a panic is caught and kept.
     fn interrupt_here(&mut self, i: usize, interrupt: Interrupt, first: &Result<(), Error>) {
         self.called(Called::Start(i, Instant::now()));
-        let panic = call(&self.reports[i].name, interrupt, first);
+        let panic = interrupt::call(&self.reports[i].name, interrupt, first);
         self.called(Called::Finished(i, panic));
     }
 
-    /// Starts the thread that calls the interrupts it is handed, in order, and tells what it
-    /// does. `None` if that thread cannot be spawned: then they are called on this thread.
-    fn spawn_interrupter(
-        &mut self,
-        first: &Result<(), Error>,
-    ) -> Option<(Sender<Job>, Receiver<Called>)> {
-        let (jobs, work) = crossbeam_channel::unbounded::<Job>();
-        let (tx, rx) = crossbeam_channel::unbounded();
-        let names: Vec<String> = self.reports.iter().map(|r| r.name.clone()).collect();
-        let (first_copy, waiter) = (first.clone(), thread::current());
-        let spawned = thread::Builder::new()
-            .name("rungroup-interrupts".into())
-            .spawn(move || {
-                for (i, interrupt) in work {
-                    let _ = tx.send(Called::Start(i, Instant::now()));
-                    let panic = call(&names[i], interrupt, &first_copy);
-                    let _ = tx.send(Called::Finished(i, panic));
-                }
-                drop(tx); // disconnected: every interrupt handed over has returned
-                waiter.unpark();
-            });
-        match spawned {
-            Ok(_) => Some((jobs, rx)),
-            Err(err) => {
-                event!(
-                    warn,
-                    "cannot start the interrupt thread ({}); interrupting from this one",
-                    err
-                );
-                None
-            }
-        }
+    /// The actors' names, in insertion order.
+    fn names(&self) -> Vec<String> {
+        self.reports.iter().map(|r| r.name.clone()).collect()
     }
 
     /// Records what the interrupt thread did.
@@ -685,7 +577,7 @@ impl Run {
                 exited[i] = true;
                 missing -= 1;
             }
-            interrupts.release(self, first, exited);
+            interrupts.release(exited, &mut |i, f| self.interrupt_here(i, f, first));
             if let Some(interrupter) = &wait.interrupter {
                 loop {
                     match interrupter.try_recv() {
@@ -738,7 +630,7 @@ impl Run {
             }
             let now = Instant::now();
             if wait.deadline.is_some_and(|d| now >= d) {
-                let given_up = interrupts.give_up(self, first);
+                let given_up = interrupts.give_up(&mut |i, f| self.interrupt_here(i, f, first));
                 for name in given_up.iter().map(|&i| &self.reports[i].name) {
                     event!(
                         error,
@@ -790,94 +682,6 @@ impl Run {
     }
 }
 
-/// Calls one interrupt, catching a panic: returns it as an [`Error::InterruptPanic`].
-fn call(name: &str, interrupt: Interrupt, first: &Result<(), Error>) -> Option<Error> {
-    event!(debug, "interrupting actor `{}`", name);
-    let payload = catch_unwind(AssertUnwindSafe(|| interrupt(first))).err()?;
-    let message = panic_message(&*payload);
-    discard(payload);
-    event!(error, "interrupt of actor `{}` panicked: {}", name, message);
-    Some(Error::InterruptPanic {
-        actor: name.to_owned(),
-        message,
-        stopped_by: None,
-    })
-}
-
-/// Reports an actor's exit when dropped: after its execute returned, or if anything between
-/// that and the report unwinds. Every actor thread thus reports exactly once and counts out.
-struct Exit<'a> {
-    i: usize,
-    results: &'a Sender<Message>,
-    running: &'a Running,
-    live: &'a RunState,
-    result: Option<Result<(), Failure>>,
-    at: Instant,
-}
-
-impl Drop for Exit<'_> {
-    fn drop(&mut self) {
-        let mut result = self.result.take().unwrap_or_else(|| {
-            Err(Failure::Panic(
-                "rungroup: the actor thread unwound before reporting".to_owned(),
-            ))
-        });
-        // The live status sees the error no later than the exit.
-        if let Err(failure) = result {
-            result = match failure {
-                Failure::NeverStarted => Err(Failure::NeverStarted),
-                failure => {
-                    let err = failure.into_error(self.live.name(self.i));
-                    self.live.exited_with(self.i, &err);
-                    Err(Failure::Named(err))
-                }
-            };
-        }
-        self.live.exited(self.i);
-        // Cannot fail while `run` waits: the receiver lives until every actor reported or the
-        // deadline expired, and the capacity leaves room for every message.
-        let _ = self.results.send((self.i, result, self.at));
-        if self.running.count.fetch_sub(1, Ordering::Release) == 1 {
-            self.running.waiter.unpark();
-        }
-    }
-}
-
-/// The body of an actor's thread: run execute, catch a panic, report, count out.
-fn actor_thread(
-    i: usize,
-    execute: Execute,
-    results: &Sender<Message>,
-    running: &Running,
-    live: &RunState,
-    lifecycle: Option<&Lifecycle>,
-) {
-    let mut exit = Exit {
-        i,
-        results,
-        running,
-        live,
-        result: None,
-        at: Instant::now(),
-    };
-    if let Some(lifecycle) = lifecycle {
-        if !lifecycle.enter(i) {
-            exit.result = Some(Err(Failure::NeverStarted));
-            quietly(move || drop(execute));
-            return;
-        }
-    }
-    live.started(i);
-    let result = catch_unwind(AssertUnwindSafe(execute)).unwrap_or_else(|payload| {
-        let message = panic_message(&*payload);
-        discard(payload); // a payload whose drop panics must not stop this thread reporting
-        Err(Failure::Panic(message))
-    });
-    exit.at = Instant::now();
-    log_exit(&result);
-    exit.result = Some(result);
-}
-
 /// The actors a teardown still waits for, for the progress line.
 struct Waiting<'a>(&'a RunState, Option<&'a str>);
 
@@ -901,38 +705,4 @@ fn describe(cause: Cause, reports: &[ActorReport]) -> String {
         Cause::AllExited => "the return of every actor, none of them critical".to_owned(),
         Cause::Empty | Cause::Invalid(_) => "nothing".to_owned(),
     }
-}
-
-/// Emits the "actor exited" event from the actor's own thread, as it happens.
-fn log_exit(result: &Result<(), Failure>) {
-    #[cfg(feature = "log")]
-    quietly(|| {
-        let name = thread::current();
-        let name = name.name().unwrap_or("<unnamed>");
-        match result {
-            Ok(()) => log::info!(target: "rungroup", "actor `{}` exited: ok", name),
-            Err(Failure::User(e)) if Error::is_stop(e) => {
-                log::info!(target: "rungroup", "actor `{}` exited: {}", name, e)
-            }
-            Err(Failure::User(e)) => log::warn!(
-                target: "rungroup",
-                "actor `{}` returned an error: {}",
-                name,
-                crate::report::Chain(&**e)
-            ),
-            Err(Failure::Group(e)) => log::warn!(
-                target: "rungroup",
-                "actor `{}` (a group) returned an error: {:#}",
-                name,
-                e
-            ),
-            Err(Failure::Panic(message)) => {
-                log::warn!(target: "rungroup", "actor `{}` panicked: {}", name, message)
-            }
-            Err(Failure::Named(e)) => log::warn!(target: "rungroup", "{:#}", e),
-            Err(Failure::NeverStarted) => {}
-        }
-    });
-    #[cfg(not(feature = "log"))]
-    let _ = result;
 }

@@ -1,0 +1,133 @@
+//! The body of an actor's thread: wait for its dependencies, run its execute, catch a panic,
+//! and report exactly once, from a drop guard, whatever unwinds.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread::Thread;
+use std::time::Instant;
+
+use crossbeam_channel::Sender;
+
+use crate::error::{discard, panic_message};
+use crate::lifecycle::Lifecycle;
+use crate::run::{quietly, Execute, Failure};
+use crate::status::RunState;
+#[cfg(feature = "log")]
+use crate::Error;
+
+/// What an actor thread sends when its execute has returned: its index, its result, and when.
+pub(crate) type Message = (usize, Result<(), Failure>, Instant);
+
+/// The count of actor threads still to report, and the thread to wake when it reaches zero.
+pub(crate) struct Running {
+    pub(crate) count: AtomicUsize,
+    pub(crate) waiter: Thread,
+}
+
+/// Reports an actor's exit when dropped: after its execute returned, or if anything between
+/// that and the report unwinds. Every actor thread thus reports exactly once and counts out.
+struct Exit<'a> {
+    i: usize,
+    results: &'a Sender<Message>,
+    running: &'a Running,
+    live: &'a RunState,
+    result: Option<Result<(), Failure>>,
+    at: Instant,
+}
+
+impl Drop for Exit<'_> {
+    fn drop(&mut self) {
+        let mut result = self.result.take().unwrap_or_else(|| {
+            Err(Failure::Panic(
+                "rungroup: the actor thread unwound before reporting".to_owned(),
+            ))
+        });
+        // The live status sees the error no later than the exit.
+        if let Err(failure) = result {
+            result = match failure {
+                Failure::NeverStarted => Err(Failure::NeverStarted),
+                failure => {
+                    let err = failure.into_error(self.live.name(self.i));
+                    self.live.exited_with(self.i, &err);
+                    Err(Failure::Named(err))
+                }
+            };
+        }
+        self.live.exited(self.i);
+        // Cannot fail while `run` waits: the receiver lives until every actor reported or the
+        // deadline expired, and the capacity leaves room for every message.
+        let _ = self.results.send((self.i, result, self.at));
+        if self.running.count.fetch_sub(1, Ordering::Release) == 1 {
+            self.running.waiter.unpark();
+        }
+    }
+}
+
+/// The body of an actor's thread: run execute, catch a panic, report, count out.
+pub(crate) fn actor_thread(
+    i: usize,
+    execute: Execute,
+    results: &Sender<Message>,
+    running: &Running,
+    live: &RunState,
+    lifecycle: Option<&Lifecycle>,
+) {
+    let mut exit = Exit {
+        i,
+        results,
+        running,
+        live,
+        result: None,
+        at: Instant::now(),
+    };
+    if let Some(lifecycle) = lifecycle {
+        if !lifecycle.enter(i) {
+            exit.result = Some(Err(Failure::NeverStarted));
+            quietly(move || drop(execute));
+            return;
+        }
+    }
+    live.started(i);
+    let result = catch_unwind(AssertUnwindSafe(execute)).unwrap_or_else(|payload| {
+        let message = panic_message(&*payload);
+        discard(payload); // a payload whose drop panics must not stop this thread reporting
+        Err(Failure::Panic(message))
+    });
+    exit.at = Instant::now();
+    log_exit(&result);
+    exit.result = Some(result);
+}
+
+/// Emits the "actor exited" event from the actor's own thread, as it happens.
+fn log_exit(result: &Result<(), Failure>) {
+    #[cfg(feature = "log")]
+    quietly(|| {
+        let name = std::thread::current();
+        let name = name.name().unwrap_or("<unnamed>");
+        match result {
+            Ok(()) => log::info!(target: "rungroup", "actor `{}` exited: ok", name),
+            Err(Failure::User(e)) if Error::is_stop(e) => {
+                log::info!(target: "rungroup", "actor `{}` exited: {}", name, e)
+            }
+            Err(Failure::User(e)) => log::warn!(
+                target: "rungroup",
+                "actor `{}` returned an error: {}",
+                name,
+                crate::report::Chain(&**e)
+            ),
+            Err(Failure::Group(e)) => log::warn!(
+                target: "rungroup",
+                "actor `{}` (a group) returned an error: {:#}",
+                name,
+                e
+            ),
+            Err(Failure::Panic(message)) => {
+                log::warn!(target: "rungroup", "actor `{}` panicked: {}", name, message)
+            }
+            Err(Failure::Named(e)) => log::warn!(target: "rungroup", "{:#}", e),
+            Err(Failure::NeverStarted) => {}
+        }
+    });
+    #[cfg(not(feature = "log"))]
+    let _ = result;
+}
