@@ -335,9 +335,11 @@ impl Group {
     /// restarts the service.
     ///
     /// Nothing is sent when `NOTIFY_SOCKET` is unset (not run by systemd): then this costs
-    /// nothing. Call it on the top-level group only. The notifications go through the
-    /// `sd-notify` crate; while the group runs, a thread named `rungroup-systemd` sends them,
-    /// and `run` waits for it before returning.
+    /// nothing. Call it on the top-level group only. The notifications are datagrams sent with
+    /// std's `UnixDatagram`, without blocking: a socket nobody reads loses messages but never
+    /// holds up the group. While the group runs, a thread named `rungroup-systemd` sends them,
+    /// and `run` waits for it before returning. The watchdog is pinged at most every
+    /// millisecond, however small `WATCHDOG_USEC` is.
     ///
     /// # Examples
     ///

@@ -56,11 +56,38 @@ fn service() -> std::process::ExitCode {
     rungroup::exit_code(g.run())
 }
 
+/// The child's service when its notify socket is never read: a tiny watchdog interval fills
+/// the socket's queue at once; the group must still start, stop and return.
+fn unread() -> std::process::ExitCode {
+    let mut g = Group::new();
+    g.notify_systemd();
+    g.teardown_deadline(Duration::from_millis(200));
+    let alive = Heartbeat::new(Duration::from_millis(100));
+    let beat = alive.clone();
+    g.actor("worker")
+        .heartbeat(&alive)
+        .add_periodic(Duration::from_millis(1), move || {
+            beat.beat();
+            Ok(())
+        });
+    let readiness = g.readiness();
+    let stop = g.stop_handle();
+    std::thread::spawn(move || {
+        readiness.wait();
+        std::thread::sleep(Duration::from_millis(100)); // pings and status lines pile up
+        stop.stop();
+    });
+    rungroup::exit_code(g.run())
+}
+
 /// Runs as the child when asked to; a no-op test otherwise.
 #[test]
 fn child() {
     if std::env::var_os(CHILD).is_some() {
-        let code = service();
+        let code = match std::env::var(CHILD).as_deref() {
+            Ok("unread") => unread(),
+            _ => service(),
+        };
         std::process::exit(if code == std::process::ExitCode::SUCCESS {
             0
         } else {
@@ -184,4 +211,36 @@ fn nothing_without_a_notify_socket() {
         |_| (),
     );
     assert!(g.run().is_ok());
+}
+
+/// A notify socket that nobody reads never holds up the group: sends do not block.
+#[test]
+fn an_unread_notify_socket_does_not_hang_the_group() {
+    let dir = std::env::temp_dir().join(format!("rungroup-systemd-unread-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("notify");
+    let _socket = UnixDatagram::bind(&path).unwrap(); // bound, never read
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child", "--nocapture", "--test-threads=1"])
+        .env(CHILD, "unread")
+        .env("NOTIFY_SOCKET", &path)
+        .env("WATCHDOG_USEC", "1")
+        .env_remove("WATCHDOG_PID")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + GUARD;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            panic!("the group hung on an unread notify socket");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(status.success(), "{status:?}");
 }
