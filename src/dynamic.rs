@@ -25,7 +25,7 @@ type DynExecute = Box<dyn FnOnce() -> Result<(), BoxError> + Send>;
 /// `connections/conn-7`.
 ///
 /// - **Start.** An actor spawned before the pool's execute has started (before
-///   [`Group::run`](crate::Group::run)(crate::Group::run), or while the pool waits for its [dependencies](ActorBuilder::after))
+///   [`Group::run`](crate::Group::run), or while the pool waits for its [dependencies](ActorBuilder::after))
 ///   starts when it does, and is interrupted at once if the teardown has started by then. If
 ///   the pool never starts (the group is dropped without running, or the teardown comes
 ///   before the pool's dependencies are ready), it never starts and its closures are dropped.
@@ -36,7 +36,7 @@ type DynExecute = Box<dyn FnOnce() -> Result<(), BoxError> + Send>;
 /// - **Teardown.** When the pool is interrupted (in its insertion order, with the group's first
 ///   result), it refuses new actors ([`SpawnError::Closed`], which gives the closures back)
 ///   and calls the interrupt of every dynamic actor still running, in the order they were
-///   spawned; the pool's execute, and so [`Group::run`](crate::Group::run)(crate::Group::run), returns once every dynamic actor has
+///   spawned; the pool's execute, and so [`Group::run`](crate::Group::run), returns once every dynamic actor has
 ///   returned. A [teardown deadline](crate::Group::teardown_deadline) bounds this too, and names the
 ///   pool if some are still running.
 /// - **Bounded memory.** A dynamic actor that returns before the teardown is forgotten: its
@@ -236,15 +236,29 @@ impl Pool {
         format!("{}/{}", self.name, name)
     }
 
-    fn fail(&self, inner: &mut Inner, err: Error) {
-        if inner.failures.len() == LAST_ERRORS {
-            inner.failures.pop_front();
-        }
+    /// Keeps `err` among the last failures; returns the one it pushed out, for the caller to
+    /// drop outside the lock (with `quietly`: an error's `Drop` may panic).
+    #[must_use]
+    fn fail(&self, inner: &mut Inner, err: Error) -> Option<Error> {
+        let oldest = if inner.failures.len() == LAST_ERRORS {
+            inner.failures.pop_front()
+        } else {
+            None
+        };
         inner.failures.push_back(err);
+        oldest
     }
 
     /// Starts `job`'s thread, with the lock held so that a close waits for it to be listed.
-    fn start(self: &Arc<Self>, inner: &mut Inner, job: Job) -> Result<(), std::io::Error> {
+    /// What the caller must drop once it has released the lock comes back in `leftovers`: the
+    /// closures of a job whose thread could not start, a failure pushed out of the summary.
+    /// (Their `Drop` is the user's code, which may touch this pool or panic.)
+    fn start(
+        self: &Arc<Self>,
+        inner: &mut Inner,
+        job: Job,
+        leftovers: &mut Vec<Box<dyn std::any::Any + Send>>,
+    ) -> Result<(), std::io::Error> {
         let id = inner.next;
         inner.next += 1;
         let Job {
@@ -254,7 +268,12 @@ impl Pool {
         } = job;
         let path = self.path(&name);
         let pool = Arc::clone(self);
+        // The execute goes over a channel, so that it is still ours if the spawn fails.
+        let (handover, taken) = crossbeam_channel::bounded::<DynExecute>(1);
+        let _ = handover.send(execute);
+        let take_back = taken.clone();
         let body = move || {
+            let Ok(execute) = taken.recv() else { return };
             let mut finish = Finish {
                 pool,
                 id,
@@ -307,8 +326,13 @@ impl Pool {
                     actor: self.path(&name),
                     source: Arc::new(std::io::Error::new(source.kind(), source.to_string())),
                 };
-                self.fail(inner, err);
-                quietly(move || drop(interrupt));
+                if let Some(oldest) = self.fail(inner, err) {
+                    leftovers.push(Box::new(oldest));
+                }
+                leftovers.push(Box::new(interrupt));
+                if let Ok(execute) = take_back.try_recv() {
+                    leftovers.push(Box::new(execute));
+                }
                 Err(source)
             }
         }
@@ -323,11 +347,12 @@ impl Pool {
         }
         let mut inner = self.lock();
         let interrupt = inner.live.remove(&id).and_then(|(_, interrupt)| interrupt);
+        let mut oldest = None;
         inner.summary.running -= 1;
         match result {
             Err(err) if err.is_failure() => {
                 inner.summary.failed += 1;
-                self.fail(&mut inner, err);
+                oldest = self.fail(&mut inner, err);
             }
             _ => inner.summary.ok += 1,
         }
@@ -335,7 +360,7 @@ impl Pool {
             self.idle.notify_all();
         }
         drop(inner);
-        quietly(move || drop(interrupt));
+        quietly(move || drop((interrupt, oldest)));
     }
 
     /// Opens the pool, starting what was spawned before. If the pool was interrupted before
@@ -350,8 +375,14 @@ impl Pool {
         if first.is_none() {
             inner.state = State::Open;
         }
+        let mut leftovers = Vec::new();
         for job in std::mem::take(&mut inner.pending) {
-            let _ = self.start(&mut inner, job);
+            let _ = self.start(&mut inner, job, &mut leftovers);
+        }
+        if !leftovers.is_empty() {
+            drop(inner);
+            quietly(move || drop(leftovers));
+            inner = self.lock();
         }
         if let Some(first) = first {
             let interrupts = Self::take_interrupts(&mut inner);
@@ -403,7 +434,9 @@ impl Pool {
                     stopped_by: None,
                 };
                 let mut inner = self.lock();
-                self.fail(&mut inner, err);
+                let oldest = self.fail(&mut inner, err);
+                drop(inner);
+                quietly(move || drop(oldest));
             }
         }
     }
@@ -582,7 +615,11 @@ impl Spawner {
                     execute,
                     interrupt,
                 };
-                self.pool.start(&mut inner, job).map_err(SpawnError::Thread)
+                let mut leftovers = Vec::new();
+                let started = self.pool.start(&mut inner, job, &mut leftovers);
+                drop(inner);
+                quietly(move || drop(leftovers));
+                started.map_err(SpawnError::Thread)
             }
         }
     }

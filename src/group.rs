@@ -461,40 +461,40 @@ impl Group {
     /// assert!(report.actors[1].outcome.to_string().contains("late"));
     /// assert_eq!(report.into_result().unwrap_err().actor(), Some("b")); // the first failure
     /// ```
-    pub fn run_report(self) -> Report {
+    pub fn run_report(mut self) -> Report {
         let start = Instant::now();
-        let Group {
-            actors,
-            stack_size,
-            deadline,
-            progress,
-            start_deadline,
-            readiness,
-            also_ready,
-            heartbeats,
-            systemd,
-            stop,
-            live,
-            guards,
-        } = self;
+        let actors = std::mem::take(&mut self.actors);
+        let guards = std::mem::take(&mut self.guards);
         // systemd is told when the group is ready: that needs the readiness.
-        let readiness = readiness.or_else(|| systemd.then(Readiness::default));
+        if self.systemd && self.readiness.is_none() {
+            self.readiness = Some(Readiness::default());
+        }
         let options = run::Options {
-            stack_size,
-            deadline,
-            stop,
-            live,
-            progress,
-            start_deadline,
-            readiness,
-            also_ready,
-            heartbeats,
-            systemd,
+            stack_size: self.stack_size,
+            deadline: self.deadline,
+            stop: self.stop.take(),
+            live: self.live.clone(),
+            progress: self.progress,
+            start_deadline: self.start_deadline,
+            readiness: self.readiness.clone(),
+            also_ready: std::mem::take(&mut self.also_ready),
+            heartbeats: std::mem::take(&mut self.heartbeats),
+            systemd: self.systemd,
         };
         let report = run::run(actors, options, start);
         // After the last actor: signal handlers stay until the run has ended.
         run::quietly(move || drop(guards));
         report
+    }
+}
+
+impl Drop for Group {
+    /// Whoever waits on the group's [`Readiness`] is released, whether it ran or not: once its
+    /// run has ended, or when it is dropped without running.
+    fn drop(&mut self) {
+        if let Some(readiness) = &self.readiness {
+            readiness.set_stopping();
+        }
     }
 }
 

@@ -3,8 +3,8 @@
 //! stopped before them). A group that declares nothing never builds any of this.
 
 use std::fmt;
-use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{select, Receiver};
@@ -19,7 +19,9 @@ use crate::CancelToken;
 /// Readiness gates the actors declared [`after`](crate::ActorBuilder::after) it, the group's
 /// [`Readiness`], and (feature `systemd`) the `READY=1` sent to the service manager.
 ///
-/// `Ready` is a cheap clone; every clone sets the same flag. Setting it again does nothing.
+/// `Ready` is a cheap clone; every clone sets the same flag. Setting it again does nothing. A
+/// flag once set stays set: several actors may share one, and a later run may use it again,
+/// in which case its actors are ready as soon as that run starts.
 ///
 /// # Examples
 ///
@@ -52,10 +54,17 @@ struct ReadyInner {
     /// When it was first set: taken before anyone waiting on it is woken, so that a
     /// dependency's ready time always precedes its dependents'.
     set_at: OnceLock<Instant>,
-    /// The run this flag counts for, and the actor's index in it.
-    link: OnceLock<(Arc<Progress>, usize)>,
-    /// Whether it has been counted in its run (exactly once).
-    counted: AtomicBool,
+    /// The runs this flag counts for, with the actor's index in each and whether it has been
+    /// counted there (exactly once): a flag may be shared by several actors, or reused by a
+    /// later run.
+    links: Mutex<Vec<Link>>,
+}
+
+/// One actor, in one run, whose readiness is this flag.
+struct Link {
+    progress: Arc<Progress>,
+    actor: usize,
+    counted: bool,
 }
 
 impl Ready {
@@ -80,7 +89,6 @@ impl Ready {
         let _ = self.0.set_at.set(Instant::now());
         // Counted, and its `ready` event logged, before the token wakes its dependents: none
         // of them is ready, or logged ready, before it.
-        fence(Ordering::SeqCst);
         self.count();
         self.0.token.cancel();
     }
@@ -97,25 +105,32 @@ impl Ready {
         self.0.token.is_cancelled()
     }
 
-    /// Counts this flag for the run it is linked to, once it is both set and linked.
+    /// Counts this flag, once it is set, for every actor it is linked to and not counted for.
+    /// Under the lock, so that a `set` and a `link` at the same time count it exactly once.
     fn count(&self) {
-        if self.0.set_at.get().is_none() {
+        let mut links = self.0.links.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(&at) = self.0.set_at.get() else {
             return; // not set yet
+        };
+        for link in links.iter_mut().filter(|l| !l.counted) {
+            link.counted = true;
+            link.progress.one_ready(link.actor, at);
         }
-        if let Some((progress, i)) = self.0.link.get() {
-            if !self.0.counted.swap(true, Ordering::AcqRel) {
-                let at = self.0.set_at.get().copied().unwrap_or_else(Instant::now);
-                progress.one_ready(*i, at);
-            }
-        }
+        // Runs that are ready everywhere need not be remembered.
+        links.retain(|l| !l.counted);
     }
 
     /// Links the flag to actor `i` of a run; counts it at once if it is already set.
     pub(crate) fn link(&self, progress: Arc<Progress>, i: usize) {
-        let _ = self.0.link.set((progress, i));
-        // Pairs with the fence in `set`: of a concurrent `set` and `link`, at least one sees
-        // the other's write, so the flag is counted (exactly once: `counted`).
-        fence(Ordering::SeqCst);
+        self.0
+            .links
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Link {
+                progress,
+                actor: i,
+                counted: false,
+            });
         self.count();
     }
 
@@ -281,7 +296,8 @@ impl Readiness {
         self.0.state.load(Ordering::Acquire) == READY
     }
 
-    /// Blocks until the group is ready or starts stopping; returns `true` if it became ready.
+    /// Blocks until the group is ready or starts stopping (or has run, or was dropped without
+    /// running); returns `true` if it became ready.
     ///
     /// ```
     /// let mut g = rungroup::Group::new();

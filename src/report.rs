@@ -287,17 +287,22 @@ impl Report {
             .iter()
             .map(|&i| self.actors[i].name.clone())
             .collect();
-        if still_running.is_empty() && blocked_interrupt.is_none() && order_given_up.is_empty() {
-            result
-        } else {
-            Err(Error::Deadline {
-                deadline: self.deadline.unwrap_or_default(),
-                still_running,
-                blocked_interrupt,
-                order_given_up,
-                first: result.err().map(Box::new),
-            })
-        }
+        let result =
+            if still_running.is_empty() && blocked_interrupt.is_none() && order_given_up.is_empty()
+            {
+                result
+            } else {
+                Err(Error::Deadline {
+                    deadline: self.deadline.unwrap_or_default(),
+                    still_running,
+                    blocked_interrupt,
+                    order_given_up,
+                    first: result.err().map(Box::new),
+                })
+            };
+        // The errors not returned are dropped here: a `Drop` that panics must not escape.
+        crate::run::quietly(move || drop(self));
+        result
     }
 
     /// Returns the name of the actor whose exit (or failed spawn, or invalid order) started

@@ -55,10 +55,11 @@ impl Slot {
     /// Keeps `err` as the latest failure, forgetting the oldest beyond [`LAST_ERRORS`].
     pub(crate) fn push_error(&self, err: Error) {
         let mut errors = self.errors();
-        if errors.len() == LAST_ERRORS {
-            errors.pop_front();
-        }
+        let oldest = (errors.len() == LAST_ERRORS).then(|| errors.pop_front());
         errors.push_back(err);
+        drop(errors);
+        // Outside the lock, and an error's `Drop` that panics goes no further.
+        crate::run::quietly(move || drop(oldest));
     }
 
     /// The latest failure.

@@ -124,7 +124,9 @@ impl RestartPolicy {
 
     /// Sets the restart intensity: at most `max_restarts` restarts within any period of
     /// `within`. The failure that would need one more returns [`Error::RestartLimit`] instead.
-    /// With `max_restarts` zero, the first failure does.
+    /// With `max_restarts` zero, the first failure does. It remembers the time of each restart
+    /// within the period, at most `max_restarts` of them (16 bytes each): a policy meant never
+    /// to give up wants a short period rather than a huge `max_restarts`.
     ///
     /// ```
     /// use std::time::Duration;
@@ -343,8 +345,9 @@ where
         slot.set_backing_off(true);
         let cancelled = token.wait_timeout(delay);
         slot.set_backing_off(false);
-        if cancelled {
-            // Stopped while backing off: the failures it had are in the report, not the result.
+        // Stopped while backing off, or just as the wait ended: no next incarnation. The
+        // failures it had are in the report, not the result.
+        if cancelled || token.is_cancelled() {
             return Ok(());
         }
         restarts += 1;

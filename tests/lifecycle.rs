@@ -448,3 +448,75 @@ fn readiness_wait_returns_when_the_group_stops_first() {
     let _ = run_guarded(g);
     assert!(!readiness.wait_timeout(GUARD)); // returns at once: stopped, never ready
 }
+
+/// A flag shared by two actors, set before the run: both are ready, and so is the group, in
+/// time for its start deadline.
+#[test]
+fn a_shared_flag_counts_for_every_actor() {
+    let flag = Ready::new();
+    flag.set();
+    let mut g = Group::new();
+    g.start_deadline(Duration::from_millis(200));
+    for name in ["a", "b"] {
+        g.actor(name).ready_when(&flag).add_with_token(|token| {
+            token.wait();
+            Ok(())
+        });
+    }
+    let report = run_ready_then_stop(g);
+    assert_eq!(report.cause, Cause::Stopped, "{report}");
+    assert!(report.actors.iter().all(|a| a.ready_after.is_some()));
+}
+
+/// A flag reused by a later run: the second run is ready too.
+#[test]
+fn a_flag_reused_by_a_later_run_counts_again() {
+    let flag = Ready::new();
+    for _ in 0..2 {
+        let mut g = Group::new();
+        g.start_deadline(Duration::from_secs(60));
+        let set = flag.clone();
+        g.actor("db")
+            .ready_when(&flag)
+            .add_with_token(move |token| {
+                set.set();
+                token.wait();
+                Ok(())
+            });
+        let report = run_ready_then_stop(g);
+        assert_eq!(report.cause, Cause::Stopped, "{report}");
+    }
+}
+
+/// Whoever waits on the readiness of a group that never runs its actors is released: an
+/// empty group, a group dropped unused, a nested group whose actor never started.
+#[test]
+fn readiness_of_a_group_that_never_runs_is_released() {
+    let wait = |readiness: rungroup::Readiness| {
+        let (tx, rx) = bounded(1);
+        std::thread::spawn(move || tx.send(readiness.wait()).unwrap());
+        rx.recv_timeout(GUARD).expect("readiness.wait() hung")
+    };
+    let mut empty = Group::new();
+    let readiness = empty.readiness();
+    assert!(empty.run().is_ok());
+    assert!(!wait(readiness));
+
+    let mut unused = Group::new();
+    add_idle(&mut unused, "idle");
+    let readiness = unused.readiness();
+    drop(unused);
+    assert!(!wait(readiness));
+
+    let never = Ready::new();
+    let mut inner = Group::new();
+    add_idle(&mut inner, "idle");
+    let readiness = inner.readiness();
+    let mut g = Group::new();
+    g.actor("db")
+        .ready_when(&never)
+        .add(|| Err("no database".into()), |_| ());
+    g.actor("inner").after("db").add_group(inner);
+    assert!(run_guarded(g).is_err());
+    assert!(!wait(readiness));
+}

@@ -483,3 +483,40 @@ fn errors_clone_and_box() {
     assert!(back.find_source::<std::io::Error>().is_some());
     let _: &dyn Any = back;
 }
+
+/// An error whose `Drop` panics, returned by an actor whose error `run` does not return: its
+/// drop does not escape `run`.
+#[test]
+fn panicking_drop_of_an_error_not_returned_is_contained() {
+    #[derive(Debug)]
+    struct DropPanics;
+    impl std::fmt::Display for DropPanics {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("drop panics")
+        }
+    }
+    impl std::error::Error for DropPanics {}
+    impl Drop for DropPanics {
+        fn drop(&mut self) {
+            panic!("expected: DropPanics dropped");
+        }
+    }
+    quiet_panics();
+    let mut g = Group::new();
+    g.actor("a").add(|| Err("first".into()), |_| ());
+    g.actor("b").add_with_token(|token| {
+        token.wait();
+        Err(Box::new(DropPanics))
+    });
+    let (tx, rx) = bounded(1);
+    std::thread::spawn(move || {
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| g.run()));
+        tx.send(result.map(|r| r.map_err(|e| e.to_string())))
+            .unwrap();
+    });
+    let result = rx.recv_timeout(GUARD).expect("run hung");
+    assert_eq!(
+        result.expect("a panic escaped run"),
+        Err("actor `a` returned an error".to_owned())
+    );
+}
