@@ -449,6 +449,36 @@ impl Error {
         source.is::<Cancelled>()
     }
 
+    /// For a nested group stopped by its parent's interrupt: its `Stopped` is not a stop
+    /// request of its own. `None` for a clean stop; otherwise the error without it, so that
+    /// the parent records its own stop request as `stopped_by`.
+    pub(crate) fn without_own_stop(self) -> Option<Self> {
+        let own =
+            |e: &Option<Box<Error>>| matches!(e.as_deref(), Some(Error::Stopped { group: None }));
+        match self {
+            Error::Stopped { group: None } => None,
+            mut other => {
+                match &mut other {
+                    Error::Actor { stopped_by, .. }
+                    | Error::Panic { stopped_by, .. }
+                    | Error::InterruptPanic { stopped_by, .. } => {
+                        if own(stopped_by) {
+                            *stopped_by = None;
+                        }
+                    }
+                    Error::Deadline { first, .. } => {
+                        *first = first
+                            .take()
+                            .and_then(|f| f.without_own_stop())
+                            .map(Box::new);
+                    }
+                    _ => {}
+                }
+                Some(other)
+            }
+        }
+    }
+
     /// Records the stop request whose teardown was under way when this failure happened.
     pub(crate) fn during(mut self, stop: &Error) -> Self {
         match &mut self {

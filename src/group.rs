@@ -2,6 +2,7 @@
 
 use std::any::Any;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -866,10 +867,16 @@ impl<'g> ActorBuilder<'g> {
 
     /// Adds another group as this one actor.
     ///
-    /// The inner group runs on this actor's thread. Interrupting the actor stops the inner group
-    /// (through its [`StopHandle`]); the inner group's first error surfaces from the outer group
-    /// with the path of actor names, such as `storage/compactor`. An inner group that was
-    /// stopped by this interrupt returns [`Error::Stopped { .. }`] as this actor's outcome.
+    /// The inner group runs on this actor's thread, and is ready when all its actors are.
+    /// Interrupting the actor stops the inner group (through its [`StopHandle`]). What the
+    /// inner `run` returns is this actor's outcome, every actor named by its path, such as
+    /// `storage/compactor`:
+    ///
+    /// - stopped by this interrupt and clean: `Ok(())`, like any actor that was asked to stop;
+    /// - a failure (an expired inner deadline included): a failure of the outer group; if it
+    ///   happened while the outer group was stopping, its [`stopped_by`](Error::stopped_by) is
+    ///   the outer group's stop request, not the inner stop handle the interrupt used;
+    /// - stopped by its own stop handle: [`Error::Stopped`] with its path, a stop request.
     ///
     /// # Examples
     ///
@@ -887,9 +894,25 @@ impl<'g> ActorBuilder<'g> {
         let ready = Ready::new();
         group.also_ready.push(ready.clone());
         self.ready = Some(ready);
+        // Whether this actor's interrupt, rather than the inner group's own stop handle, is
+        // what stopped it: then the inner `Stopped` is no stop request of its own.
+        let by_parent = Arc::new(AtomicBool::new(false));
+        let stopped_here = Arc::clone(&by_parent);
         self.push(
-            Box::new(move || group.run().map_err(Failure::Group)),
-            Box::new(move |_| stop.stop()),
+            Box::new(move || match group.run() {
+                Ok(()) => Ok(()),
+                Err(err) if by_parent.load(Ordering::Acquire) => match err.without_own_stop() {
+                    Some(err) => Err(Failure::Group(err)),
+                    None => Ok(()),
+                },
+                Err(err) => Err(Failure::Group(err)),
+            }),
+            Box::new(move |_| {
+                if !stop.is_stopped() {
+                    stopped_here.store(true, Ordering::Release);
+                }
+                stop.stop();
+            }),
         )
     }
 }

@@ -520,3 +520,38 @@ fn panicking_drop_of_an_error_not_returned_is_contained() {
         Err("actor `a` returned an error".to_owned())
     );
 }
+
+/// A nested group that fails while its parent stops it: the failure keeps the parent's stop
+/// request (or none), not the inner stop handle that the parent's interrupt used.
+#[test]
+fn nested_failure_keeps_the_parents_stop() {
+    let nested = || {
+        let mut inner = Group::new();
+        add_failing_on_the_way_out(&mut inner, "x", "flush failed");
+        inner
+    };
+    // The parent stopped because an actor returned Ok(()): no stop request to keep.
+    let mut g = Group::new();
+    g.actor("inner").add_group(nested());
+    g.actor("quit").add(|| Ok(()), |_| ());
+    let err = run_guarded(g).unwrap_err();
+    assert_eq!(
+        format!("{err:#}"),
+        "actor `inner/x` returned an error: flush failed"
+    );
+    assert!(err.stopped_by().is_none());
+    // The parent stopped on its own stop handle: that is the stop request kept.
+    let mut g = Group::new();
+    g.actor("inner").add_group(nested());
+    let stop = g.stop_handle();
+    stop.stop();
+    let err = run_guarded(g).unwrap_err();
+    assert!(matches!(
+        err.stopped_by(),
+        Some(Error::Stopped { group: None })
+    ));
+    assert_eq!(
+        format!("{err:#}"),
+        "while stopping on the stop handle, actor `inner/x` returned an error: flush failed"
+    );
+}
