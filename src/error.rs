@@ -461,10 +461,10 @@ impl Error {
                 match &mut other {
                     Error::Actor { stopped_by, .. }
                     | Error::Panic { stopped_by, .. }
-                    | Error::InterruptPanic { stopped_by, .. } => {
-                        if own(stopped_by) {
-                            *stopped_by = None;
-                        }
+                    | Error::InterruptPanic { stopped_by, .. }
+                        if own(stopped_by) =>
+                    {
+                        *stopped_by = None;
                     }
                     Error::Deadline { first, .. } => {
                         *first = first
