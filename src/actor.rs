@@ -10,7 +10,7 @@ use crossbeam_channel::Sender;
 
 use crate::error::{discard, panic_message};
 use crate::lifecycle::Lifecycle;
-use crate::run::{quietly, Execute, Failure};
+use crate::run::{Execute, Failure};
 use crate::status::RunState;
 #[cfg(feature = "log")]
 use crate::Error;
@@ -82,8 +82,18 @@ pub(crate) fn actor_thread(
     };
     if let Some(lifecycle) = lifecycle {
         if !lifecycle.enter(i) {
-            exit.result = Some(Err(Failure::NeverStarted));
-            quietly(move || drop(execute));
+            // Never started; its captured state is dropped here, and a panic there is not
+            // silent: it is this actor's outcome.
+            exit.result = Some(
+                match catch_unwind(AssertUnwindSafe(move || drop(execute))) {
+                    Ok(()) => Err(Failure::NeverStarted),
+                    Err(payload) => {
+                        let message = panic_message(&*payload);
+                        discard(payload);
+                        Err(Failure::Panic(message))
+                    }
+                },
+            );
             return;
         }
     }
@@ -101,7 +111,7 @@ pub(crate) fn actor_thread(
 /// Emits the "actor exited" event from the actor's own thread, as it happens.
 fn log_exit(result: &Result<(), Failure>) {
     #[cfg(feature = "log")]
-    quietly(|| {
+    crate::run::quietly(|| {
         let name = std::thread::current();
         let name = name.name().unwrap_or("<unnamed>");
         match result {

@@ -782,7 +782,8 @@ impl StdError for Error {
 }
 
 /// Turns a run's result into `main`'s exit status: success for a clean stop, and for a
-/// failure status 1, after printing the error and its causes on stderr as `error: {err:#}`.
+/// failure status 1, after printing the error and its causes on stderr as `error: {err:#}`
+/// (status 1 all the same if stderr is closed or the error's `Display` panics).
 ///
 /// A clean stop is `Ok(())` or a stop request ([`Error::is_failure`] is `false`): a signal
 /// such as Ctrl-C or SIGTERM, the stop handle, a cancellation. Nothing is printed for it.
@@ -803,7 +804,12 @@ pub fn exit_code(result: Result<(), Error>) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) if !err.is_failure() => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            // Neither a closed stderr nor a `Display` that panics may change the status.
+            crate::run::quietly(|| {
+                use std::io::Write;
+                let _ = writeln!(io::stderr(), "error: {err:#}");
+            });
+            crate::run::quietly(move || drop(err));
             ExitCode::FAILURE
         }
     }

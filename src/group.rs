@@ -206,6 +206,7 @@ impl Group {
 
     /// Sets the stack size, in bytes, of every actor thread that does not set its own with
     /// [`ActorBuilder::stack_size`]. By default std's is used (2 MiB, or `RUST_MIN_STACK`).
+    /// Dynamic actors (see [`ActorBuilder::spawner`]) always use std's.
     ///
     /// A stack size the system cannot provide makes [`run`](Group::run) fail with
     /// [`Error::Spawn`].
@@ -666,9 +667,12 @@ impl<'g> ActorBuilder<'g> {
     /// [`ActorReport`](crate::ActorReport) (with [`critical`](crate::ActorReport::critical)
     /// `false`) and its errors and panics in
     /// [`Report::non_critical_failures`](crate::Report::non_critical_failures), not in
-    /// [`Report::failures`](crate::Report::failures) nor in [`run`](Group::run)'s result, so
-    /// that the result rule's promise, a failure never looks like a clean stop, holds for the
-    /// critical actors. Everything else is as for any actor: it is interrupted at the teardown
+    /// [`Report::failures`](crate::Report::failures) nor in [`run`](Group::run)'s result (its
+    /// interrupt's panic neither), so that the result rule's promise, a failure never looks
+    /// like a clean stop, holds for the critical actors. Once it has returned, the group's
+    /// [readiness](Group::readiness) (and its [start deadline](Group::start_deadline)) no longer
+    /// waits for it; an actor declared [`after`](ActorBuilder::after) it that has not started
+    /// yet never starts. Everything else is as for any actor: it is interrupted at the teardown
     /// like the others (its interrupt may thus be called after it returned, as any interrupt
     /// may), `run` waits for it, and a [teardown deadline](Group::teardown_deadline) names it
     /// if it is still running. If every actor is non-critical and all have returned, there is

@@ -269,9 +269,12 @@
 //!
 //! # Feature flags
 //!
-//! - `signal` (default): the [`signal`] module, on unix; pulls in `signal-hook`.
+//! - `signal` (default): the [`signal`] module, on unix; pulls in `signal-hook` and `libc`
+//!   (for the real-time signals' numbers).
 //! - `log`: lifecycle events through the [`log`](https://docs.rs/log) facade, target
 //!   `rungroup`. The crate installs no logger. Off, the events compile to nothing.
+//! - `systemd` (unix): [`Group::notify_systemd`], systemd's notify protocol (`READY=1`,
+//!   `STOPPING=1`, `STATUS=`, heartbeat-gated `WATCHDOG=1`), with no dependency.
 
 #![doc(test(attr(deny(warnings))))]
 // The crate docs link to the signal module, which only exists with the `signal` feature on unix.

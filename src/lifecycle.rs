@@ -374,6 +374,8 @@ pub(crate) struct Progress {
     /// When the whole group became ready.
     all_ready_at: OnceLock<Instant>,
     ready_at: Vec<OnceLock<Instant>>,
+    /// Per actor: counted toward the group's readiness (ready, or a non-critical actor gone).
+    counted: Vec<AtomicBool>,
     names: Vec<String>,
     readiness: Readiness,
     /// Flags to set when the whole group is ready (a nested group's actor in its parent).
@@ -382,8 +384,24 @@ pub(crate) struct Progress {
 
 impl Progress {
     fn one_ready(&self, i: usize, at: Instant) {
+        if self.counted[i].swap(true, Ordering::AcqRel) {
+            return; // counted already: it left before it was ready
+        }
         let _ = self.ready_at[i].set(at);
         event!(debug, "actor `{}` ready", self.names[i]);
+        self.one_settled();
+    }
+
+    /// A non-critical actor returned: whether it had been ready or not, the group's readiness
+    /// no longer waits for it.
+    pub(crate) fn gone(&self, i: usize) {
+        if !self.counted[i].swap(true, Ordering::AcqRel) {
+            event!(debug, "actor `{}` gone before it was ready", self.names[i]);
+            self.one_settled();
+        }
+    }
+
+    fn one_settled(&self) {
         if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
             let _ = self.all_ready_at.set(Instant::now());
             event!(info, "group ready");
@@ -548,6 +566,7 @@ impl Lifecycle {
             remaining: AtomicUsize::new(n),
             all_ready_at: OnceLock::new(),
             ready_at: (0..n).map(|_| OnceLock::new()).collect(),
+            counted: (0..n).map(|_| AtomicBool::new(false)).collect(),
             names: declared.names,
             readiness: declared.readiness,
             also: declared.also,

@@ -378,7 +378,9 @@ impl Report {
                 }
             }
             if let (Some(e), Some(at)) = (&actor.interrupt_panic, actor.interrupted_after) {
-                timed.push((at, e));
+                if actor.critical {
+                    timed.push((at, e));
+                }
             }
         }
         let mut failures: Vec<(Duration, Error)> =
@@ -391,7 +393,7 @@ impl Report {
     }
 
     /// Returns the errors and panics of the [non-critical](crate::ActorBuilder::non_critical)
-    /// actors, in the order they happened. They are not in [`failures`](Report::failures)
+    /// actors, their interrupts' panics included, in the order they happened. They are not in [`failures`](Report::failures)
     /// nor in [`into_result`](Report::into_result): the group went on without those actors.
     ///
     /// # Examples
@@ -418,6 +420,13 @@ impl Report {
             .filter_map(|a| Some((a.exited_after?, a.outcome.err()?)))
             .filter(|(_, e)| e.is_failure())
             .collect();
+        // Their interrupts' panics too.
+        timed.extend(
+            self.actors
+                .iter()
+                .filter(|a| !a.critical)
+                .filter_map(|a| Some((a.interrupted_after?, a.interrupt_panic.as_ref()?))),
+        );
         timed.sort_by_key(|(at, _)| *at);
         timed.into_iter().map(|(_, e)| e.clone()).collect()
     }
@@ -441,7 +450,10 @@ impl Report {
             && !self.actors.iter().any(|a| {
                 a.outcome.is_failure() && (a.critical || matches!(a.outcome, Outcome::StillRunning))
             })
-            && self.actors.iter().all(|a| a.interrupt_panic.is_none())
+            && self
+                .actors
+                .iter()
+                .all(|a| a.interrupt_panic.is_none() || !a.critical)
     }
 }
 

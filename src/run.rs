@@ -182,7 +182,8 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
         None => run.wait_first(
             &spawned.results,
             options.stop.as_ref(),
-            start_deadline.zip(lifecycle.as_deref()),
+            start_deadline,
+            lifecycle.as_deref(),
         ),
     };
     let teardown_started = start.elapsed();
@@ -468,8 +469,10 @@ impl Run {
         &mut self,
         results: &Receiver<Message>,
         stop: Option<&CancelToken>,
-        start_deadline: Option<(Instant, &Lifecycle)>,
+        start_deadline: Option<Instant>,
+        lifecycle: Option<&Lifecycle>,
     ) -> (Cause, Result<(), Error>) {
+        let start_deadline = start_deadline.zip(lifecycle);
         let mut timer = start_deadline.map(|(at, _)| crossbeam_channel::at(at));
         loop {
             if self.recorded == self.spawned {
@@ -508,6 +511,9 @@ impl Run {
             let (i, result) = self.record(message);
             if self.critical[i] {
                 return (Cause::Actor(i), result);
+            }
+            if let Some(lifecycle) = lifecycle {
+                lifecycle.progress.gone(i); // the group's readiness waits for it no longer
             }
             let report = &self.reports[i];
             if report.outcome.is_failure() {

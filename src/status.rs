@@ -207,7 +207,8 @@ impl RunState {
 
 /// A handle on the live status of a [`Group`](crate::Group)'s run: a snapshot of every actor,
 /// cheap enough to serve from a `/healthz` on every request (a few atomic loads and a copy
-/// per actor). Made by [`Group::status`](crate::Group::status) before the group runs; a cheap
+/// per actor; a dynamic pool's entry also takes the pool's lock, which a spawn holds while it
+/// starts a thread, so a snapshot may wait for one thread to start). Made by [`Group::status`](crate::Group::status) before the group runs; a cheap
 /// clone that any thread may use, during the run and after it.
 ///
 /// # Examples

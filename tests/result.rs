@@ -555,3 +555,83 @@ fn nested_failure_keeps_the_parents_stop() {
         "while stopping on the stop handle, actor `inner/x` returned an error: flush failed"
     );
 }
+
+/// A non-critical actor that fails before it is ready does not hold the group's readiness back
+/// nor fail its start deadline; its interrupt's panic is not the run's result either.
+#[test]
+fn non_critical_actors_never_fail_the_run() {
+    quiet_panics();
+    let never = rungroup::Ready::new();
+    let mut g = Group::new();
+    g.start_deadline(Duration::from_millis(200));
+    g.actor("cache").non_critical().ready_when(&never).add(
+        || Err("cache unavailable".into()),
+        |_| panic!("expected: cache interrupt"),
+    );
+    add_idle(&mut g, "main");
+    let readiness = g.readiness();
+    let stop = g.stop_handle();
+    let (tx, rx) = bounded(1);
+    std::thread::spawn(move || tx.send(g.run_report()).unwrap());
+    assert!(
+        readiness.wait_timeout(GUARD),
+        "the group never became ready"
+    );
+    stop.stop();
+    let report = rx.recv_timeout(GUARD).expect("run hung");
+    assert_eq!(report.cause, Cause::Stopped, "{report}");
+    assert_eq!(report.non_critical_failures().len(), 2); // its error, its interrupt's panic
+    assert!(report.failures().is_empty());
+    assert!(report.is_clean());
+    assert!(!report.into_result().unwrap_err().is_failure());
+}
+
+/// An actor that never starts (its dependency never became ready) and whose captured state
+/// panics when dropped: the panic is its outcome, not silence.
+#[test]
+fn panicking_drop_of_a_never_started_actor_is_reported() {
+    quiet_panics();
+    let never = rungroup::Ready::new();
+    let drops = Arc::new(AtomicUsize::new(0));
+    let state = PanicOnDrop(drops.clone());
+    let mut g = Group::new();
+    g.actor("dep")
+        .ready_when(&never)
+        .add(|| Err("dependency failed".into()), |_| ());
+    g.actor("a").after("dep").add(
+        move || {
+            let _keep = &state;
+            Ok(())
+        },
+        |_| (),
+    );
+    let report = report_guarded(g);
+    assert_eq!(drops.load(Ordering::SeqCst), 1);
+    let a = report.actors[1]
+        .outcome
+        .err()
+        .expect("a panic, not silence");
+    assert!(
+        matches!(a, Error::Panic { actor, .. } if actor == "a"),
+        "{report}"
+    );
+    assert_eq!(report.failures().len(), 2);
+}
+
+/// `exit_code` of a failure whose `Display` panics: status 1 all the same, no panic.
+#[test]
+fn exit_code_survives_a_panicking_display() {
+    #[derive(Debug)]
+    struct BadDisplay;
+    impl std::fmt::Display for BadDisplay {
+        fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            panic!("expected: Display panicked")
+        }
+    }
+    impl std::error::Error for BadDisplay {}
+    quiet_panics();
+    let mut g = Group::new();
+    g.actor("a").add(|| Err(Box::new(BadDisplay)), |_| ());
+    let result = run_guarded(g);
+    assert_eq!(rungroup::exit_code(result), ExitCode::FAILURE);
+}
