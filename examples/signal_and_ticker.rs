@@ -149,14 +149,13 @@ fn parse_args() -> Result<Options, lexopt::Error> {
         slow_shutdown: Duration::ZERO,
         fail_after: None,
     };
-    if let Some(ms) = std::env::var_os("TICK_PERIOD_MS") {
-        options.period =
-            Duration::from_millis(ms.parse().map_err(|err| format!("TICK_PERIOD_MS: {err}"))?);
-    }
+    // The environment is read after the arguments, so that `--help` works whatever it holds,
+    // and `--period-ms` wins over it.
+    let mut period = None;
     let mut parser = lexopt::Parser::from_env();
     while let Some(arg) = parser.next()? {
         match arg {
-            Long("period-ms") => options.period = millis(&mut parser, "period-ms")?,
+            Long("period-ms") => period = Some(millis(&mut parser, "period-ms")?),
             Long("init-ms") => options.init = millis(&mut parser, "init-ms")?,
             Long("slow-shutdown-ms") => {
                 options.slow_shutdown = millis(&mut parser, "slow-shutdown-ms")?;
@@ -171,6 +170,13 @@ fn parse_args() -> Result<Options, lexopt::Error> {
             _ => return Err(arg.unexpected()),
         }
     }
+    options.period = match (period, std::env::var_os("TICK_PERIOD_MS")) {
+        (Some(period), _) => period,
+        (None, Some(ms)) => {
+            Duration::from_millis(ms.parse().map_err(|err| format!("TICK_PERIOD_MS: {err}"))?)
+        }
+        (None, None) => options.period,
+    };
     if options.period.is_zero() {
         return Err("the period must be at least 1 ms".into());
     }

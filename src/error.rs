@@ -208,7 +208,9 @@ pub enum Error {
 
     /// An actor returned [`Cancelled`]: the token of
     /// [`add_token_handler`](crate::ActorBuilder::add_token_handler) was cancelled from
-    /// outside, or an actor of yours said so. A stop request.
+    /// outside, or an actor of yours said so. A stop request. (Only `Cancelled` itself, boxed
+    /// as the actor's error: wrapped in another error, an `anyhow::Error` included, it is that
+    /// error's cause, and the actor failed. The same holds for a `SignalError`.)
     Cancelled {
         /// The actor's name.
         actor: String,

@@ -53,8 +53,10 @@
 //! 2. Every execute starts at once on its own thread, spawned with [`std::thread::Builder`].
 //!    Results go into a bounded channel sized to the number of actors: no actor ever blocks on
 //!    reporting.
-//! 3. When the first result arrives, every interrupt is called exactly once, in insertion
-//!    order, with that first result, including the interrupt of the actor that returned it.
+//! 3. When the first result arrives (and every actor has been started: with thousands of
+//!    actors, the first may return before the last is spawned), every interrupt is called
+//!    exactly once, in insertion order, with that first result, including the interrupt of the
+//!    actor that returned it.
 //!    They are called on the thread that called `run`; with a
 //!    [teardown deadline](Group::teardown_deadline), on a thread of their own, so that an
 //!    interrupt that blocks cannot hold `run` past the deadline.

@@ -160,6 +160,19 @@ fn help_prints_usage_and_exits_0() {
     );
     assert!(usage.contains("--slow-shutdown-ms N"), "{usage}");
     assert!(out.stderr.is_empty());
+    // `--help` works whatever the environment holds; a bad TICK_PERIOD_MS is status 2 otherwise.
+    let out = Command::new(example_path("signal_and_ticker"))
+        .arg("--help")
+        .env("TICK_PERIOD_MS", "x")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let out = Command::new(example_path("signal_and_ticker"))
+        .env("TICK_PERIOD_MS", "x")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: TICK_PERIOD_MS: "));
 }
 
 /// A bad argument exits with status 2, saying what was wrong, then the usage, on stderr.
