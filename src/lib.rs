@@ -275,7 +275,7 @@
 //!   (for the real-time signals' numbers).
 //! - `log`: lifecycle events through the [`log`](https://docs.rs/log) facade, target
 //!   `rungroup`. The crate installs no logger. Off, the events compile to nothing.
-//! - `systemd` (unix): [`Group::notify_systemd`], systemd's notify protocol (`READY=1`,
+//! - `systemd` (unix): `Group::notify_systemd`, systemd's notify protocol (`READY=1`,
 //!   `STOPPING=1`, `STATUS=`, heartbeat-gated `WATCHDOG=1`), with no dependency.
 
 #![doc(test(attr(deny(warnings))))]
