@@ -184,23 +184,23 @@ impl Group {
     /// actors added at the same place (a loop).
     #[track_caller]
     pub(crate) fn unnamed(&mut self) -> ActorBuilder<'_> {
+        use std::fmt::Write as _;
         let at = std::panic::Location::caller();
-        let base = format!("{}:{}", at.file(), at.line());
+        let mut name = String::with_capacity(at.file().len() + 12);
+        name.push_str(at.file());
+        let _ = write!(name, ":{}", at.line());
         let same = self
             .actors
             .iter()
             .filter(|a| {
-                a.name == base
-                    || a.name
-                        .strip_prefix(base.as_str())
-                        .and_then(|rest| rest.strip_prefix('#'))
-                        .is_some()
+                a.name.strip_prefix(name.as_str()).is_some_and(|rest| {
+                    rest.is_empty() || rest.starts_with('#')
+                })
             })
             .count();
-        let name = match same {
-            0 => base,
-            n => format!("{base}#{}", n + 1),
-        };
+        if same > 0 {
+            let _ = write!(name, "#{}", same + 1);
+        }
         self.actor(name)
     }
 

@@ -269,7 +269,7 @@ impl Report {
         let first = self.first_result();
         let result = match first {
             Err(e) if e.is_failure() => Err(e),
-            first => match (self.failures().into_iter().next(), first) {
+            first => match (self.first_failure(), first) {
                 (Some(failure), Err(stop)) => Err(failure.during(&stop)),
                 (Some(failure), Ok(())) => Err(failure),
                 (None, first) => first,
@@ -280,7 +280,7 @@ impl Report {
             .iter()
             .filter(|a| matches!(a.outcome, Outcome::StillRunning))
             .map(|a| a.name.clone())
-            .collect();
+            .collect(); // allocates only if one is still running
         let blocked_interrupt = self.blocked_interrupt.map(|i| self.actors[i].name.clone());
         let order_given_up: Vec<String> = self
             .order_given_up
@@ -346,6 +346,23 @@ impl Report {
                 }
             }
         }
+    }
+
+    /// The earliest failure, as [`failures`](Report::failures) would list it first, without
+    /// building the list (the common clean run allocates nothing here).
+    fn first_failure(&self) -> Option<Error> {
+        if matches!(self.cause, Cause::NotReady) || self.actors.iter().any(Self::has_failure) {
+            self.failures().into_iter().next()
+        } else {
+            None
+        }
+    }
+
+    /// Whether `actor` contributes to [`failures`](Report::failures).
+    fn has_failure(actor: &ActorReport) -> bool {
+        actor.critical
+            && (matches!(&actor.outcome, Outcome::Err(e) if e.is_failure())
+                || actor.interrupt_panic.is_some())
     }
 
     /// Returns every failure of the run, in the order they happened: the critical actors'

@@ -201,29 +201,33 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
 
     // Which actors run their execute: not those still waiting for their dependencies.
     let n = run.reports.len();
-    let started: Vec<bool> = match &lifecycle {
-        Some(lifecycle) => lifecycle.stop(),
-        None => vec![true; n],
+    let started: Option<Vec<bool>> = lifecycle.as_ref().map(|l| l.stop());
+    let started = |i: usize| started.as_ref().map_or(true, |s| s[i]);
+    let dependents = lifecycle
+        .as_ref()
+        .and_then(|l| l.plan.as_ref())
+        .map(|p| p.dependents.clone());
+    // Which actors have stopped, or never started: only an order needs to know (no
+    // allocation otherwise).
+    let mut exited: Vec<bool> = match dependents {
+        Some(_) => run
+            .reports
+            .iter()
+            .enumerate()
+            .map(|(i, r)| !matches!(r.outcome, Outcome::StillRunning) || !started(i))
+            .collect(),
+        None => Vec::new(),
     };
-    let mut exited: Vec<bool> = run
-        .reports
-        .iter()
-        .enumerate()
-        .map(|(i, r)| !matches!(r.outcome, Outcome::StillRunning) || !started[i])
-        .collect();
     let missing = run.spawned - run.recorded;
     let deadline_at = options.deadline.and_then(|d| teardown_start.checked_add(d));
     let mut interrupts = Interrupts {
         pending: Vec::with_capacity(n),
         remaining: 0,
-        dependents: lifecycle
-            .as_ref()
-            .and_then(|l| l.plan.as_ref())
-            .map(|p| p.dependents.clone()),
+        dependents,
         jobs: None,
     };
     for (i, interrupt) in spawned.interrupts.into_iter().enumerate() {
-        if started[i] {
+        if started(i) {
             interrupts.pending.push(Some(interrupt));
             interrupts.remaining += 1;
         } else {
@@ -580,7 +584,9 @@ impl Run {
         loop {
             for message in wait.results.try_iter() {
                 let (i, _) = self.record(message);
-                exited[i] = true;
+                if let Some(exited) = exited.get_mut(i) {
+                    *exited = true;
+                }
                 missing -= 1;
             }
             interrupts.release(exited, &mut |i, f| self.interrupt_here(i, f, first));
@@ -611,7 +617,9 @@ impl Run {
                 };
                 if let Some(message) = message {
                     let (i, _) = self.record(message);
-                    exited[i] = true;
+                    if let Some(exited) = exited.get_mut(i) {
+                    *exited = true;
+                }
                     missing -= 1;
                     continue;
                 }
