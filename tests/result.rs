@@ -635,3 +635,48 @@ fn exit_code_survives_a_panicking_display() {
     let result = run_guarded(g);
     assert_eq!(rungroup::exit_code(result), ExitCode::FAILURE);
 }
+
+/// A restartable actor whose errors panic when dropped: the ones pushed out of the kept last
+/// errors are dropped without unwinding into the supervision, which keeps restarting.
+#[test]
+fn restartable_errors_with_panicking_drop_are_contained() {
+    #[derive(Debug)]
+    struct Bomb;
+    impl std::fmt::Display for Bomb {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("bomb")
+        }
+    }
+    impl std::error::Error for Bomb {}
+    impl Drop for Bomb {
+        fn drop(&mut self) {
+            if !std::thread::panicking() {
+                panic!("expected: Bomb dropped");
+            }
+        }
+    }
+    quiet_panics();
+    let policy = rungroup::RestartPolicy::on_failure()
+        .backoff(Duration::ZERO, Duration::ZERO)
+        .intensity(100, Duration::from_secs(3600));
+    let (reached_tx, reached) = bounded::<()>(1);
+    let mut n = 0;
+    let mut g = Group::new();
+    g.actor("a").add_restartable(policy, move |token| {
+        n += 1;
+        if n <= 12 {
+            return Err(Box::new(Bomb)); // more than the 8 last errors kept
+        }
+        let _ = reached_tx.try_send(());
+        token.wait();
+        Ok(())
+    });
+    let stop = g.stop_handle();
+    let (tx, rx) = bounded(1);
+    std::thread::spawn(move || tx.send(g.run_report()).unwrap());
+    reached.recv_timeout(GUARD).expect("the 13th incarnation never ran");
+    stop.stop();
+    let report = rx.recv_timeout(GUARD).expect("run hung");
+    assert!(report.actors[0].outcome.is_ok(), "{report}");
+    assert_eq!(report.actors[0].restarts, 12);
+}
