@@ -193,9 +193,9 @@ impl Group {
             .actors
             .iter()
             .filter(|a| {
-                a.name.strip_prefix(name.as_str()).is_some_and(|rest| {
-                    rest.is_empty() || rest.starts_with('#')
-                })
+                a.name
+                    .strip_prefix(name.as_str())
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('#'))
             })
             .count();
         if same > 0 {

@@ -618,8 +618,8 @@ impl Run {
                 if let Some(message) = message {
                     let (i, _) = self.record(message);
                     if let Some(exited) = exited.get_mut(i) {
-                    *exited = true;
-                }
+                        *exited = true;
+                    }
                     missing -= 1;
                     continue;
                 }

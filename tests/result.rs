@@ -674,7 +674,9 @@ fn restartable_errors_with_panicking_drop_are_contained() {
     let stop = g.stop_handle();
     let (tx, rx) = bounded(1);
     std::thread::spawn(move || tx.send(g.run_report()).unwrap());
-    reached.recv_timeout(GUARD).expect("the 13th incarnation never ran");
+    reached
+        .recv_timeout(GUARD)
+        .expect("the 13th incarnation never ran");
     stop.stop();
     let report = rx.recv_timeout(GUARD).expect("run hung");
     assert!(report.actors[0].outcome.is_ok(), "{report}");
