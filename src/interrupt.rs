@@ -27,34 +27,98 @@ pub(crate) enum Called {
 /// once every actor that starts after it has stopped.
 pub(crate) struct Interrupts {
     /// Per actor, in insertion order: its interrupt, until it is called.
-    pub(crate) pending: Vec<Option<Interrupt>>,
+    pending: Vec<Option<Interrupt>>,
     pub(crate) remaining: usize,
-    /// Per actor, the actors that must stop before it; `None` without a declared order.
-    pub(crate) dependents: Option<Vec<Vec<usize>>>,
+    /// The declared order, if there is one.
+    order: Option<Order>,
     /// Where the interrupt thread takes its work, if there is one.
     pub(crate) jobs: Option<Sender<Job>>,
 }
 
+/// What a declared order needs at the teardown: per actor, its dependencies (whose interrupts
+/// wait for it), how many of its dependents still run, and whether it is gone.
+struct Order {
+    deps: Vec<Vec<usize>>,
+    running_dependents: Vec<usize>,
+    gone: Vec<bool>,
+}
+
 impl Interrupts {
-    /// Calls (or hands to the interrupt thread) every interrupt that may be called now, in
-    /// insertion order. `exited` says which actors have stopped or never started.
+    /// The interrupts of a teardown: `pending[i]` is actor `i`'s, `None` if it never started.
+    /// With an order (`deps`, `dependents`), `gone(i)` says which actors have already
+    /// returned or never started.
+    pub(crate) fn new(
+        pending: Vec<Option<Interrupt>>,
+        order: Option<(&[Vec<usize>], &[Vec<usize>])>,
+        gone: impl Fn(usize) -> bool,
+    ) -> Self {
+        let remaining = pending.iter().filter(|p| p.is_some()).count();
+        let order = order.map(|(deps, dependents)| {
+            let gone: Vec<bool> = (0..pending.len()).map(gone).collect();
+            Order {
+                deps: deps.to_vec(),
+                running_dependents: dependents
+                    .iter()
+                    .map(|ds| ds.iter().filter(|&&j| !gone[j]).count())
+                    .collect(),
+                gone,
+            }
+        });
+        Interrupts {
+            pending,
+            remaining,
+            order,
+            jobs: None,
+        }
+    }
+
+    /// Calls (or hands to the interrupt thread) every interrupt that may be called at the start
+    /// of the teardown, in insertion order: all of them, or with an order those whose
+    /// dependents have all stopped. Called once.
     ///
     /// `here` calls an interrupt on the run loop's thread, when there is no interrupt thread.
-    pub(crate) fn release(&mut self, exited: &[bool], here: &mut dyn FnMut(usize, Interrupt)) {
-        if self.remaining == 0 {
-            return;
-        }
+    pub(crate) fn start(&mut self, here: &mut dyn FnMut(usize, Interrupt)) {
         for i in 0..self.pending.len() {
-            let ready = match &self.dependents {
-                Some(dependents) => dependents[i].iter().all(|&j| exited[j]),
-                None => true,
-            };
-            if ready {
+            let free = self
+                .order
+                .as_ref()
+                .map_or(true, |o| o.running_dependents[i] == 0);
+            if free {
                 if let Some(interrupt) = self.pending[i].take() {
                     self.dispatch(i, interrupt, here);
                 }
             }
         }
+        self.close_if_done();
+    }
+
+    /// Actor `i` has returned (or reported that it never started): calls the interrupts of
+    /// its dependencies that no running dependent holds back any more, in insertion order.
+    /// Costs nothing without an order, and one step per dependency with one.
+    pub(crate) fn exited(&mut self, i: usize, here: &mut dyn FnMut(usize, Interrupt)) {
+        let Some(order) = &mut self.order else {
+            return;
+        };
+        if std::mem::replace(&mut order.gone[i], true) {
+            return; // counted already
+        }
+        let mut free: Vec<usize> = Vec::new();
+        for &d in &order.deps[i] {
+            order.running_dependents[d] -= 1;
+            if order.running_dependents[d] == 0 {
+                free.push(d);
+            }
+        }
+        free.sort_unstable();
+        for d in free {
+            if let Some(interrupt) = self.pending[d].take() {
+                self.dispatch(d, interrupt, here);
+            }
+        }
+        self.close_if_done();
+    }
+
+    fn close_if_done(&mut self) {
         if self.remaining == 0 {
             self.jobs = None; // the interrupt thread ends once it has called them all
         }

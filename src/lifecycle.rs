@@ -461,22 +461,33 @@ pub(crate) fn plan(
         return Ok(None);
     }
     let n = names.len();
+    // Each name once: its actor, or `None` if several actors share it.
+    let mut index: std::collections::HashMap<&str, Option<usize>> =
+        std::collections::HashMap::with_capacity(n);
+    for (i, name) in names.iter().enumerate() {
+        index
+            .entry(name.as_str())
+            .and_modify(|e| *e = None)
+            .or_insert(Some(i));
+    }
     let mut deps = vec![Vec::new(); n];
     for (i, wanted) in after.iter().enumerate() {
         for name in wanted {
-            let mut found = names.iter().enumerate().filter(|(_, n)| *n == name);
-            let (j, _) = found.next().ok_or_else(|| {
-                (
-                    i,
-                    format!("it starts after `{name}`, which is not in the group"),
-                )
-            })?;
-            if found.next().is_some() {
-                return Err((
-                    i,
-                    format!("it starts after `{name}`, a name several actors share"),
-                ));
-            }
+            let j = match index.get(name.as_str()) {
+                None => {
+                    return Err((
+                        i,
+                        format!("it starts after `{name}`, which is not in the group"),
+                    ))
+                }
+                Some(None) => {
+                    return Err((
+                        i,
+                        format!("it starts after `{name}`, a name several actors share"),
+                    ))
+                }
+                Some(Some(j)) => *j,
+            };
             if j == i {
                 return Err((i, "it starts after itself".to_owned()));
             }

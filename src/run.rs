@@ -203,38 +203,26 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
     let n = run.reports.len();
     let started: Option<Vec<bool>> = lifecycle.as_ref().map(|l| l.stop());
     let started = |i: usize| started.as_ref().map_or(true, |s| s[i]);
-    let dependents = lifecycle
-        .as_ref()
-        .and_then(|l| l.plan.as_ref())
-        .map(|p| p.dependents.clone());
-    // Which actors have stopped, or never started: only an order needs to know (no
-    // allocation otherwise).
-    let mut exited: Vec<bool> = match dependents {
-        Some(_) => run
-            .reports
-            .iter()
-            .enumerate()
-            .map(|(i, r)| !matches!(r.outcome, Outcome::StillRunning) || !started(i))
-            .collect(),
-        None => Vec::new(),
-    };
     let missing = run.spawned - run.recorded;
     let deadline_at = options.deadline.and_then(|d| teardown_start.checked_add(d));
-    let mut interrupts = Interrupts {
-        pending: Vec::with_capacity(n),
-        remaining: 0,
-        dependents,
-        jobs: None,
-    };
+    let mut pending: Vec<Option<Interrupt>> = Vec::with_capacity(n);
     for (i, interrupt) in spawned.interrupts.into_iter().enumerate() {
         if started(i) {
-            interrupts.pending.push(Some(interrupt));
-            interrupts.remaining += 1;
+            pending.push(Some(interrupt));
         } else {
             quietly(move || drop(interrupt)); // it never started: never interrupted
-            interrupts.pending.push(None);
+            pending.push(None);
         }
     }
+    pending.resize_with(n, || None); // the actors after a failed spawn
+    let order = lifecycle
+        .as_ref()
+        .and_then(|l| l.plan.as_ref())
+        .map(|p| (p.deps.as_slice(), p.dependents.as_slice()));
+    let reports = &run.reports;
+    let mut interrupts = Interrupts::new(pending, order, |i| {
+        !matches!(reports[i].outcome, Outcome::StillRunning) || !started(i)
+    });
     // Without a deadline the interrupts are called on this thread. With one, on a thread of
     // their own, so that an interrupt that blocks cannot hold `run` past the deadline.
     let interrupter = match deadline_at {
@@ -253,7 +241,7 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
         state: &state,
         teardown_start,
     };
-    let given_up = run.collect_rest(wait, &mut interrupts, &first, missing, &mut exited);
+    let given_up = run.collect_rest(wait, &mut interrupts, &first, missing);
 
     let teardown = teardown_start.elapsed();
     for actor in run
@@ -576,20 +564,17 @@ impl Run {
         interrupts: &mut Interrupts,
         first: &Result<(), Error>,
         mut missing: usize,
-        exited: &mut [bool],
     ) -> Vec<usize> {
+        interrupts.start(&mut |i, f| self.interrupt_here(i, f, first));
         let mut next_progress = wait
             .progress
             .and_then(|p| wait.teardown_start.checked_add(p));
         loop {
             for message in wait.results.try_iter() {
                 let (i, _) = self.record(message);
-                if let Some(exited) = exited.get_mut(i) {
-                    *exited = true;
-                }
                 missing -= 1;
+                interrupts.exited(i, &mut |i, f| self.interrupt_here(i, f, first));
             }
-            interrupts.release(exited, &mut |i, f| self.interrupt_here(i, f, first));
             if let Some(interrupter) = &wait.interrupter {
                 loop {
                     match interrupter.try_recv() {
@@ -617,10 +602,8 @@ impl Run {
                 };
                 if let Some(message) = message {
                     let (i, _) = self.record(message);
-                    if let Some(exited) = exited.get_mut(i) {
-                        *exited = true;
-                    }
                     missing -= 1;
+                    interrupts.exited(i, &mut |i, f| self.interrupt_here(i, f, first));
                     continue;
                 }
             } else if missing > 0 && wait.running.count.load(Ordering::Acquire) == 0 {
