@@ -9,6 +9,7 @@ use std::time::Instant;
 use crossbeam_channel::{Receiver, Sender};
 
 use crate::error::{discard, panic_message};
+use crate::lifecycle::Plan;
 use crate::run::Interrupt;
 use crate::Error;
 
@@ -45,19 +46,20 @@ struct Order {
 
 impl Interrupts {
     /// The interrupts of a teardown: `pending[i]` is actor `i`'s, `None` if it never started.
-    /// With an order (`deps`, `dependents`), `gone(i)` says which actors have already
+    /// With an order, `gone(i)` says which actors have already
     /// returned or never started.
     pub(crate) fn new(
         pending: Vec<Option<Interrupt>>,
-        order: Option<(&[Vec<usize>], &[Vec<usize>])>,
+        order: Option<&Plan>,
         gone: impl Fn(usize) -> bool,
     ) -> Self {
         let remaining = pending.iter().filter(|p| p.is_some()).count();
-        let order = order.map(|(deps, dependents)| {
+        let order = order.map(|plan| {
             let gone: Vec<bool> = (0..pending.len()).map(gone).collect();
             Order {
-                deps: deps.to_vec(),
-                running_dependents: dependents
+                deps: plan.deps.clone(),
+                running_dependents: plan
+                    .dependents
                     .iter()
                     .map(|ds| ds.iter().filter(|&&j| !gone[j]).count())
                     .collect(),

@@ -215,10 +215,7 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
         }
     }
     pending.resize_with(n, || None); // the actors after a failed spawn
-    let order = lifecycle
-        .as_ref()
-        .and_then(|l| l.plan.as_ref())
-        .map(|p| (p.deps.as_slice(), p.dependents.as_slice()));
+    let order = lifecycle.as_ref().and_then(|l| l.plan.as_ref());
     let reports = &run.reports;
     let mut interrupts = Interrupts::new(pending, order, |i| {
         !matches!(reports[i].outcome, Outcome::StillRunning) || !started(i)
