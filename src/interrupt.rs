@@ -3,6 +3,7 @@
 //! deadline must bound them.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
 use std::thread;
 use std::time::Instant;
 
@@ -11,6 +12,7 @@ use crossbeam_channel::{Receiver, Sender};
 use crate::error::{discard, panic_message};
 use crate::lifecycle::Plan;
 use crate::run::Interrupt;
+use crate::status::RunState;
 use crate::Error;
 
 /// An interrupt handed to the interrupt thread, with its actor's index.
@@ -155,7 +157,7 @@ impl Interrupts {
 /// Starts the thread that calls the interrupts it is handed, in order, and tells what it
 /// does. `None` if that thread cannot be spawned: then they are called on this thread.
 pub(crate) fn spawn(
-    names: Vec<String>,
+    state: Arc<RunState>,
     first: &Result<(), Error>,
 ) -> Option<(Sender<Job>, Receiver<Called>)> {
     let (jobs, work) = crossbeam_channel::unbounded::<Job>();
@@ -166,7 +168,7 @@ pub(crate) fn spawn(
         .spawn(move || {
             for (i, interrupt) in work {
                 let _ = tx.send(Called::Start(i, Instant::now()));
-                let panic = call(&names[i], interrupt, &first_copy);
+                let panic = call(i, &state, interrupt, &first_copy);
                 let _ = tx.send(Called::Finished(i, panic));
             }
             drop(tx); // disconnected: every interrupt handed over has returned
@@ -186,9 +188,19 @@ pub(crate) fn spawn(
 }
 
 /// Calls one interrupt, catching a panic: returns it as an [`Error::InterruptPanic`].
-pub(crate) fn call(name: &str, interrupt: Interrupt, first: &Result<(), Error>) -> Option<Error> {
+/// The live state says whose interrupt is being called, for the forced-exit line.
+pub(crate) fn call(
+    i: usize,
+    state: &RunState,
+    interrupt: Interrupt,
+    first: &Result<(), Error>,
+) -> Option<Error> {
+    let name = state.name(i);
     event!(debug, "interrupting actor `{}`", name);
-    let payload = catch_unwind(AssertUnwindSafe(|| interrupt(first))).err()?;
+    state.interrupting(Some(i));
+    let payload = catch_unwind(AssertUnwindSafe(|| interrupt(first))).err();
+    state.interrupting(None);
+    let payload = payload?;
     let message = panic_message(&*payload);
     discard(payload);
     event!(error, "interrupt of actor `{}` panicked: {}", name, message);

@@ -174,6 +174,7 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
         recorded: 0,
         critical: actors.iter().map(|a| a.critical).collect(),
         blocked_interrupt: None,
+        state: Arc::clone(&state),
     };
     let spawned = run.spawn_all(actors, options.stack_size, &state, lifecycle.as_ref());
     let start_deadline = options.start_deadline.and_then(|d| start.checked_add(d));
@@ -223,7 +224,7 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
     // Without a deadline the interrupts are called on this thread. With one, on a thread of
     // their own, so that an interrupt that blocks cannot hold `run` past the deadline.
     let interrupter = match deadline_at {
-        Some(_) => interrupt::spawn(run.names(), &first).map(|(jobs, called)| {
+        Some(_) => interrupt::spawn(Arc::clone(&state), &first).map(|(jobs, called)| {
             interrupts.jobs = Some(jobs);
             called
         }),
@@ -356,6 +357,8 @@ struct Run {
     critical: Vec<bool>,
     /// The actor whose interrupt was still running at the deadline.
     blocked_interrupt: Option<usize>,
+    /// The live state: whose interrupt is being called.
+    state: Arc<RunState>,
 }
 
 impl Run {
@@ -526,13 +529,8 @@ impl Run {
     /// Calls the interrupt of actor `i` on this thread; a panic is caught and kept.
     fn interrupt_here(&mut self, i: usize, interrupt: Interrupt, first: &Result<(), Error>) {
         self.called(Called::Start(i, Instant::now()));
-        let panic = interrupt::call(&self.reports[i].name, interrupt, first);
+        let panic = interrupt::call(i, &self.state, interrupt, first);
         self.called(Called::Finished(i, panic));
-    }
-
-    /// The actors' names, in insertion order.
-    fn names(&self) -> Vec<String> {
-        self.reports.iter().map(|r| r.name.clone()).collect()
     }
 
     /// Records what the interrupt thread did.

@@ -25,6 +25,9 @@
 //! rungroup: a repeated SIGINT forced the exit (status 130); still running: module01 (teardown for 1.2s)
 //! ```
 //!
+//! and, when the teardown is stuck in an interrupt that has not returned, ends with
+//! ``; the interrupt of `db` has not returned``.
+//!
 //! The line is written, and the exit made (with `_exit`, which runs no atexit handler that could
 //! hang), by the dispatcher thread described below, not by the signal handler. Should that
 //! thread block while it writes the line (stderr a full pipe that nobody reads), a further

@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -108,6 +108,8 @@ struct ActorLive {
 pub(crate) struct RunState {
     actors: Vec<ActorLive>,
     teardown: OnceLock<Instant>,
+    /// The actor whose interrupt is being called, plus one; 0 for none.
+    interrupting: AtomicUsize,
 }
 
 impl RunState {
@@ -123,6 +125,7 @@ impl RunState {
         RunState {
             actors,
             teardown: OnceLock::new(),
+            interrupting: AtomicUsize::new(0),
         }
     }
 
@@ -149,6 +152,20 @@ impl RunState {
     /// Keeps the error actor `i` exited with.
     pub(crate) fn exited_with(&self, i: usize, err: &Error) {
         let _ = self.actors[i].error.set(err.clone());
+    }
+
+    /// Marks actor `i`'s interrupt as being called (`Some`), or as returned (`None`).
+    pub(crate) fn interrupting(&self, i: Option<usize>) {
+        self.interrupting
+            .store(i.map_or(0, |i| i + 1), Ordering::Release);
+    }
+
+    /// The actor whose interrupt is being called, if one is.
+    fn interrupting_now(&self) -> Option<&str> {
+        match self.interrupting.load(Ordering::Acquire) {
+            0 => None,
+            i => Some(self.name(i - 1)),
+        }
     }
 
     /// Marks the start of the teardown.
@@ -376,6 +393,9 @@ impl fmt::Display for Live {
         }
         if let Some(took) = state.teardown_for() {
             write!(f, " (teardown for {took:.1?})")?;
+        }
+        if let Some(name) = state.interrupting_now() {
+            write!(f, "; the interrupt of `{name}` has not returned")?;
         }
         Ok(())
     }

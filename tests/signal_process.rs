@@ -313,6 +313,48 @@ fn child_stuck_line() {
     event("survived");
 }
 
+#[test]
+fn child_blocked_interrupt_line() {
+    if !child::is("child_blocked_interrupt_line") {
+        return;
+    }
+    let (tx, interrupting) = bounded(1);
+    let mut g = Group::new();
+    g.actor("signal")
+        .add_signals(StopSignals::new([SIGINT]).unwrap());
+    g.actor("quits").add(|| Ok(()), |_| ());
+    let never = never();
+    g.actor("db").add(
+        || Ok(()),
+        move |_| {
+            tx.send(()).unwrap();
+            let _ = never.recv(); // an interrupt that never returns (no deadline)
+        },
+    );
+    std::thread::spawn(move || g.run());
+    interrupting.recv_timeout(GUARD).unwrap();
+    event("db's interrupt blocks");
+    raise(SIGINT).unwrap();
+    settle();
+    event("survived");
+}
+
+/// A teardown stuck in an interrupt that never returns: the forced exit's line says whose,
+/// although no actor is still running.
+#[test]
+fn forced_exit_line_names_a_blocked_interrupt() {
+    let out = child::run(child::command("child_blocked_interrupt_line"));
+    assert_eq!(out.code(), Some(130), "{out:#?}");
+    assert_eq!(out.events, ["db's interrupt blocks"]);
+    let lines = forced_lines(&out.stderr);
+    assert_eq!(lines.len(), 1, "{}", out.stderr);
+    assert!(
+        lines[0].ends_with("; the interrupt of `db` has not returned"),
+        "{}",
+        lines[0]
+    );
+}
+
 /// The forced exit's one stderr line names the actor stuck in the teardown, and how long the
 /// teardown has lasted.
 #[test]
