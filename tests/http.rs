@@ -3,11 +3,13 @@
 //! request that outlives the drain bound is cut, and the exit status and stderr say so.
 #![cfg(all(unix, feature = "signal"))]
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::process::Command;
 
 mod common;
-use common::process::{example_path, field, http_get, tail, Service};
+use common::process::{
+    assert_address_in_use_exits_1, example_path, field, http_get, tail, Service,
+};
 
 fn start() -> (Service, SocketAddr) {
     start_with(&[])
@@ -96,20 +98,7 @@ fn drain_bound_cuts_a_request_and_exits_1() {
 
 #[test]
 fn address_in_use_exits_1() {
-    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = taken.local_addr().unwrap().to_string();
-    let out = Command::new(example_path("http_server"))
-        .args(["--addr", &addr])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(
-        stderr.starts_with(&format!("error: cannot listen on {addr}: Address"))
-            && stderr.contains("in use"),
-        "{stderr}"
-    );
-    assert!(out.stdout.is_empty(), "nothing logged: it never listened");
+    assert_address_in_use_exits_1("http_server");
 }
 
 #[test]

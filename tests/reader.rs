@@ -4,11 +4,11 @@
 #![cfg(all(unix, feature = "signal"))]
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
 
 mod common;
-use common::process::{example_path, field, Service};
+use common::process::{assert_address_in_use_exits_1, example_path, field, Service};
 use common::GUARD;
 
 fn start() -> (Service, SocketAddr) {
@@ -63,17 +63,7 @@ fn end_of_input_stops_the_group() {
 
 #[test]
 fn address_in_use_exits_1() {
-    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = taken.local_addr().unwrap().to_string();
-    let out = Command::new(example_path("closable_reader"))
-        .args(["--addr", &addr])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8(out.stderr).unwrap();
-    let why = format!("error: cannot listen on {addr}: Address already in use");
-    assert!(stderr.starts_with(&why), "{stderr}"); // then the OS's error number
-    assert!(out.stdout.is_empty(), "nothing logged: it never listened");
+    assert_address_in_use_exits_1("closable_reader");
 }
 
 #[test]

@@ -216,3 +216,19 @@ pub(crate) fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, St
         .map_or(String::new(), |(_, b)| b.to_owned());
     Ok((status, body))
 }
+
+/// Runs example `name` with `--addr` on an address already taken: it must exit with status 1,
+/// say on stderr that it cannot listen there, and log nothing (it never listened).
+pub(crate) fn assert_address_in_use_exits_1(name: &str) {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = Command::new(example_path(name))
+        .args(["--addr", &addr])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let why = format!("error: cannot listen on {addr}: Address already in use");
+    assert!(stderr.starts_with(&why), "{stderr}"); // then the OS's error number
+    assert!(out.stdout.is_empty(), "nothing logged: it never listened");
+}
