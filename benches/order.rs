@@ -13,12 +13,16 @@
 //!
 //! It prints the median ratio ordered ÷ gated (target ≤ 1.05), and the extra time per edge of
 //! ordered over unordered next to the cost of one thread wake-up measured in the same run.
+//! Between two measured calls it waits until the threads of the first have exited, so that
+//! their exit is not charged to the second.
 
 use std::thread;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, Sender};
 use rungroup::Group;
+
+mod common;
 
 /// The chain with rungroup; `ordered` declares it.
 fn rungroup_chain(k: usize, ordered: bool) {
@@ -76,24 +80,24 @@ fn gated_chain(k: usize) {
     }
 }
 
-/// The cost of one wake-up: half a round trip between two threads over zero-capacity channels.
+/// The cost of one wake-up: from a send to a thread that sleeps in `recv` (parked) until that
+/// thread runs with the message. The sender waits 300 µs before each send, so that the
+/// receiver is asleep, not spinning, when the message comes.
 fn wake_up(rounds: usize) -> Duration {
-    let (ping_tx, ping_rx) = bounded::<()>(0);
-    let (pong_tx, pong_rx) = bounded::<()>(0);
-    let echo = thread::spawn(move || {
-        while ping_rx.recv().is_ok() {
-            pong_tx.send(()).unwrap();
+    let (tx, rx) = bounded::<Instant>(1);
+    let (back, latencies) = bounded::<Duration>(rounds);
+    let receiver = thread::spawn(move || {
+        for sent in rx {
+            back.send(sent.elapsed()).unwrap();
         }
     });
-    let mut samples = Vec::with_capacity(rounds);
     for _ in 0..rounds {
-        let start = Instant::now();
-        ping_tx.send(()).unwrap();
-        pong_rx.recv().unwrap();
-        samples.push(start.elapsed() / 2);
+        thread::sleep(Duration::from_micros(300));
+        tx.send(Instant::now()).unwrap();
     }
-    drop(ping_tx);
-    echo.join().unwrap();
+    drop(tx);
+    receiver.join().unwrap();
+    let mut samples: Vec<Duration> = latencies.try_iter().collect();
     samples.sort();
     samples[samples.len() / 2]
 }
@@ -108,7 +112,7 @@ fn main() {
     let scale = if quick { 5 } else { 1 };
     let wake = wake_up(2000 / scale);
     println!(
-        "one wake-up: {:.1} µs (median half round trip)",
+        "one wake-up: {:.1} µs (median, send to a parked receiver running)",
         wake.as_secs_f64() * 1e6
     );
     println!(
@@ -126,8 +130,10 @@ fn main() {
         let fs: [&dyn Fn(); 3] = [&|| rungroup_chain(k, true), &|| gated_chain(k), &|| {
             rungroup_chain(k, false)
         }];
+        let base = common::baseline();
         for f in fs {
             f(); // warm-up
+            common::settle(base);
         }
         let mut times = [Vec::new(), Vec::new(), Vec::new()];
         for round in 0..rounds {
@@ -136,6 +142,7 @@ fn main() {
                 let start = Instant::now();
                 fs[which]();
                 times[which].push(start.elapsed().as_secs_f64());
+                common::settle(base);
             }
         }
         let ratios: Vec<f64> = (0..rounds).map(|r| times[0][r] / times[1][r]).collect();

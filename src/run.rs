@@ -240,6 +240,14 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
         teardown_start,
     };
     let given_up = run.collect_rest(wait, &mut interrupts, &first, missing);
+    // With a declared order, the actor threads are detached only now (never joined: a
+    // thread-local destructor that blocks must not hold `run`). A detached thread frees its
+    // stack as it exits; beyond glibc's stack cache that is an munmap whose TLB shootdown
+    // interrupts the other cores, which in an ordered teardown run the next hop (+40 % per
+    // hop, measured). Detached here, the stacks of the threads already gone are freed once
+    // the teardown is over. Without an order the teardown is parallel and the threads are
+    // detached at once, which measured faster for large groups.
+    drop(spawned.handles);
 
     let teardown = teardown_start.elapsed();
     for actor in run
@@ -329,6 +337,8 @@ struct Spawned {
     interrupts: Vec<Interrupt>,
     /// The actor whose thread could not be started, and why, if one could not.
     failure: Option<(usize, Error)>,
+    /// With a declared order, the started threads, detached once the teardown is over.
+    handles: Vec<thread::JoinHandle<()>>,
 }
 
 /// What `collect_rest` waits for, and until when.
@@ -379,6 +389,9 @@ impl Run {
             waiter: thread::current(),
         });
         let mut interrupts = Vec::with_capacity(actors.len());
+        // With a declared order, the threads are detached only after the teardown: see `run`.
+        let keep_handles = lifecycle.is_some_and(|l| l.plan.is_some());
+        let mut handles = Vec::with_capacity(if keep_handles { actors.len() } else { 0 });
         let mut failure = None;
         for (i, actor) in actors.into_iter().enumerate() {
             self.reports.push(ActorReport {
@@ -423,7 +436,10 @@ impl Run {
                 )))
             });
             match spawned {
-                Ok(_) => {
+                Ok(handle) => {
+                    if keep_handles {
+                        handles.push(handle);
+                    }
                     event!(debug, "actor `{}` started", report.name);
                     report.outcome = Outcome::StillRunning;
                     interrupts.push(actor.interrupt);
@@ -451,6 +467,7 @@ impl Run {
             running,
             interrupts,
             failure,
+            handles,
         }
     }
 
