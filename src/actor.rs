@@ -1,5 +1,6 @@
 //! The body of an actor's thread: wait for its dependencies, run its execute, catch a panic,
-//! and report exactly once, from a drop guard, whatever unwinds.
+//! and report exactly once, from a drop guard, whatever unwinds; with a declared order, then
+//! call the interrupts of the dependencies it was the last to hold back.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -9,6 +10,7 @@ use std::time::Instant;
 use crossbeam_channel::Sender;
 
 use crate::error::{discard, panic_message};
+use crate::handoff::Handoff;
 use crate::lifecycle::Lifecycle;
 use crate::run::{Execute, Failure};
 use crate::status::RunState;
@@ -31,6 +33,8 @@ struct Exit<'a> {
     results: &'a Sender<Message>,
     running: &'a Running,
     live: &'a RunState,
+    /// The declared stop order, if any: this thread releases its dependencies' interrupts.
+    handoff: Option<&'a Handoff>,
     result: Option<Result<(), Failure>>,
     at: Instant,
 }
@@ -57,6 +61,11 @@ impl Drop for Exit<'_> {
         // Cannot fail while `run` waits: the receiver lives until every actor reported or the
         // deadline expired, and the capacity leaves room for every message.
         let _ = self.results.send((self.i, result, self.at));
+        // Reported first, so that the exit order is the order of the reports; counted out
+        // after, so that `run` waits for the interrupts called here.
+        if let Some(handoff) = self.handoff {
+            handoff.exited(self.i, self.live);
+        }
         if self.running.count.fetch_sub(1, Ordering::Release) == 1 {
             self.running.waiter.unpark();
         }
@@ -77,6 +86,7 @@ pub(crate) fn actor_thread(
         results,
         running,
         live,
+        handoff: lifecycle.and_then(|l| l.handoff.as_ref()),
         result: None,
         at: Instant::now(),
     };

@@ -151,8 +151,8 @@ pub enum Error {
         deadline: Duration,
         /// The names of the actors that had not returned, in insertion order.
         still_running: Vec<String>,
-        /// The actor whose interrupt function had not returned, if one had not; the interrupts
-        /// after it were called only if it returned.
+        /// The actor whose interrupt function had not returned, if one had not; on the interrupt
+        /// thread, the interrupts after it were called only if it returned.
         blocked_interrupt: Option<String>,
         /// The actors whose interrupts were still waiting, at the deadline, for their
         /// dependents (see [`ActorBuilder::after`](crate::ActorBuilder::after)) to stop: the

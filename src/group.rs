@@ -127,7 +127,9 @@ impl Group {
     /// first result, even if this actor's execute has already returned (or was the first to
     /// return): it must be safe to call at any time and must not block for long. It is called
     /// on the thread that called [`run`](Group::run), or with a
-    /// [teardown deadline](Group::teardown_deadline) on the group's interrupt thread.
+    /// [teardown deadline](Group::teardown_deadline) on the group's interrupt thread; if it
+    /// waits for actors declared [`after`](ActorBuilder::after) this one, on the thread of the
+    /// one whose return released it.
     ///
     /// Returns `&mut self` so that calls can be chained.
     ///
@@ -232,9 +234,11 @@ impl Group {
     /// interrupts are called, still once each and in insertion order, on a thread of their own
     /// named `rungroup-interrupts`, so that `run` returns at the deadline even if an interrupt
     /// blocks. [`Error::Deadline`] then names that interrupt's actor; the interrupts after it
-    /// are called only if it ever returns.
+    /// are called only if it ever returns. (With a declared [order](crate#order), an interrupt
+    /// that waited for its dependents runs on the thread of one of them; if it blocks, the
+    /// deadline bounds it likewise and the error names it.)
     ///
-    /// The threads of actors still running, and the interrupt thread, are detached, not killed
+    /// The threads of actors still running, and the threads of blocked interrupts, are detached, not killed
     /// (Rust cannot kill a thread): they go on until they return, or until the process exits.
     /// The error is a failure even when a signal started the teardown.
     ///

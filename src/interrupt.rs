@@ -1,6 +1,7 @@
-//! The interrupts of a teardown: which may be called now (all at once, or with a declared order
-//! once their dependents have stopped), and the thread that calls them when a teardown
-//! deadline must bound them.
+//! The interrupts of a teardown: which the run loop calls (all at once, or with a declared
+//! order those whose dependents have already stopped, the others being released by the actor
+//! threads: see `handoff`), and the thread that calls them when a teardown deadline must
+//! bound them.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use std::time::Instant;
 use crossbeam_channel::{Receiver, Sender};
 
 use crate::error::{discard, panic_message};
-use crate::lifecycle::Plan;
+use crate::handoff::Handoff;
 use crate::run::Interrupt;
 use crate::status::RunState;
 use crate::Error;
@@ -26,52 +27,32 @@ pub(crate) enum Called {
     Finished(usize, Option<Error>),
 }
 
-/// The interrupts not called yet, and when each may be: at once, or (with a declared order)
-/// once every actor that starts after it has stopped.
-pub(crate) struct Interrupts {
-    /// Per actor, in insertion order: its interrupt, until it is called.
+/// The interrupts the run loop calls: at the start of the teardown, all of them, or with a
+/// declared order those of the actors with no dependent left (the actor threads release the
+/// others); at the deadline, those still waiting.
+pub(crate) struct Interrupts<'a> {
+    /// Per actor, in insertion order: its interrupt, until it is called or handed over.
     pending: Vec<Option<Interrupt>>,
-    pub(crate) remaining: usize,
+    /// Per actor: returned, never started or never spawned, as the run loop knows it.
+    gone: Vec<bool>,
     /// The declared order, if there is one.
-    order: Option<Order>,
+    handoff: Option<&'a Handoff>,
     /// Where the interrupt thread takes its work, if there is one.
     pub(crate) jobs: Option<Sender<Job>>,
 }
 
-/// What a declared order needs at the teardown: per actor, its dependencies (whose interrupts
-/// wait for it), how many of its dependents still run, and whether it is gone.
-struct Order {
-    deps: Vec<Vec<usize>>,
-    running_dependents: Vec<usize>,
-    gone: Vec<bool>,
-}
-
-impl Interrupts {
-    /// The interrupts of a teardown: `pending[i]` is actor `i`'s, `None` if it never started.
-    /// With an order, `gone(i)` says which actors have already
-    /// returned or never started.
+impl<'a> Interrupts<'a> {
+    /// The interrupts of a teardown: `pending[i]` is actor `i`'s, `None` if it never started;
+    /// `gone[i]` says whether actor `i` has returned or will never run.
     pub(crate) fn new(
         pending: Vec<Option<Interrupt>>,
-        order: Option<&Plan>,
-        gone: impl Fn(usize) -> bool,
+        gone: Vec<bool>,
+        handoff: Option<&'a Handoff>,
     ) -> Self {
-        let remaining = pending.iter().filter(|p| p.is_some()).count();
-        let order = order.map(|plan| {
-            let gone: Vec<bool> = (0..pending.len()).map(gone).collect();
-            Order {
-                deps: plan.deps.clone(),
-                running_dependents: plan
-                    .dependents
-                    .iter()
-                    .map(|ds| ds.iter().filter(|&&j| !gone[j]).count())
-                    .collect(),
-                gone,
-            }
-        });
         Interrupts {
             pending,
-            remaining,
-            order,
+            gone,
+            handoff,
             jobs: None,
         }
     }
@@ -81,68 +62,48 @@ impl Interrupts {
     /// dependents have all stopped. Called once.
     ///
     /// `here` calls an interrupt on the run loop's thread, when there is no interrupt thread.
-    pub(crate) fn start(&mut self, here: &mut dyn FnMut(usize, Interrupt)) {
-        for i in 0..self.pending.len() {
-            let free = self
-                .order
-                .as_ref()
-                .map_or(true, |o| o.running_dependents[i] == 0);
-            if free {
-                if let Some(interrupt) = self.pending[i].take() {
-                    self.dispatch(i, interrupt, here);
-                }
+    pub(crate) fn start(
+        &mut self,
+        first: &Result<(), Error>,
+        here: &mut dyn FnMut(usize, Interrupt),
+    ) {
+        let free: Vec<(usize, Interrupt)> = match self.handoff {
+            None => std::mem::take(&mut self.pending)
+                .into_iter()
+                .enumerate()
+                .filter_map(|(i, f)| Some((i, f?)))
+                .collect(),
+            Some(handoff) => {
+                let gone = std::mem::take(&mut self.gone);
+                handoff.start(std::mem::take(&mut self.pending), |i| gone[i], first)
             }
-        }
-        self.close_if_done();
-    }
-
-    /// Actor `i` has returned (or reported that it never started): calls the interrupts of
-    /// its dependencies that no running dependent holds back any more, in insertion order.
-    /// Costs nothing without an order, and one step per dependency with one.
-    pub(crate) fn exited(&mut self, i: usize, here: &mut dyn FnMut(usize, Interrupt)) {
-        let Some(order) = &mut self.order else {
-            return;
         };
-        if std::mem::replace(&mut order.gone[i], true) {
-            return; // counted already
+        for (i, interrupt) in free {
+            self.dispatch(i, interrupt, here);
         }
-        let mut free: Vec<usize> = Vec::new();
-        for &d in &order.deps[i] {
-            order.running_dependents[d] -= 1;
-            if order.running_dependents[d] == 0 {
-                free.push(d);
-            }
-        }
-        free.sort_unstable();
-        for d in free {
-            if let Some(interrupt) = self.pending[d].take() {
-                self.dispatch(d, interrupt, here);
-            }
-        }
-        self.close_if_done();
-    }
-
-    fn close_if_done(&mut self) {
-        if self.remaining == 0 {
+        if self.handoff.is_none() {
             self.jobs = None; // the interrupt thread ends once it has called them all
         }
     }
 
-    /// Calls every interrupt still waiting, whatever the order; returns whose they were.
+    /// Every interrupt has been called: the interrupt thread may end.
+    pub(crate) fn finish(&mut self) {
+        self.jobs = None;
+    }
+
+    /// Calls every interrupt still waiting for its dependents, whatever the order; returns
+    /// whose they were.
     pub(crate) fn give_up(&mut self, here: &mut dyn FnMut(usize, Interrupt)) -> Vec<usize> {
-        let mut given_up = Vec::new();
-        for i in 0..self.pending.len() {
-            if let Some(interrupt) = self.pending[i].take() {
-                given_up.push(i);
-                self.dispatch(i, interrupt, here);
-            }
+        let taken = self.handoff.map(Handoff::give_up).unwrap_or_default();
+        let given_up = taken.iter().map(|&(i, _)| i).collect();
+        for (i, interrupt) in taken {
+            self.dispatch(i, interrupt, here);
         }
         self.jobs = None;
         given_up
     }
 
     fn dispatch(&mut self, i: usize, f: Interrupt, here: &mut dyn FnMut(usize, Interrupt)) {
-        self.remaining -= 1;
         match &self.jobs {
             Some(jobs) => {
                 if let Err(crossbeam_channel::SendError((i, f))) = jobs.send((i, f)) {
@@ -197,9 +158,9 @@ pub(crate) fn call(
 ) -> Option<Error> {
     let name = state.name(i);
     event!(debug, "interrupting actor `{}`", name);
-    state.interrupting(Some(i));
+    state.interrupting(i);
     let payload = catch_unwind(AssertUnwindSafe(|| interrupt(first))).err();
-    state.interrupting(None);
+    state.interrupt_returned(i);
     let payload = payload?;
     let message = panic_message(&*payload);
     discard(payload);

@@ -59,7 +59,9 @@
 //!    actor that returned it.
 //!    They are called on the thread that called `run`; with a
 //!    [teardown deadline](Group::teardown_deadline), on a thread of their own, so that an
-//!    interrupt that blocks cannot hold `run` past the deadline.
+//!    interrupt that blocks cannot hold `run` past the deadline. (With a declared
+//!    [order](#order), an interrupt that waits for dependents is called on the thread of one
+//!    of them instead.)
 //! 4. `run` returns only after every execute has returned (its result reported, its captured
 //!    state dropped), and returns **the first failure**, or, if nothing failed, the first
 //!    result (see [the result rule](#the-result-rule)). [`Group::run_report`] keeps every
@@ -123,7 +125,10 @@
 //! 1. A dependent's execute is called only once every one of its dependencies is ready.
 //! 2. At the teardown, a dependency's interrupt is called only once every one of its
 //!    dependents has returned (or never started); interrupts that may be called are called in
-//!    insertion order, as in a group without order.
+//!    insertion order, as in a group without order. One that waited is called by the thread
+//!    of the dependent whose return released it, right after that dependent reported its
+//!    result, so that each edge costs one thread wake-up; interrupts released by different
+//!    actors may thus run at the same time. `run` waits for them as for the others.
 //! 3. If the teardown starts before a dependent's dependencies are ready, the dependent never
 //!    starts: [`Outcome::NotStarted`], and its interrupt is not called.
 //! 4. Actors with no order between them start and stop at once. Chains, diamonds and several
@@ -311,6 +316,7 @@ mod actor;
 mod dynamic;
 mod error;
 mod group;
+mod handoff;
 mod interrupt;
 mod lifecycle;
 mod report;

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{select, Receiver};
 
+use crate::handoff::Handoff;
 use crate::CancelToken;
 
 /// A readiness flag that an actor sets once it can do its job: its listener bound, its
@@ -551,6 +552,8 @@ const CANCELLED: u8 = 2;
 /// What a run needs for readiness and order, shared with the actor threads.
 pub(crate) struct Lifecycle {
     pub(crate) plan: Option<Plan>,
+    /// The stop order, shared with the actor threads, if there is an order.
+    pub(crate) handoff: Option<Handoff>,
     /// Each actor's flag: the one it declared, or one set when its thread starts.
     ready: Vec<Ready>,
     declared: Vec<bool>,
@@ -598,6 +601,7 @@ impl Lifecycle {
             })
             .collect();
         let lifecycle = Arc::new(Lifecycle {
+            handoff: declared.plan.as_ref().map(Handoff::new),
             plan: declared.plan,
             ready,
             declared: declared_flags,

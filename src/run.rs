@@ -216,13 +216,14 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
         }
     }
     pending.resize_with(n, || None); // the actors after a failed spawn
-    let order = lifecycle.as_ref().and_then(|l| l.plan.as_ref());
-    let reports = &run.reports;
-    let mut interrupts = Interrupts::new(pending, order, |i| {
-        !matches!(reports[i].outcome, Outcome::StillRunning) || !started(i)
-    });
+    let handoff = lifecycle.as_ref().and_then(|l| l.handoff.as_ref());
+    let gone = (0..n)
+        .map(|i| !matches!(run.reports[i].outcome, Outcome::StillRunning) || !started(i))
+        .collect();
+    let mut interrupts = Interrupts::new(pending, gone, handoff);
     // Without a deadline the interrupts are called on this thread. With one, on a thread of
-    // their own, so that an interrupt that blocks cannot hold `run` past the deadline.
+    // their own, so that an interrupt that blocks cannot hold `run` past the deadline. (With
+    // a declared order, those that wait for dependents are called by the actor threads.)
     let interrupter = match deadline_at {
         Some(_) => interrupt::spawn(Arc::clone(&state), &first).map(|(jobs, called)| {
             interrupts.jobs = Some(jobs);
@@ -239,7 +240,11 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
         state: &state,
         teardown_start,
     };
-    let given_up = run.collect_rest(wait, &mut interrupts, &first, missing);
+    let ordered = handoff.is_some();
+    let given_up = run.collect_rest(wait, &mut interrupts, &first, missing, ordered);
+    if let Some(handoff) = handoff {
+        run.calls(handoff.calls());
+    }
     // With a declared order, the actor threads are detached only now (never joined: a
     // thread-local destructor that blocks must not hold `run`). A detached thread frees its
     // stack as it exits; beyond glibc's stack cache that is an munmap whose TLB shootdown
@@ -564,29 +569,38 @@ impl Run {
         }
     }
 
+    /// Folds in the interrupts that actor threads called (with a declared order).
+    fn calls(&mut self, calls: crate::handoff::Calls) {
+        for (i, call) in calls.called.into_iter().enumerate() {
+            if let Some((at, panic)) = call {
+                self.reports[i].interrupted_after = Some(at.saturating_duration_since(self.start));
+                self.reports[i].interrupt_panic = panic;
+            }
+        }
+        self.blocked_interrupt = self.blocked_interrupt.or(calls.blocked);
+    }
+
     /// Calls the interrupts as they may be called and collects the `missing` results, until
     /// every actor has reported and every interrupt has returned, or the deadline. Returns the
     /// actors whose interrupts were called at the deadline regardless of the order.
     ///
-    /// Without an order to keep, it sleeps until the last actor has reported or the interrupt
-    /// thread is done (each wakes this thread once); with one, it wakes for each exit.
+    /// It sleeps until the last actor thread has counted out or the interrupt thread is done
+    /// (each wakes this thread once). With a declared order (`ordered`), the actor threads call
+    /// the interrupts their return releases before they count out, so it waits for that too.
     fn collect_rest(
         &mut self,
         mut wait: Wait<'_>,
-        interrupts: &mut Interrupts,
+        interrupts: &mut Interrupts<'_>,
         first: &Result<(), Error>,
         mut missing: usize,
+        ordered: bool,
     ) -> Vec<usize> {
-        interrupts.start(&mut |i, f| self.interrupt_here(i, f, first));
+        interrupts.start(first, &mut |i, f| self.interrupt_here(i, f, first));
         let mut next_progress = wait
             .progress
             .and_then(|p| wait.teardown_start.checked_add(p));
         loop {
-            for message in wait.results.try_iter() {
-                let (i, _) = self.record(message);
-                missing -= 1;
-                interrupts.exited(i, &mut |i, f| self.interrupt_here(i, f, first));
-            }
+            missing -= self.collect(wait.results);
             if let Some(interrupter) = &wait.interrupter {
                 loop {
                     match interrupter.try_recv() {
@@ -599,41 +613,32 @@ impl Run {
                     }
                 }
             }
-            if missing == 0 && interrupts.remaining == 0 && wait.interrupter.is_none() {
-                return Vec::new();
+            // Every thread sends its result before it counts itself out, so at a count of
+            // zero the missing results are already in the channel.
+            let threads_done = wait.running.count.load(Ordering::Acquire) == 0;
+            if missing > 0 && threads_done {
+                continue;
+            }
+            if missing == 0 && (threads_done || !ordered) {
+                interrupts.finish(); // every interrupt has been called
+                if wait.interrupter.is_none() {
+                    return Vec::new();
+                }
             }
             let wake = match (wait.deadline, next_progress) {
                 (Some(d), Some(p)) => Some(d.min(p)),
                 (d, p) => d.or(p),
             };
-            if interrupts.remaining > 0 {
-                // An order to keep: wake for each exit, which may release an interrupt.
-                let message = match wake {
-                    Some(at) => wait.results.recv_deadline(at).ok(),
-                    None => wait.results.recv().ok(),
-                };
-                if let Some(message) = message {
-                    let (i, _) = self.record(message);
-                    missing -= 1;
-                    interrupts.exited(i, &mut |i, f| self.interrupt_here(i, f, first));
+            match wake {
+                None => {
+                    thread::park();
                     continue;
                 }
-            } else if missing > 0 && wait.running.count.load(Ordering::Acquire) == 0 {
-                // Every thread sends its result before it counts itself out, so at a count of
-                // zero the missing results are already in the channel.
-                continue;
-            } else {
-                match wake {
-                    None => {
-                        thread::park();
+                Some(at) => {
+                    let now = Instant::now();
+                    if now < at {
+                        thread::park_timeout(at - now);
                         continue;
-                    }
-                    Some(at) => {
-                        let now = Instant::now();
-                        if now < at {
-                            thread::park_timeout(at - now);
-                            continue;
-                        }
                     }
                 }
             }

@@ -108,7 +108,8 @@ struct ActorLive {
 pub(crate) struct RunState {
     actors: Vec<ActorLive>,
     teardown: OnceLock<Instant>,
-    /// The actor whose interrupt is being called, plus one; 0 for none.
+    /// The actor whose interrupt was last called and has not returned, plus one; 0 for none.
+    /// (With a declared order, interrupts may run on several threads at once: this names one.)
     interrupting: AtomicUsize,
 }
 
@@ -154,10 +155,16 @@ impl RunState {
         let _ = self.actors[i].error.set(err.clone());
     }
 
-    /// Marks actor `i`'s interrupt as being called (`Some`), or as returned (`None`).
-    pub(crate) fn interrupting(&self, i: Option<usize>) {
-        self.interrupting
-            .store(i.map_or(0, |i| i + 1), Ordering::Release);
+    /// Marks actor `i`'s interrupt as being called.
+    pub(crate) fn interrupting(&self, i: usize) {
+        self.interrupting.store(i + 1, Ordering::Release);
+    }
+
+    /// Marks actor `i`'s interrupt as returned, unless another has been called since.
+    pub(crate) fn interrupt_returned(&self, i: usize) {
+        let _ = self
+            .interrupting
+            .compare_exchange(i + 1, 0, Ordering::AcqRel, Ordering::Acquire);
     }
 
     /// The actor whose interrupt is being called, if one is.

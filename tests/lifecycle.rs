@@ -402,6 +402,167 @@ fn teardown_deadline_gives_up_the_order() {
     drop(release);
 }
 
+/// With an order, a dependency's interrupt is called by the thread of the dependent whose
+/// return released it (one wake-up per edge), not by the thread that called `run`.
+#[test]
+fn a_dependency_is_interrupted_by_the_thread_of_a_dependent() {
+    let interrupted_on = Arc::new(std::sync::Mutex::new(None::<String>));
+    let mut g = Group::new();
+    for name in ["web", "api"] {
+        g.actor(name).after("storage").add_with_token(|token| {
+            token.wait();
+            Ok(())
+        });
+    }
+    let storage = CancelToken::new();
+    let (s, on) = (storage.clone(), interrupted_on.clone());
+    g.actor("storage").add(
+        move || {
+            s.wait();
+            Ok(())
+        },
+        move |_| {
+            *on.lock().unwrap() = std::thread::current().name().map(str::to_owned);
+            storage.cancel();
+        },
+    );
+    let report = run_ready_then_stop(g);
+    let on = interrupted_on.lock().unwrap().clone();
+    assert!(
+        matches!(on.as_deref(), Some("web" | "api")),
+        "storage was interrupted on {on:?}"
+    );
+    // After both dependents returned (the handoff releases it only then).
+    let storage = &report.actors[2];
+    for dependent in &report.actors[..2] {
+        assert!(storage.exit_order > dependent.exit_order);
+        assert!(storage.interrupted_after >= dependent.exited_after);
+    }
+}
+
+/// `run` returns only once an interrupt that an actor thread called has returned, even when
+/// every actor has already reported and `run`'s thread is awake to see it.
+#[test]
+fn run_waits_for_an_interrupt_called_by_an_actor_thread() {
+    let events = Events::default();
+    let (returned_tx, returned) = bounded::<()>(2);
+    let returned_too = returned.clone();
+    let storage = CancelToken::new();
+    let mut g = Group::new();
+    g.actor("web").after("storage").add_with_token(|token| {
+        token.wait();
+        Ok(())
+    });
+    // Called on `run`'s thread at the start of the teardown: keeps it busy until every actor
+    // has reported, so that it looks for the results while web's thread is still inside
+    // storage's interrupt.
+    let other = CancelToken::new();
+    let o = other.clone();
+    g.actor("other").add(
+        move || {
+            o.wait();
+            Ok(())
+        },
+        move |_| {
+            other.cancel();
+            returned_too.recv().unwrap();
+            std::thread::sleep(Duration::from_millis(20)); // storage and other report
+        },
+    );
+    let s = storage.clone();
+    g.actor("storage").add(
+        move || {
+            s.wait();
+            returned_tx.send(()).unwrap();
+            returned_tx.send(()).unwrap();
+            Ok(())
+        },
+        {
+            let e = events.clone();
+            move |_| {
+                storage.cancel();
+                returned.recv().unwrap();
+                std::thread::sleep(Duration::from_millis(60)); // a wrong `run` returns meanwhile
+                e.push("storage interrupt returned");
+            }
+        },
+    );
+    run_ready_then_stop(g);
+    events.push("run returned");
+    assert_eq!(
+        events.take(),
+        ["storage interrupt returned", "run returned"]
+    );
+}
+
+/// An interrupt that blocks on an actor thread is bounded by the teardown deadline and named
+/// in the error.
+#[test]
+fn an_interrupt_blocked_on_an_actor_thread_is_bounded_by_the_deadline() {
+    let (release_tx, release) = bounded::<()>(0);
+    let mut g = Group::new();
+    g.teardown_deadline(Duration::from_millis(50));
+    g.actor("web").after("storage").add_with_token(|token| {
+        token.wait();
+        Ok(())
+    });
+    g.actor("storage").add(
+        move || Ok(()),
+        move |_| {
+            let _ = release.recv(); // blocks web's thread until the test ends
+        },
+    );
+    // Storage returns at once and starts the teardown; web is interrupted first, and its
+    // thread then calls storage's interrupt, which blocks.
+    let (tx, rx) = bounded(1);
+    std::thread::spawn(move || tx.send(g.run_report()).unwrap());
+    let report = rx.recv_timeout(GUARD).expect("run hung");
+    assert_eq!(report.blocked_interrupt, Some(1));
+    match report.into_result() {
+        Err(Error::Deadline {
+            blocked_interrupt,
+            still_running,
+            ..
+        }) => {
+            assert_eq!(blocked_interrupt.as_deref(), Some("storage"));
+            assert!(still_running.is_empty(), "{still_running:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+    drop(release_tx);
+}
+
+/// A panic in an interrupt that an actor thread called is caught and reported as usual.
+#[test]
+fn a_panic_in_an_interrupt_called_by_an_actor_thread_is_reported() {
+    let mut g = Group::new();
+    g.actor("web").after("storage").add_with_token(|token| {
+        token.wait();
+        Ok(())
+    });
+    let storage = CancelToken::new();
+    let s = storage.clone();
+    g.actor("storage").add(
+        move || {
+            s.wait();
+            Ok(())
+        },
+        move |_| {
+            storage.cancel();
+            panic!("storage's interrupt panicked");
+        },
+    );
+    let report = run_ready_then_stop(g);
+    assert!(report.actors[1].interrupt_panic.is_some());
+    match report.into_result() {
+        Err(Error::InterruptPanic { actor, message, .. }) => {
+            assert_eq!(actor, "storage");
+            assert!(message.contains("storage's interrupt panicked"));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
 /// A nested group is ready when its actors are.
 #[test]
 fn nested_group_is_ready_when_its_actors_are() {

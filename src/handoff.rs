@@ -1,0 +1,175 @@
+//! The stop order of a teardown with declared dependencies, shared by the run loop and the
+//! actor threads: a dependency's interrupt is called by the thread of its last dependent to
+//! return, right after that one reported, so that each edge of the order costs one thread
+//! wake-up (the dependency's), not two (the run loop's, then the dependency's).
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
+
+use crate::interrupt;
+use crate::lifecycle::Plan;
+use crate::run::Interrupt;
+use crate::status::RunState;
+use crate::Error;
+
+/// The ordered teardown's shared state. Before the teardown, actors that return only mark
+/// themselves gone; from the teardown on, the last dependent of an actor to go releases its
+/// interrupt and calls it on its own thread.
+pub(crate) struct Handoff {
+    /// Per actor, the actors it starts after (whose interrupts wait for it).
+    deps: Vec<Vec<usize>>,
+    /// Per actor, the actors that start after it.
+    dependents: Vec<Vec<usize>>,
+    inner: Mutex<Inner>,
+}
+
+struct Inner {
+    /// The first result, shared with the actor threads; `None` until the teardown starts.
+    first: Option<Arc<Result<(), Error>>>,
+    /// Per actor: returned, never started, or never spawned.
+    gone: Vec<bool>,
+    /// Per actor, from the teardown on: how many of its dependents are not gone yet.
+    running_dependents: Vec<usize>,
+    /// Per actor, from the teardown on: its interrupt, until it is released.
+    pending: Vec<Option<Interrupt>>,
+    /// Per actor whose interrupt an actor thread called: since when, and whether it returned
+    /// (`Some(panic)` once it has).
+    called: Vec<Option<(Instant, Option<Option<Error>>)>>,
+}
+
+/// What the run loop learns from the actor threads' calls once they are over (or at the
+/// deadline): per actor, when its interrupt was called, and its panic if it panicked.
+pub(crate) struct Calls {
+    pub(crate) called: Vec<Option<(Instant, Option<Error>)>>,
+    /// An interrupt still running on an actor thread (the first, in insertion order).
+    pub(crate) blocked: Option<usize>,
+}
+
+impl Handoff {
+    pub(crate) fn new(plan: &Plan) -> Self {
+        let n = plan.deps.len();
+        Handoff {
+            deps: plan.deps.clone(),
+            dependents: plan.dependents.clone(),
+            inner: Mutex::new(Inner {
+                first: None,
+                gone: vec![false; n],
+                running_dependents: vec![0; n],
+                pending: (0..n).map(|_| None).collect(),
+                called: (0..n).map(|_| None).collect(),
+            }),
+        }
+    }
+
+    /// The lock is held only for bookkeeping, never while user code runs; a panic cannot
+    /// happen under it, but a poisoned lock would still hold valid data.
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Starts the teardown: `pending[i]` is actor `i`'s interrupt (`None` if it never
+    /// started), `gone(i)` says which actors the run loop knows have returned or will never
+    /// run. Returns the interrupts that may be called now, in insertion order: those of the
+    /// actors with no dependent left. The others are released as their dependents go.
+    pub(crate) fn start(
+        &self,
+        pending: Vec<Option<Interrupt>>,
+        gone: impl Fn(usize) -> bool,
+        first: &Result<(), Error>,
+    ) -> Vec<(usize, Interrupt)> {
+        let mut inner = self.lock();
+        let inner = &mut *inner;
+        inner.first = Some(Arc::new(first.clone()));
+        for (i, gone_now) in inner.gone.iter_mut().enumerate() {
+            *gone_now |= gone(i);
+        }
+        let mut free = Vec::new();
+        for (i, interrupt) in pending.into_iter().enumerate() {
+            let running = self.dependents[i]
+                .iter()
+                .filter(|&&j| !inner.gone[j])
+                .count();
+            inner.running_dependents[i] = running;
+            match interrupt {
+                Some(interrupt) if running == 0 => free.push((i, interrupt)),
+                interrupt => inner.pending[i] = interrupt,
+            }
+        }
+        free
+    }
+
+    /// Called on actor `i`'s thread once it has reported: marks it gone and, from the
+    /// teardown on, calls here the interrupts of its dependencies that no running dependent
+    /// holds back any more, in insertion order. Each call is recorded for the report.
+    pub(crate) fn exited(&self, i: usize, state: &RunState) {
+        let (first, mut free) = {
+            let mut inner = self.lock();
+            if std::mem::replace(&mut inner.gone[i], true) {
+                return; // counted already
+            }
+            let Some(first) = inner.first.clone() else {
+                return; // before the teardown, which will count it gone
+            };
+            let mut free = Vec::new();
+            for &d in &self.deps[i] {
+                inner.running_dependents[d] -= 1;
+                if inner.running_dependents[d] == 0 {
+                    if let Some(interrupt) = inner.pending[d].take() {
+                        inner.called[d] = Some((Instant::now(), None));
+                        free.push((d, interrupt));
+                    }
+                }
+            }
+            (first, free)
+        };
+        if free.is_empty() {
+            return;
+        }
+        free.sort_unstable_by_key(|&(d, _)| d);
+        for (d, interrupt) in free {
+            let panic = interrupt::call(d, state, interrupt, &first);
+            if let Some((_, done)) = &mut self.lock().called[d] {
+                *done = Some(panic);
+            }
+        }
+        // The actor just woken is most often placed on this core, where this thread is about
+        // to exit (its signal stack unmapped, its stack released): let it run first. Measured
+        // on a 100-actor chain: a stop hop of 35 µs without, 25 µs with.
+        std::thread::yield_now();
+    }
+
+    /// At the teardown deadline: takes every interrupt still waiting for its dependents, in
+    /// insertion order, for the run loop to call whatever the order.
+    pub(crate) fn give_up(&self) -> Vec<(usize, Interrupt)> {
+        let mut inner = self.lock();
+        let mut taken = Vec::new();
+        for (i, pending) in inner.pending.iter_mut().enumerate() {
+            if let Some(interrupt) = pending.take() {
+                taken.push((i, interrupt));
+            }
+        }
+        taken
+    }
+
+    /// The calls made on actor threads so far; the errors are moved out.
+    pub(crate) fn calls(&self) -> Calls {
+        let mut inner = self.lock();
+        let mut blocked = None;
+        let called = inner
+            .called
+            .iter_mut()
+            .enumerate()
+            .map(|(i, call)| {
+                let (at, done) = call.as_mut()?;
+                match done {
+                    Some(panic) => Some((*at, panic.take())),
+                    None => {
+                        blocked = blocked.or(Some(i));
+                        Some((*at, None))
+                    }
+                }
+            })
+            .collect();
+        Calls { called, blocked }
+    }
+}
