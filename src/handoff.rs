@@ -16,10 +16,9 @@ use crate::Error;
 /// themselves gone; from the teardown on, the last dependent of an actor to go releases its
 /// interrupt and calls it on its own thread.
 pub(crate) struct Handoff {
-    /// Per actor, the actors it starts after (whose interrupts wait for it).
-    deps: Vec<Vec<usize>>,
-    /// Per actor, the actors that start after it.
-    dependents: Vec<Vec<usize>>,
+    /// Per actor, the actors it starts after (whose interrupts wait for it) and those that
+    /// start after it.
+    plan: Arc<Plan>,
     inner: Mutex<Inner>,
 }
 
@@ -46,11 +45,10 @@ pub(crate) struct Calls {
 }
 
 impl Handoff {
-    pub(crate) fn new(plan: &Plan) -> Self {
+    pub(crate) fn new(plan: Arc<Plan>) -> Self {
         let n = plan.deps.len();
         Handoff {
-            deps: plan.deps.clone(),
-            dependents: plan.dependents.clone(),
+            plan,
             inner: Mutex::new(Inner {
                 first: None,
                 gone: vec![false; n],
@@ -85,7 +83,7 @@ impl Handoff {
         }
         let mut free = Vec::new();
         for (i, interrupt) in pending.into_iter().enumerate() {
-            let running = self.dependents[i]
+            let running = self.plan.dependents[i]
                 .iter()
                 .filter(|&&j| !inner.gone[j])
                 .count();
@@ -111,7 +109,7 @@ impl Handoff {
                 return; // before the teardown, which will count it gone
             };
             let mut free = Vec::new();
-            for &d in &self.deps[i] {
+            for &d in &self.plan.deps[i] {
                 inner.running_dependents[d] -= 1;
                 if inner.running_dependents[d] == 0 {
                     if let Some(interrupt) = inner.pending[d].take() {

@@ -33,7 +33,8 @@ pub(crate) enum Called {
 pub(crate) struct Interrupts<'a> {
     /// Per actor, in insertion order: its interrupt, until it is called or handed over.
     pending: Vec<Option<Interrupt>>,
-    /// Per actor: returned, never started or never spawned, as the run loop knows it.
+    /// With an order, per actor: returned, never started or never spawned, as the run loop
+    /// knows it (empty without an order).
     gone: Vec<bool>,
     /// The declared order, if there is one.
     handoff: Option<&'a Handoff>,
@@ -67,22 +68,22 @@ impl<'a> Interrupts<'a> {
         first: &Result<(), Error>,
         here: &mut dyn FnMut(usize, Interrupt),
     ) {
-        let free: Vec<(usize, Interrupt)> = match self.handoff {
-            None => std::mem::take(&mut self.pending)
-                .into_iter()
-                .enumerate()
-                .filter_map(|(i, f)| Some((i, f?)))
-                .collect(),
+        let pending = std::mem::take(&mut self.pending);
+        match self.handoff {
+            None => {
+                for (i, interrupt) in pending.into_iter().enumerate() {
+                    if let Some(interrupt) = interrupt {
+                        self.dispatch(i, interrupt, here);
+                    }
+                }
+                self.jobs = None; // the interrupt thread ends once it has called them all
+            }
             Some(handoff) => {
                 let gone = std::mem::take(&mut self.gone);
-                handoff.start(std::mem::take(&mut self.pending), |i| gone[i], first)
+                for (i, interrupt) in handoff.start(pending, |i| gone[i], first) {
+                    self.dispatch(i, interrupt, here);
+                }
             }
-        };
-        for (i, interrupt) in free {
-            self.dispatch(i, interrupt, here);
-        }
-        if self.handoff.is_none() {
-            self.jobs = None; // the interrupt thread ends once it has called them all
         }
     }
 

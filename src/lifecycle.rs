@@ -3,11 +3,12 @@
 //! stopped before them). A group that declares nothing never builds any of this.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{select, Receiver};
+use crossbeam_channel::Receiver;
 
 use crate::handoff::Handoff;
 use crate::CancelToken;
@@ -133,10 +134,6 @@ impl Ready {
                 counted: false,
             });
         self.count();
-    }
-
-    pub(crate) fn done(&self) -> &Receiver<()> {
-        self.0.token.done()
     }
 }
 
@@ -381,16 +378,23 @@ pub(crate) struct Progress {
     readiness: Readiness,
     /// Flags to set when the whole group is ready (a nested group's actor in its parent).
     also: Vec<Ready>,
+    /// The start gates of a declared order, if there is one.
+    gates: Option<Gates>,
 }
 
 impl Progress {
+    /// Actor `i` is ready (since `at`): counted for the group's readiness, logged, and then
+    /// passed on to the actors that start after it, none of which is thus ready before it.
     fn one_ready(&self, i: usize, at: Instant) {
-        if self.counted[i].swap(true, Ordering::AcqRel) {
-            return; // counted already: it left before it was ready
+        // Not counted again if it already was: a non-critical actor that left before it was ready.
+        if !self.counted[i].swap(true, Ordering::AcqRel) {
+            let _ = self.ready_at[i].set(at);
+            event!(debug, "actor `{}` ready", self.names[i]);
+            self.one_settled();
         }
-        let _ = self.ready_at[i].set(at);
-        event!(debug, "actor `{}` ready", self.names[i]);
-        self.one_settled();
+        if let Some(gates) = &self.gates {
+            gates.release(i);
+        }
     }
 
     /// A non-critical actor returned: whether it had been ready or not, the group's readiness
@@ -549,18 +553,95 @@ const WAITING: u8 = 0;
 const STARTED: u8 = 1;
 const CANCELLED: u8 = 2;
 
+/// The start gates of a declared order: per actor, how many of its dependencies are not ready
+/// yet, and its thread, to wake once none is left (or the teardown starts).
+struct Gates {
+    plan: Arc<Plan>,
+    unready: Vec<AtomicUsize>,
+    /// Per actor: its readiness has been passed on to its dependents.
+    released: Vec<AtomicBool>,
+    /// Per gated actor, once it waits: its thread.
+    waiters: Vec<OnceLock<Thread>>,
+    teardown: AtomicBool,
+}
+
+impl Gates {
+    fn new(plan: Arc<Plan>) -> Self {
+        let n = plan.deps.len();
+        Gates {
+            unready: plan
+                .deps
+                .iter()
+                .map(|d| AtomicUsize::new(d.len()))
+                .collect(),
+            released: (0..n).map(|_| AtomicBool::new(false)).collect(),
+            waiters: (0..n).map(|_| OnceLock::new()).collect(),
+            teardown: AtomicBool::new(false),
+            plan,
+        }
+    }
+
+    /// Actor `i` is ready: each dependent has one dependency less to wait for, and the one
+    /// that has none left is woken. Once per actor.
+    fn release(&self, i: usize) {
+        if self.released[i].swap(true, Ordering::AcqRel) {
+            return;
+        }
+        for &j in &self.plan.dependents[i] {
+            if self.unready[j].fetch_sub(1, Ordering::AcqRel) == 1 {
+                // Pairs with the fence in `wait`: either this sees the waiting thread, or that
+                // thread sees the count at zero.
+                fence(Ordering::SeqCst);
+                if let Some(thread) = self.waiters[j].get() {
+                    thread.unpark();
+                }
+            }
+        }
+    }
+
+    /// Blocks actor `i`'s thread until its dependencies are all ready or the teardown starts.
+    fn wait(&self, i: usize) {
+        if self.ready(i) {
+            return;
+        }
+        let _ = self.waiters[i].set(thread::current());
+        fence(Ordering::SeqCst);
+        while !self.ready(i) && !self.teardown.load(Ordering::Acquire) {
+            thread::park();
+        }
+    }
+
+    fn ready(&self, i: usize) -> bool {
+        self.unready[i].load(Ordering::Acquire) == 0
+    }
+
+    /// The teardown starts: threads that have not started waiting will not wait.
+    fn stop(&self) {
+        self.teardown.store(true, Ordering::Release);
+        // Pairs with the fence in `wait`: either this sees the waiting thread (and `cancel`
+        // wakes it), or that thread sees the teardown.
+        fence(Ordering::SeqCst);
+    }
+
+    /// Wakes actor `i`'s thread if it waits: its gate was cancelled.
+    fn cancel(&self, i: usize) {
+        if let Some(thread) = self.waiters[i].get() {
+            thread.unpark();
+        }
+    }
+}
+
 /// What a run needs for readiness and order, shared with the actor threads.
 pub(crate) struct Lifecycle {
-    pub(crate) plan: Option<Plan>,
+    /// The declared order, if there is one.
+    pub(crate) plan: Option<Arc<Plan>>,
     /// The stop order, shared with the actor threads, if there is an order.
     pub(crate) handoff: Option<Handoff>,
-    /// Each actor's flag: the one it declared, or one set when its thread starts.
-    ready: Vec<Ready>,
+    /// Per actor: whether it declared a [`Ready`] flag (linked to the run's progress);
+    /// without one, it is ready as its thread starts.
     declared: Vec<bool>,
     /// Per actor: still waiting for its dependencies, started, or cancelled before it started.
     gates: Vec<AtomicU8>,
-    /// Cancelled when the teardown starts: gated actors stop waiting.
-    teardown: CancelToken,
     pub(crate) progress: Arc<Progress>,
 }
 
@@ -576,6 +657,7 @@ pub(crate) struct Declared {
 impl Lifecycle {
     pub(crate) fn new(declared: Declared) -> Arc<Self> {
         let n = declared.names.len();
+        let plan = declared.plan.map(Arc::new);
         let progress = Arc::new(Progress {
             remaining: AtomicUsize::new(n),
             all_ready_at: OnceLock::new(),
@@ -584,33 +666,23 @@ impl Lifecycle {
             names: declared.names,
             readiness: declared.readiness,
             also: declared.also,
+            gates: plan.as_ref().map(|p| Gates::new(Arc::clone(p))),
         });
-        let declared_flags: Vec<bool> = declared.ready.iter().map(Option::is_some).collect();
-        let ready: Vec<Ready> = declared
-            .ready
-            .into_iter()
-            .map(Option::unwrap_or_default)
-            .collect();
         let gates = (0..n)
             .map(|i| {
-                let gated = declared
-                    .plan
-                    .as_ref()
-                    .is_some_and(|p| !p.deps[i].is_empty());
+                let gated = plan.as_ref().is_some_and(|p| !p.deps[i].is_empty());
                 AtomicU8::new(if gated { WAITING } else { STARTED })
             })
             .collect();
         let lifecycle = Arc::new(Lifecycle {
-            handoff: declared.plan.as_ref().map(Handoff::new),
-            plan: declared.plan,
-            ready,
-            declared: declared_flags,
+            handoff: plan.as_ref().map(|p| Handoff::new(Arc::clone(p))),
+            plan,
+            declared: declared.ready.iter().map(Option::is_some).collect(),
             gates,
-            teardown: CancelToken::new(),
             progress,
         });
-        for (i, ready) in lifecycle.ready.iter().enumerate() {
-            if lifecycle.declared[i] {
+        for (i, ready) in declared.ready.iter().enumerate() {
+            if let Some(ready) = ready {
                 ready.link(Arc::clone(&lifecycle.progress), i);
             }
         }
@@ -620,17 +692,13 @@ impl Lifecycle {
     /// Called on actor `i`'s thread before its execute: waits for its dependencies to be
     /// ready. Returns `false` if the teardown started first: then the actor never starts.
     pub(crate) fn enter(&self, i: usize) -> bool {
-        if let Some(plan) = &self.plan {
-            for &d in &plan.deps[i] {
-                select! {
-                    recv(self.ready[d].done()) -> _ => {}
-                    recv(self.teardown.done()) -> _ => {}
-                }
-            }
+        let gates = self.progress.gates.as_ref();
+        if let Some(gates) = gates {
+            gates.wait(i);
         }
         // Start if every dependency is ready; give up if the teardown came first. Exactly one
         // of this and `stop` moves a waiting gate, so the run loop knows whether to interrupt.
-        let target = if self.deps_ready(i) {
+        let target = if gates.map_or(true, |g| g.ready(i)) {
             STARTED
         } else {
             CANCELLED
@@ -648,30 +716,35 @@ impl Lifecycle {
             return false;
         }
         if !self.declared[i] {
-            let ready = &self.ready[i];
-            ready.link(Arc::clone(&self.progress), i);
-            ready.set();
+            self.progress.one_ready(i, Instant::now());
         }
         true
-    }
-
-    fn deps_ready(&self, i: usize) -> bool {
-        self.plan
-            .as_ref()
-            .map_or(true, |p| p.deps[i].iter().all(|&d| self.ready[d].is_set()))
     }
 
     /// Starts the teardown for the lifecycle: the group is no longer ready, and actors still
     /// waiting for their dependencies never start. Returns, per actor, whether it started.
     pub(crate) fn stop(&self) -> Vec<bool> {
         self.progress.readiness.set_stopping();
-        self.teardown.cancel();
-        self.gates
-            .iter()
-            .map(|gate| {
-                match gate.compare_exchange(WAITING, CANCELLED, Ordering::AcqRel, Ordering::Acquire)
-                {
-                    Ok(_) => false,
+        let gates = self.progress.gates.as_ref();
+        if let Some(gates) = gates {
+            gates.stop();
+        }
+        (0..self.gates.len())
+            .map(|i| {
+                match self.gates[i].compare_exchange(
+                    WAITING,
+                    CANCELLED,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => {
+                        // Only a thread still waiting is woken: one that runs its execute
+                        // gets no stray unpark.
+                        if let Some(gates) = gates {
+                            gates.cancel(i);
+                        }
+                        false
+                    }
                     Err(state) => state == STARTED,
                 }
             })

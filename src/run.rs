@@ -217,9 +217,13 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
     }
     pending.resize_with(n, || None); // the actors after a failed spawn
     let handoff = lifecycle.as_ref().and_then(|l| l.handoff.as_ref());
-    let gone = (0..n)
-        .map(|i| !matches!(run.reports[i].outcome, Outcome::StillRunning) || !started(i))
-        .collect();
+    // Only an order needs to know who is gone already.
+    let gone = match handoff {
+        Some(_) => (0..n)
+            .map(|i| !matches!(run.reports[i].outcome, Outcome::StillRunning) || !started(i))
+            .collect(),
+        None => Vec::new(),
+    };
     let mut interrupts = Interrupts::new(pending, gone, handoff);
     // Without a deadline the interrupts are called on this thread. With one, on a thread of
     // their own, so that an interrupt that blocks cannot hold `run` past the deadline. (With
