@@ -31,7 +31,6 @@ pub(crate) struct Running {
 struct Exit<'a> {
     i: usize,
     results: &'a Sender<Message>,
-    running: &'a Running,
     live: &'a RunState,
     /// The declared stop order, if any: this thread releases its dependencies' interrupts.
     handoff: Option<&'a Handoff>,
@@ -66,8 +65,9 @@ impl Drop for Exit<'_> {
         if let Some(handoff) = self.handoff {
             handoff.exited(self.i, self.live);
         }
-        if self.running.count.fetch_sub(1, Ordering::Release) == 1 {
-            self.running.waiter.unpark();
+        let running = &self.live.running;
+        if running.count.fetch_sub(1, Ordering::Release) == 1 {
+            running.waiter.unpark();
         }
     }
 }
@@ -77,14 +77,12 @@ pub(crate) fn actor_thread(
     i: usize,
     execute: Execute,
     results: &Sender<Message>,
-    running: &Running,
     live: &RunState,
     lifecycle: Option<&Lifecycle>,
 ) {
     let mut exit = Exit {
         i,
         results,
-        running,
         live,
         handoff: lifecycle.and_then(|l| l.handoff.as_ref()),
         result: None,

@@ -3,7 +3,7 @@
 use std::any::Any;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::select;
@@ -60,8 +60,9 @@ pub struct Group {
     /// Whether to notify systemd (feature `systemd`).
     systemd: bool,
     stop: Option<CancelToken>,
-    /// Which actors are still running, for the signal module's forced-exit line.
-    live: Live,
+    /// Which actors are still running, for the signal module's forced-exit line and
+    /// [`Group::status`]: made when one of them asks for it.
+    live: OnceLock<Live>,
     /// Values that must live until the end of the run (signal registrations), dropped after the
     /// last actor has returned.
     guards: Vec<Box<dyn Any + Send>>,
@@ -89,7 +90,7 @@ impl Group {
             heartbeats: Vec::new(),
             systemd: false,
             stop: None,
-            live: Live::default(),
+            live: OnceLock::new(),
             guards: Vec::new(),
         }
     }
@@ -379,7 +380,7 @@ impl Group {
     /// assert_eq!(worker.last_error.as_ref().unwrap().actor(), Some("worker"));
     /// ```
     pub fn status(&self) -> crate::Status {
-        crate::Status::new(self.live.clone())
+        crate::Status::new(self.live.get_or_init(Live::default).clone())
     }
 
     /// Returns a handle that stops the group from any thread.
@@ -479,7 +480,7 @@ impl Group {
             stack_size: self.stack_size,
             deadline: self.deadline,
             stop: self.stop.take(),
-            live: self.live.clone(),
+            live: self.live.take(),
             progress: self.progress,
             start_deadline: self.start_deadline,
             readiness: self.readiness.clone(),
@@ -711,7 +712,7 @@ impl<'g> ActorBuilder<'g> {
     /// The live state of the group's run, filled in when it starts.
     #[allow(dead_code)] // used by the signal module
     pub(crate) fn live(&self) -> Live {
-        self.group.live.clone()
+        self.group.live.get_or_init(Live::default).clone()
     }
 
     /// The actor's name.

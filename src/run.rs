@@ -2,7 +2,7 @@
 //! for the first result, interrupt in order, collect the rest.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -82,7 +82,8 @@ pub(crate) struct Options {
     pub(crate) stack_size: Option<usize>,
     pub(crate) deadline: Option<Duration>,
     pub(crate) stop: Option<CancelToken>,
-    pub(crate) live: Live,
+    /// Where the live state is published, if anyone asked for it.
+    pub(crate) live: Option<Live>,
     /// How often the `log` feature says which actors the teardown still waits for.
     pub(crate) progress: Duration,
     pub(crate) start_deadline: Option<Duration>,
@@ -111,15 +112,12 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
     if actors.is_empty() {
         return report;
     }
-    let infos: Vec<ActorInfo> = actors
-        .iter()
-        .map(|a| ActorInfo {
-            name: a.name.clone(),
-            critical: a.critical,
-            slot: a.slot.clone(),
-            ready: a.ready.clone(),
-        })
-        .collect();
+    let state = Arc::new(RunState::new(actors.iter().map(|a| ActorInfo {
+        name: a.name.clone(),
+        critical: a.critical,
+        slot: a.slot.clone(),
+        ready: a.ready.clone(),
+    })));
     // Readiness and order cost nothing unless the group uses them.
     let uses_lifecycle = options.start_deadline.is_some()
         || options.readiness.is_some()
@@ -128,7 +126,7 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
             .iter()
             .any(|a| a.ready.is_some() || !a.after.is_empty());
     let lifecycle = if uses_lifecycle {
-        let names: Vec<String> = infos.iter().map(|a| a.name.clone()).collect();
+        let names: Vec<String> = actors.iter().map(|a| a.name.clone()).collect();
         let after: Vec<Vec<String>> = actors.iter_mut().map(|a| take(&mut a.after)).collect();
         let plan = match lifecycle::plan(&names, &after) {
             Ok(plan) => plan,
@@ -149,8 +147,9 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
     } else {
         None
     };
-    let state = Arc::new(RunState::new(infos));
-    options.live.start(Arc::clone(&state));
+    if let Some(live) = &options.live {
+        live.start(Arc::clone(&state));
+    }
     #[cfg(all(unix, feature = "systemd"))]
     let notifier = match (&lifecycle, options.systemd) {
         (Some(lifecycle), true) => {
@@ -172,7 +171,6 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
         exits: 0,
         spawned: 0,
         recorded: 0,
-        critical: actors.iter().map(|a| a.critical).collect(),
         blocked_interrupt: None,
         state: Arc::clone(&state),
     };
@@ -206,16 +204,14 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
     let started = |i: usize| started.as_ref().map_or(true, |s| s[i]);
     let missing = run.spawned - run.recorded;
     let deadline_at = options.deadline.and_then(|d| teardown_start.checked_add(d));
-    let mut pending: Vec<Option<Interrupt>> = Vec::with_capacity(n);
-    for (i, interrupt) in spawned.interrupts.into_iter().enumerate() {
-        if started(i) {
-            pending.push(Some(interrupt));
-        } else {
-            quietly(move || drop(interrupt)); // it never started: never interrupted
-            pending.push(None);
+    let mut pending = spawned.interrupts;
+    for (i, interrupt) in pending.iter_mut().enumerate() {
+        if !started(i) {
+            if let Some(interrupt) = interrupt.take() {
+                quietly(move || drop(interrupt)); // it never started: never interrupted
+            }
         }
     }
-    pending.resize_with(n, || None); // the actors after a failed spawn
     let handoff = lifecycle.as_ref().and_then(|l| l.handoff.as_ref());
     // Only an order needs to know who is gone already.
     let gone = match handoff {
@@ -237,7 +233,7 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
     };
     let wait = Wait {
         results: &spawned.results,
-        running: &spawned.running,
+        running: &state.running,
         interrupter,
         deadline: deadline_at,
         progress: cfg!(feature = "log").then_some(options.progress),
@@ -290,7 +286,6 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
         report.ready_after = lifecycle.progress.all_ready_at().map(since);
     }
     for (i, actor) in run.reports.iter_mut().enumerate() {
-        actor.critical = run.critical[i];
         if let Some(slot) = state.slot(i) {
             actor.restarts = slot.restarts();
             actor.last_errors = slot.last_errors();
@@ -341,9 +336,8 @@ fn invalid(mut report: Report, actors: Vec<Actor>, at: usize, reason: String) ->
 struct Spawned {
     /// Where the actor threads report, each exactly once.
     results: Receiver<Message>,
-    running: Arc<Running>,
-    /// The interrupts of the started actors, in insertion order (the first `len` actors).
-    interrupts: Vec<Interrupt>,
+    /// Per actor, in insertion order: its interrupt if its thread was started.
+    interrupts: Vec<Option<Interrupt>>,
     /// The actor whose thread could not be started, and why, if one could not.
     failure: Option<(usize, Error)>,
     /// With a declared order, the started threads, detached once the teardown is over.
@@ -372,8 +366,6 @@ struct Run {
     /// How many actor threads were started, and how many of their reports were recorded.
     spawned: usize,
     recorded: usize,
-    /// Per actor: whether its return starts the teardown.
-    critical: Vec<bool>,
     /// The actor whose interrupt was still running at the deadline.
     blocked_interrupt: Option<usize>,
     /// The live state: whose interrupt is being called.
@@ -391,12 +383,10 @@ impl Run {
     ) -> Spawned {
         // Each actor sends exactly one message, so a capacity of `n` means no send ever blocks.
         let (tx, results) = crossbeam_channel::bounded::<Message>(actors.len());
-        // Counts the actors whose thread has not reported yet. The last one to report wakes
-        // this thread, so the teardown costs one wake-up, not one per actor (as `thread::scope`).
-        let running = Arc::new(Running {
-            count: AtomicUsize::new(0),
-            waiter: thread::current(),
-        });
+        // `state.running` counts the actors whose thread has not reported yet. The last one to
+        // report wakes this thread, so the teardown costs one wake-up, not one per actor (as
+        // `thread::scope`).
+        let running = &state.running;
         let mut interrupts = Vec::with_capacity(actors.len());
         // With a declared order, the threads are detached only after the teardown: see `run`.
         let keep_handles = lifecycle.is_some_and(|l| l.plan.is_some());
@@ -413,10 +403,11 @@ impl Run {
                 ready_after: None,
                 restarts: 0,
                 last_errors: Vec::new(),
-                critical: true,
+                critical: actor.critical,
                 dynamic: None,
             });
             if failure.is_some() {
+                interrupts.push(None);
                 state.exited(i); // never started
                 let (execute, interrupt) = (actor.execute, actor.interrupt);
                 quietly(move || drop((execute, interrupt)));
@@ -428,14 +419,12 @@ impl Run {
                 builder = builder.stack_size(bytes);
             }
             running.count.fetch_add(1, Ordering::Relaxed);
-            let (tx, done, execute) = (tx.clone(), Arc::clone(&running), actor.execute);
+            let (tx, execute) = (tx.clone(), actor.execute);
             let (live, lifecycle) = (Arc::clone(state), lifecycle.cloned());
             // A failed spawn drops the closure inside `spawn`: a panicking `Drop` of the
             // user's captures must not unwind out of `run`.
             let spawned = catch_unwind(AssertUnwindSafe(|| {
-                builder.spawn(move || {
-                    actor_thread(i, execute, &tx, &done, &live, lifecycle.as_deref())
-                })
+                builder.spawn(move || actor_thread(i, execute, &tx, &live, lifecycle.as_deref()))
             }))
             .unwrap_or_else(|payload| {
                 let message = panic_message(&*payload);
@@ -451,7 +440,7 @@ impl Run {
                     }
                     event!(debug, "actor `{}` started", report.name);
                     report.outcome = Outcome::StillRunning;
-                    interrupts.push(actor.interrupt);
+                    interrupts.push(Some(actor.interrupt));
                     self.spawned += 1;
                 }
                 Err(source) => {
@@ -466,6 +455,7 @@ impl Run {
                     report.exit_order = Some(0);
                     report.exited_after = Some(self.start.elapsed());
                     self.exits = 1; // the failed spawn counts as the first exit
+                    interrupts.push(None);
                     quietly(move || drop(actor.interrupt));
                     failure = Some((i, err));
                 }
@@ -473,7 +463,6 @@ impl Run {
         }
         Spawned {
             results,
-            running,
             interrupts,
             failure,
             handles,
@@ -527,7 +516,7 @@ impl Run {
                 return (Cause::Stopped, Err(Error::Stopped { group: None }));
             };
             let (i, result) = self.record(message);
-            if self.critical[i] {
+            if self.reports[i].critical {
                 return (Cause::Actor(i), result);
             }
             if let Some(lifecycle) = lifecycle {

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
+use crate::actor::Running;
 use crate::dynamic::Pool;
 use crate::{DynamicSummary, Error, Ready};
 
@@ -108,13 +109,15 @@ struct ActorLive {
 pub(crate) struct RunState {
     actors: Vec<ActorLive>,
     teardown: OnceLock<Instant>,
+    /// The actor threads that have not counted out, and the thread that called `run`.
+    pub(crate) running: Running,
     /// The actor whose interrupt was last called and has not returned, plus one; 0 for none.
     /// (With a declared order, interrupts may run on several threads at once: this names one.)
     interrupting: AtomicUsize,
 }
 
 impl RunState {
-    pub(crate) fn new(actors: Vec<ActorInfo>) -> Self {
+    pub(crate) fn new(actors: impl IntoIterator<Item = ActorInfo>) -> Self {
         let actors = actors
             .into_iter()
             .map(|info| ActorLive {
@@ -125,6 +128,10 @@ impl RunState {
             .collect();
         RunState {
             actors,
+            running: Running {
+                count: AtomicUsize::new(0),
+                waiter: std::thread::current(),
+            },
             teardown: OnceLock::new(),
             interrupting: AtomicUsize::new(0),
         }
