@@ -10,7 +10,6 @@ use std::time::Instant;
 use crossbeam_channel::Sender;
 
 use crate::error::{discard, panic_message};
-use crate::handoff::Handoff;
 use crate::lifecycle::Lifecycle;
 use crate::run::{Execute, Failure};
 use crate::status::RunState;
@@ -32,14 +31,18 @@ struct Exit<'a> {
     i: usize,
     results: &'a Sender<Message>,
     live: &'a RunState,
-    /// The declared stop order, if any: this thread releases its dependencies' interrupts.
-    handoff: Option<&'a Handoff>,
+    /// Readiness and order, if the group declared any: once it has returned, this actor's
+    /// readiness starts nobody, and this thread releases its dependencies' interrupts.
+    lifecycle: Option<&'a Lifecycle>,
     result: Option<Result<(), Failure>>,
     at: Instant,
 }
 
 impl Drop for Exit<'_> {
     fn drop(&mut self) {
+        if let Some(lifecycle) = self.lifecycle {
+            lifecycle.progress.retire(self.i);
+        }
         let mut result = self.result.take().unwrap_or_else(|| {
             Err(Failure::Panic(
                 "rungroup: the actor thread unwound before reporting".to_owned(),
@@ -62,7 +65,7 @@ impl Drop for Exit<'_> {
         let _ = self.results.send((self.i, result, self.at));
         // Reported first, so that the exit order is the order of the reports; counted out
         // after, so that `run` waits for the interrupts called here.
-        if let Some(handoff) = self.handoff {
+        if let Some(handoff) = self.lifecycle.and_then(|l| l.handoff.as_ref()) {
             handoff.exited(self.i, self.live);
         }
         let running = &self.live.running;
@@ -84,7 +87,7 @@ pub(crate) fn actor_thread(
         i,
         results,
         live,
-        handoff: lifecycle.and_then(|l| l.handoff.as_ref()),
+        lifecycle,
         result: None,
         at: Instant::now(),
     };

@@ -569,8 +569,8 @@ impl<'g> ActorBuilder<'g> {
         self
     }
 
-    /// Declares that this actor is ready when `ready` is set, instead of as soon as its thread
-    /// starts. See [`Ready`].
+    /// Declares that this actor is ready once `ready` is set (and its execute has started),
+    /// instead of as soon as its execute starts. See [`Ready`].
     ///
     /// # Examples
     ///

@@ -29,8 +29,11 @@ struct Inner {
     gone: Vec<bool>,
     /// Per actor, from the teardown on: how many of its dependents are not gone yet.
     running_dependents: Vec<usize>,
-    /// Per actor, from the teardown on: its interrupt, until it is released.
+    /// Per actor, from the teardown on: its interrupt, until it is called (or given up at the
+    /// deadline).
     pending: Vec<Option<Interrupt>>,
+    /// Per actor: released by its last dependent, whose thread is to call it.
+    released: Vec<bool>,
     /// Per actor whose interrupt an actor thread called: since when, and whether it returned
     /// (`Some(panic)` once it has).
     called: Vec<Option<(Instant, Option<Option<Error>>)>>,
@@ -54,6 +57,7 @@ impl Handoff {
                 gone: vec![false; n],
                 running_dependents: vec![0; n],
                 pending: (0..n).map(|_| None).collect(),
+                released: vec![false; n],
                 called: (0..n).map(|_| None).collect(),
             }),
         }
@@ -111,11 +115,9 @@ impl Handoff {
             let mut free = Vec::new();
             for &d in &self.plan.deps[i] {
                 inner.running_dependents[d] -= 1;
-                if inner.running_dependents[d] == 0 {
-                    if let Some(interrupt) = inner.pending[d].take() {
-                        inner.called[d] = Some((Instant::now(), None));
-                        free.push((d, interrupt));
-                    }
+                if inner.running_dependents[d] == 0 && inner.pending[d].is_some() {
+                    inner.released[d] = true;
+                    free.push(d);
                 }
             }
             (first, free)
@@ -123,8 +125,21 @@ impl Handoff {
         if free.is_empty() {
             return;
         }
-        free.sort_unstable_by_key(|&(d, _)| d);
-        for (d, interrupt) in free {
+        free.sort_unstable();
+        for d in free {
+            // Taken only now: if an earlier one blocks until the deadline, the run loop takes
+            // the rest and has them called anyway.
+            let interrupt = {
+                let mut inner = self.lock();
+                let interrupt = inner.pending[d].take();
+                if interrupt.is_some() {
+                    inner.called[d] = Some((Instant::now(), None));
+                }
+                interrupt
+            };
+            let Some(interrupt) = interrupt else {
+                continue; // given up at the deadline: called by the run loop's thread
+            };
             let panic = interrupt::call(d, state, interrupt, &first);
             if let Some((_, done)) = &mut self.lock().called[d] {
                 *done = Some(panic);
@@ -136,17 +151,25 @@ impl Handoff {
         std::thread::yield_now();
     }
 
-    /// At the teardown deadline: takes every interrupt still waiting for its dependents, in
-    /// insertion order, for the run loop to call whatever the order.
-    pub(crate) fn give_up(&self) -> Vec<(usize, Interrupt)> {
+    /// At the teardown deadline: takes every interrupt not called yet, in insertion order, for
+    /// the run loop to have called whatever the order: those still waiting for their
+    /// dependents, and those released but queued on an actor thread behind an interrupt that
+    /// blocks. Returns them, and which of them were still waiting for dependents (the order
+    /// given up).
+    pub(crate) fn give_up(&self) -> (Vec<(usize, Interrupt)>, Vec<usize>) {
         let mut inner = self.lock();
+        let inner = &mut *inner;
         let mut taken = Vec::new();
+        let mut held_back = Vec::new();
         for (i, pending) in inner.pending.iter_mut().enumerate() {
             if let Some(interrupt) = pending.take() {
+                if !inner.released[i] {
+                    held_back.push(i);
+                }
                 taken.push((i, interrupt));
             }
         }
-        taken
+        (taken, held_back)
     }
 
     /// The calls made on actor threads so far; the errors are moved out.

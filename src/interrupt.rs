@@ -92,16 +92,13 @@ impl<'a> Interrupts<'a> {
         self.jobs = None;
     }
 
-    /// Calls every interrupt still waiting for its dependents, whatever the order; returns
-    /// whose they were.
-    pub(crate) fn give_up(&mut self, here: &mut dyn FnMut(usize, Interrupt)) -> Vec<usize> {
-        let taken = self.handoff.map(Handoff::give_up).unwrap_or_default();
-        let given_up = taken.iter().map(|&(i, _)| i).collect();
-        for (i, interrupt) in taken {
-            self.dispatch(i, interrupt, here);
-        }
+    /// At the deadline: takes every interrupt not called yet (with an order: those still
+    /// waiting for their dependents, and those queued behind one that blocks), to be called
+    /// anyway, apart from the interrupt thread, which may be blocked itself. Returns them, and
+    /// whose were still waiting for dependents (the order given up).
+    pub(crate) fn give_up(&mut self) -> (Vec<Job>, Vec<usize>) {
         self.jobs = None;
-        given_up
+        self.handoff.map(Handoff::give_up).unwrap_or_default()
     }
 
     fn dispatch(&mut self, i: usize, f: Interrupt, here: &mut dyn FnMut(usize, Interrupt)) {
@@ -145,6 +142,40 @@ pub(crate) fn spawn(
                 err
             );
             None
+        }
+    }
+}
+
+/// Calls `jobs`, in order, on a thread of their own that nobody waits for: the interrupts
+/// given up at the teardown deadline, called anyway even if the interrupt thread is blocked.
+/// Gives them back if that thread cannot be spawned.
+pub(crate) fn call_apart(
+    state: Arc<RunState>,
+    first: &Result<(), Error>,
+    jobs: Vec<Job>,
+) -> Result<(), Vec<Job>> {
+    let jobs = Arc::new(std::sync::Mutex::new(Some(jobs)));
+    let (theirs, first) = (Arc::clone(&jobs), first.clone());
+    let spawned = thread::Builder::new()
+        .name("rungroup-interrupts".into())
+        .spawn(move || {
+            let jobs = theirs.lock().ok().and_then(|mut jobs| jobs.take());
+            for (i, interrupt) in jobs.into_iter().flatten() {
+                let _ = call(i, &state, interrupt, &first);
+            }
+        });
+    match spawned {
+        Ok(_) => Ok(()),
+        Err(err) => {
+            event!(
+                warn,
+                "cannot start a thread for the interrupts given up ({}); calling them here",
+                err
+            );
+            let mut jobs = jobs
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            Err(jobs.take().unwrap_or_default())
         }
     }
 }

@@ -110,8 +110,9 @@
 //! Opt-in: a group that declares none of this behaves exactly as the contract above says,
 //! and builds none of it.
 //!
-//! - **Readiness.** An actor is ready when its thread has started, or, if it declared a
-//!   [`Ready`] flag ([`ActorBuilder::ready_when`]), once that flag is set. A nested group is
+//! - **Readiness.** An actor is ready when its execute has started, or, if it declared a
+//!   [`Ready`] flag ([`ActorBuilder::ready_when`]), once that flag is set as well (a flag set
+//!   before, even in an earlier run, counts from the start). A nested group is
 //!   ready when all its actors are. The group is ready when every actor is, and stops being
 //!   ready when the teardown starts: [`Group::readiness`] serves a `/readyz`, a test, or
 //!   systemd. [`Group::start_deadline`] fails the group with [`Error::NotReady`], naming the
@@ -137,7 +138,10 @@
 //!    [`Error::Order`] from `run` before any thread starts.
 //! 6. The [teardown deadline](Group::teardown_deadline) bounds the order too: at expiry the
 //!    interrupts still waiting for their dependents are called anyway, and
-//!    [`Error::Deadline`] names them (`order_given_up`) beside the actors still running.
+//!    [`Error::Deadline`] names them (`order_given_up`) beside the actors still running. So
+//!    are those released but queued on an actor thread behind one that blocks. They are
+//!    called on a thread of their own, which `run` does not wait for, so the report does not
+//!    count them as called ([`ActorReport::interrupted_after`] is `None`).
 //!
 //! ```
 //! use rungroup::{Group, Ready};

@@ -17,13 +17,16 @@ use crate::CancelToken;
 /// database open.
 ///
 /// Declare it with [`ActorBuilder::ready_when`](crate::ActorBuilder::ready_when); the actor is
-/// then ready when [`set`](Ready::set) is called, instead of as soon as its thread starts.
+/// then ready once [`set`](Ready::set) has been called and its execute has started, instead of
+/// as soon as its execute starts. Once the actor has returned, a flag set later makes it ready
+/// for nobody.
 /// Readiness gates the actors declared [`after`](crate::ActorBuilder::after) it, the group's
 /// [`Readiness`], and (feature `systemd`) the `READY=1` sent to the service manager.
 ///
 /// `Ready` is a cheap clone; every clone sets the same flag. Setting it again does nothing. A
 /// flag once set stays set: several actors may share one, and a later run may use it again,
-/// in which case its actors are ready as soon as that run starts.
+/// in which case its actors are ready as soon as their execute starts (not before: an actor
+/// that waits for its own dependencies is not ready, and starts nobody, while it waits).
 ///
 /// # Examples
 ///
@@ -116,10 +119,24 @@ impl Ready {
         };
         for link in links.iter_mut().filter(|l| !l.counted) {
             link.counted = true;
-            link.progress.one_ready(link.actor, at);
+            link.progress.flag_set(link.actor, at);
         }
         // Runs that are ready everywhere need not be remembered.
         links.retain(|l| !l.counted);
+    }
+
+    /// Forgets the run whose progress this is: a flag never set must not keep every run it was
+    /// declared in alive.
+    pub(crate) fn unlink(&self, progress: &Arc<Progress>) {
+        let gone: Vec<Link> = {
+            let mut links = self.0.links.lock().unwrap_or_else(PoisonError::into_inner);
+            let (gone, kept) = std::mem::take(&mut *links)
+                .into_iter()
+                .partition(|l| Arc::ptr_eq(&l.progress, progress));
+            *links = kept;
+            gone
+        };
+        drop(gone); // outside the lock
     }
 
     /// Links the flag to actor `i` of a run; counts it at once if it is already set.
@@ -254,7 +271,7 @@ const STOPPING: u8 = 2;
 ///
 /// It is what a `/readyz` endpoint serves ([`is_ready`](Readiness::is_ready)), what a test
 /// waits for ([`wait`](Readiness::wait)), and what the `systemd` feature turns into `READY=1`.
-/// An actor is ready when its thread has started, or, if it declared a [`Ready`], when that is
+/// An actor is ready when its execute has started and, if it declared a [`Ready`], that is
 /// set; a nested group when all its actors are. Once the teardown starts the group is no longer
 /// ready, whether it had been or not.
 ///
@@ -380,11 +397,40 @@ pub(crate) struct Progress {
     also: Vec<Ready>,
     /// The start gates of a declared order, if there is one.
     gates: Option<Gates>,
+    /// Per actor that declared a flag: whether the flag is set, and whether it has started.
+    /// Such an actor is ready once both hold.
+    latch: Vec<AtomicU8>,
 }
+
+const FLAG_SET: u8 = 1;
+const STARTED_BIT: u8 = 2;
 
 impl Progress {
     /// Actor `i` is ready (since `at`): counted for the group's readiness, logged, and then
     /// passed on to the actors that start after it, none of which is thus ready before it.
+    /// Actor `i`'s declared flag is set (since `at`): it is ready if it has started.
+    fn flag_set(&self, i: usize, at: Instant) {
+        if self.latch[i].fetch_or(FLAG_SET, Ordering::AcqRel) & STARTED_BIT != 0 {
+            self.one_ready(i, at);
+        }
+    }
+
+    /// Actor `i`, which declared a flag, has started: it is ready if its flag is set (a flag
+    /// set before it started, even before the run, counts from now).
+    fn declared_started(&self, i: usize) {
+        if self.latch[i].fetch_or(STARTED_BIT, Ordering::AcqRel) & FLAG_SET != 0 {
+            self.one_ready(i, Instant::now());
+        }
+    }
+
+    /// Actor `i` has returned (or never started): from now on its readiness starts nobody,
+    /// even if its flag is set later (a shared flag, or one set by another thread).
+    pub(crate) fn retire(&self, i: usize) {
+        if let Some(gates) = &self.gates {
+            gates.released[i].store(true, Ordering::Release);
+        }
+    }
+
     fn one_ready(&self, i: usize, at: Instant) {
         // Not counted again if it already was: a non-critical actor that left before it was ready.
         if !self.counted[i].swap(true, Ordering::AcqRel) {
@@ -501,42 +547,40 @@ pub(crate) fn plan(
             }
         }
     }
-    // Depth-first search for a cycle: 0 unvisited, 1 on the current path, 2 done.
+    // Depth-first search for a cycle, with a stack of its own (a chain of thousands of actors
+    // must not overflow the caller's): 0 unvisited, 1 on the current path, 2 done. `path` holds
+    // the current path, each node with the index of the next dependency to look at.
     let mut color = vec![0u8; n];
-    let mut path = Vec::new();
-    fn visit(
-        i: usize,
-        deps: &[Vec<usize>],
-        color: &mut [u8],
-        path: &mut Vec<usize>,
-    ) -> Option<Vec<usize>> {
-        color[i] = 1;
-        path.push(i);
-        for &j in &deps[i] {
-            if color[j] == 1 {
-                let start = path.iter().position(|&k| k == j).unwrap_or(0);
-                let mut cycle = path[start..].to_vec();
-                cycle.push(j);
-                return Some(cycle);
-            }
-            if color[j] == 0 {
-                if let Some(cycle) = visit(j, deps, color, path) {
-                    return Some(cycle);
-                }
-            }
+    let mut path: Vec<(usize, usize)> = Vec::new();
+    for root in 0..n {
+        if color[root] != 0 {
+            continue;
         }
-        path.pop();
-        color[i] = 2;
-        None
-    }
-    for i in 0..n {
-        if color[i] == 0 {
-            if let Some(cycle) = visit(i, &deps, &mut color, &mut path) {
-                let text: Vec<&str> = cycle.iter().map(|&k| names[k].as_str()).collect();
-                return Err((
-                    cycle[0],
-                    format!("its start order is a cycle: {}", text.join(" after ")),
-                ));
+        color[root] = 1;
+        path.push((root, 0));
+        while let Some(&mut (i, ref mut next)) = path.last_mut() {
+            let Some(&j) = deps[i].get(*next) else {
+                color[i] = 2;
+                path.pop();
+                continue;
+            };
+            *next += 1;
+            match color[j] {
+                0 => {
+                    color[j] = 1;
+                    path.push((j, 0));
+                }
+                1 => {
+                    let start = path.iter().position(|&(k, _)| k == j).unwrap_or(0);
+                    let mut cycle: Vec<usize> = path[start..].iter().map(|&(k, _)| k).collect();
+                    cycle.push(j);
+                    let text: Vec<&str> = cycle.iter().map(|&k| names[k].as_str()).collect();
+                    return Err((
+                        cycle[0],
+                        format!("its start order is a cycle: {}", text.join(" after ")),
+                    ));
+                }
+                _ => {}
             }
         }
     }
@@ -667,6 +711,7 @@ impl Lifecycle {
             readiness: declared.readiness,
             also: declared.also,
             gates: plan.as_ref().map(|p| Gates::new(Arc::clone(p))),
+            latch: (0..n).map(|_| AtomicU8::new(0)).collect(),
         });
         let gates = (0..n)
             .map(|i| {
@@ -715,7 +760,9 @@ impl Lifecycle {
         if !started {
             return false;
         }
-        if !self.declared[i] {
+        if self.declared[i] {
+            self.progress.declared_started(i);
+        } else {
             self.progress.one_ready(i, Instant::now());
         }
         true
@@ -749,5 +796,22 @@ impl Lifecycle {
                 }
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A flag never set does not keep the runs it was declared in alive.
+    #[test]
+    fn a_flag_never_set_forgets_each_run() {
+        let never = Ready::new();
+        for _ in 0..3 {
+            let mut g = crate::Group::new();
+            g.actor("a").ready_when(&never).add(|| Ok(()), |_| ());
+            let _ = g.run();
+        }
+        assert_eq!(never.0.links.lock().unwrap().len(), 0);
     }
 }

@@ -118,7 +118,9 @@ pub struct ActorReport {
     /// When its execute function returned, from the start of the run.
     pub exited_after: Option<Duration>,
     /// When its interrupt function was called, from the start of the run. `None` if it was not
-    /// called (the actor never started).
+    /// called before `run` returned: the actor never started, or, at an expired teardown
+    /// deadline, its interrupt had not been called yet (it was still waiting for its
+    /// dependents, or queued behind an interrupt that blocked).
     pub interrupted_after: Option<Duration>,
     /// The [`Error::InterruptPanic`], if its interrupt function panicked.
     pub interrupt_panic: Option<Error>,

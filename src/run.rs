@@ -279,6 +279,11 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
         notifier.finish();
     }
     if let Some(lifecycle) = &lifecycle {
+        for i in 0..run.reports.len() {
+            if let Some(ready) = state.ready_flag(i) {
+                ready.unlink(&lifecycle.progress);
+            }
+        }
         let since = |at: Instant| at.saturating_duration_since(start);
         for (i, actor) in run.reports.iter_mut().enumerate() {
             actor.ready_after = lifecycle.progress.ready_at(i).map(since);
@@ -637,7 +642,15 @@ impl Run {
             }
             let now = Instant::now();
             if wait.deadline.is_some_and(|d| now >= d) {
-                let given_up = interrupts.give_up(&mut |i, f| self.interrupt_here(i, f, first));
+                let (jobs, given_up) = interrupts.give_up();
+                if !jobs.is_empty() {
+                    // Called anyway, after `run` has returned: not reported as called.
+                    if let Err(jobs) = interrupt::call_apart(Arc::clone(&self.state), first, jobs) {
+                        for (i, f) in jobs {
+                            self.interrupt_here(i, f, first);
+                        }
+                    }
+                }
                 for name in given_up.iter().map(|&i| &self.reports[i].name) {
                     event!(
                         error,

@@ -142,6 +142,11 @@ impl RunState {
         &self.actors[i].info.name
     }
 
+    /// The readiness flag actor `i` declared, if it did.
+    pub(crate) fn ready_flag(&self, i: usize) -> Option<&Ready> {
+        self.actors[i].info.ready.as_ref()
+    }
+
     /// Actor `i`'s slot, if it has one.
     pub(crate) fn slot(&self, i: usize) -> Option<&Slot> {
         self.actors[i].info.slot.as_deref()

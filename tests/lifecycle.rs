@@ -279,6 +279,23 @@ fn unknown_ambiguous_self_and_cyclic_orders_are_errors_before_any_start() {
 
 /// A dependency that fails before it is ready: its dependent never starts, and its interrupt
 /// is not called.
+/// A cycle through tens of thousands of actors is an `Error::Order` like a short one: the
+/// check must not overflow the stack of the thread that calls `run` (here the test's own).
+#[test]
+fn a_very_long_cycle_is_an_order_error() {
+    let n = 50_000;
+    let mut g = Group::new();
+    for i in 0..n {
+        g.actor(format!("a{i}"))
+            .after(format!("a{}", (i + 1) % n))
+            .add(|| Ok(()), |_| ());
+    }
+    match g.run() {
+        Err(Error::Order { reason, .. }) => assert!(reason.contains("cycle"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+}
+
 #[test]
 fn dependent_of_a_failed_dependency_never_starts() {
     let interrupted = Arc::new(AtomicBool::new(false));
@@ -561,6 +578,199 @@ fn a_panic_in_an_interrupt_called_by_an_actor_thread_is_reported() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+/// At the deadline, an interrupt still waiting for its dependents is called anyway, even if the
+/// interrupt thread is blocked in another actor's interrupt.
+#[test]
+fn a_given_up_interrupt_is_called_even_when_the_interrupt_thread_is_blocked() {
+    let (_hold_x, x_blocks) = bounded::<()>(0);
+    let (_hold_web, web_ignores) = bounded::<()>(0);
+    let storage_interrupted = CancelToken::new();
+    let mut g = Group::new();
+    g.teardown_deadline(Duration::from_millis(50));
+    let (si, storage) = (storage_interrupted.clone(), CancelToken::new());
+    let s = storage.clone();
+    g.actor("storage").add(
+        move || {
+            s.wait();
+            Ok(())
+        },
+        move |_| {
+            si.cancel();
+            storage.cancel();
+        },
+    );
+    g.actor("web").after("storage").add(
+        move || {
+            let _ = web_ignores.recv(); // ignores its interrupt
+            Ok(())
+        },
+        |_| (),
+    );
+    // Unrelated: its interrupt, called at the start of the teardown, blocks the interrupt
+    // thread until the test ends.
+    let x = CancelToken::new();
+    let x2 = x.clone();
+    g.actor("x").add(
+        move || {
+            x2.wait();
+            Ok(())
+        },
+        move |_| {
+            let _ = x_blocks.recv();
+            x.cancel();
+        },
+    );
+    let report = run_ready_then_stop(g);
+    assert_eq!(report.order_given_up, [0]);
+    assert_eq!(report.blocked_interrupt, Some(2));
+    assert!(
+        storage_interrupted.wait_timeout(GUARD),
+        "storage's interrupt, given up at the deadline, was never called"
+    );
+}
+
+/// At the deadline, an interrupt released by an actor thread but queued there behind one that
+/// blocks is called anyway, and the report does not claim it was called before.
+#[test]
+fn a_released_interrupt_queued_behind_a_blocked_one_is_called_at_the_deadline() {
+    let (_hold, storage_blocks) = bounded::<()>(0);
+    let cache_interrupted = CancelToken::new();
+    let mut g = Group::new();
+    g.teardown_deadline(Duration::from_millis(50));
+    let (storage, s) = {
+        let t = CancelToken::new();
+        (t.clone(), t)
+    };
+    g.actor("storage").add(
+        move || {
+            s.wait();
+            Ok(())
+        },
+        move |_| {
+            storage.cancel();
+            let _ = storage_blocks.recv(); // blocks web's thread until the test ends
+        },
+    );
+    let (cache, c) = {
+        let t = CancelToken::new();
+        (t.clone(), t)
+    };
+    let ci = cache_interrupted.clone();
+    g.actor("cache").add(
+        move || {
+            c.wait();
+            Ok(())
+        },
+        move |_| {
+            ci.cancel();
+            cache.cancel();
+        },
+    );
+    g.actor("web")
+        .after("storage")
+        .after("cache")
+        .add_with_token(|token| {
+            token.wait();
+            Ok(())
+        });
+    let report = run_ready_then_stop(g);
+    assert_eq!(report.blocked_interrupt, Some(0));
+    assert!(
+        report.order_given_up.is_empty(),
+        "{:?}",
+        report.order_given_up
+    );
+    assert_eq!(report.actors[1].interrupted_after, None);
+    assert!(
+        cache_interrupted.wait_timeout(GUARD),
+        "cache's interrupt, queued behind storage's, was never called"
+    );
+}
+
+/// Once a non-critical dependency has returned, its flag set later (the flag is shared, or
+/// set by another thread) starts none of its dependents.
+#[test]
+fn a_flag_set_after_a_non_critical_dependency_returned_starts_nobody() {
+    let flag = Ready::new();
+    let user_started = CancelToken::new();
+    let mut g = Group::new();
+    g.actor("warm")
+        .non_critical()
+        .ready_when(&flag)
+        .add(|| Ok(()), |_| ());
+    let s = user_started.clone();
+    g.actor("user").after("warm").add_with_token(move |token| {
+        s.cancel();
+        token.wait();
+        Ok(())
+    });
+    add_idle(&mut g, "main");
+    let stop = g.stop_handle();
+    let status = g.status();
+    let (tx, rx) = bounded(1);
+    std::thread::spawn(move || tx.send(g.run_report()).unwrap());
+    let since = std::time::Instant::now();
+    while status.actors().first().map(|a| a.state) != Some(rungroup::ActorState::Exited) {
+        assert!(since.elapsed() < GUARD, "warm never returned");
+        std::thread::yield_now();
+    }
+    flag.set();
+    // Time for a wrongly released `user` to start.
+    assert!(!user_started.wait_timeout(Duration::from_millis(200)));
+    stop.stop();
+    let report = rx.recv_timeout(GUARD).expect("run hung");
+    assert!(matches!(report.actors[1].outcome, Outcome::NotStarted));
+}
+
+/// A flag set before the run (reused) makes its actor ready only once that actor has started:
+/// an actor waiting for its own dependencies starts nobody.
+#[test]
+fn a_flag_set_before_the_run_counts_only_once_its_actor_started() {
+    let reused = Ready::new();
+    reused.set();
+    let never = Ready::new();
+    let events = Events::default();
+    let mut g = Group::new();
+    let e = events.clone();
+    g.actor("db")
+        .ready_when(&never)
+        .add_with_token(move |token| {
+            e.push("db start");
+            token.wait();
+            Ok(())
+        });
+    let e = events.clone();
+    g.actor("cache")
+        .after("db")
+        .ready_when(&reused)
+        .add_with_token(move |token| {
+            e.push("cache start");
+            token.wait();
+            Ok(())
+        });
+    let e = events.clone();
+    g.actor("web").after("cache").add_with_token(move |token| {
+        e.push("web start");
+        token.wait();
+        Ok(())
+    });
+    let stop = g.stop_handle();
+    let (tx, rx) = bounded(1);
+    std::thread::spawn(move || tx.send(g.run_report()).unwrap());
+    let since = std::time::Instant::now();
+    while events.snapshot().is_empty() {
+        assert!(since.elapsed() < GUARD, "db never started");
+        std::thread::yield_now();
+    }
+    std::thread::sleep(Duration::from_millis(100)); // time for a wrongly opened gate
+    stop.stop();
+    let report = rx.recv_timeout(GUARD).expect("run hung");
+    assert_eq!(events.take(), ["db start"]);
+    assert!(matches!(report.actors[1].outcome, Outcome::NotStarted));
+    assert!(matches!(report.actors[2].outcome, Outcome::NotStarted));
+    assert_eq!(report.actors[1].ready_after, None);
 }
 
 /// A nested group is ready when its actors are.

@@ -36,6 +36,10 @@ impl Events {
         self.0.lock().unwrap().push(e.into());
     }
 
+    pub(crate) fn snapshot(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
+
     pub(crate) fn take(&self) -> Vec<String> {
         std::mem::take(&mut *self.0.lock().unwrap())
     }
