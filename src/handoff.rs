@@ -25,18 +25,23 @@ pub(crate) struct Handoff {
 struct Inner {
     /// The first result, shared with the actor threads; `None` until the teardown starts.
     first: Option<Arc<Result<(), Error>>>,
-    /// Per actor: returned, never started, or never spawned.
-    gone: Vec<bool>,
-    /// Per actor, from the teardown on: how many of its dependents are not gone yet.
-    running_dependents: Vec<usize>,
-    /// Per actor, from the teardown on: its interrupt, until it is called (or given up at the
-    /// deadline).
-    pending: Vec<Option<Interrupt>>,
-    /// Per actor: released by its last dependent, whose thread is to call it.
-    released: Vec<bool>,
-    /// Per actor whose interrupt an actor thread called: since when, and whether it returned
+    actors: Vec<Stop>,
+}
+
+/// One actor's place in the stop order.
+#[derive(Default)]
+struct Stop {
+    /// Returned, never started, or never spawned.
+    gone: bool,
+    /// From the teardown on: how many of its dependents are not gone yet.
+    running_dependents: usize,
+    /// From the teardown on: its interrupt, until it is called (or given up at the deadline).
+    pending: Option<Interrupt>,
+    /// Released by its last dependent, whose thread is to call it.
+    released: bool,
+    /// If an actor thread called its interrupt: since when, and whether it returned
     /// (`Some(panic)` once it has).
-    called: Vec<Option<(Instant, Option<Option<Error>>)>>,
+    called: Option<(Instant, Option<Option<Error>>)>,
 }
 
 /// What the run loop learns from the actor threads' calls once they are over (or at the
@@ -54,11 +59,7 @@ impl Handoff {
             plan,
             inner: Mutex::new(Inner {
                 first: None,
-                gone: vec![false; n],
-                running_dependents: vec![0; n],
-                pending: (0..n).map(|_| None).collect(),
-                released: vec![false; n],
-                called: (0..n).map(|_| None).collect(),
+                actors: (0..n).map(|_| Stop::default()).collect(),
             }),
         }
     }
@@ -82,19 +83,19 @@ impl Handoff {
         let mut inner = self.lock();
         let inner = &mut *inner;
         inner.first = Some(Arc::new(first.clone()));
-        for (i, gone_now) in inner.gone.iter_mut().enumerate() {
-            *gone_now |= gone(i);
+        for (i, actor) in inner.actors.iter_mut().enumerate() {
+            actor.gone |= gone(i);
         }
         let mut free = Vec::new();
         for (i, interrupt) in pending.into_iter().enumerate() {
             let running = self.plan.dependents[i]
                 .iter()
-                .filter(|&&j| !inner.gone[j])
+                .filter(|&&j| !inner.actors[j].gone)
                 .count();
-            inner.running_dependents[i] = running;
+            inner.actors[i].running_dependents = running;
             match interrupt {
                 Some(interrupt) if running == 0 => free.push((i, interrupt)),
-                interrupt => inner.pending[i] = interrupt,
+                interrupt => inner.actors[i].pending = interrupt,
             }
         }
         free
@@ -106,7 +107,7 @@ impl Handoff {
     pub(crate) fn exited(&self, i: usize, state: &RunState) {
         let (first, mut free) = {
             let mut inner = self.lock();
-            if std::mem::replace(&mut inner.gone[i], true) {
+            if std::mem::replace(&mut inner.actors[i].gone, true) {
                 return; // counted already
             }
             let Some(first) = inner.first.clone() else {
@@ -114,9 +115,9 @@ impl Handoff {
             };
             let mut free = Vec::new();
             for &d in &self.plan.deps[i] {
-                inner.running_dependents[d] -= 1;
-                if inner.running_dependents[d] == 0 && inner.pending[d].is_some() {
-                    inner.released[d] = true;
+                inner.actors[d].running_dependents -= 1;
+                if inner.actors[d].running_dependents == 0 && inner.actors[d].pending.is_some() {
+                    inner.actors[d].released = true;
                     free.push(d);
                 }
             }
@@ -131,9 +132,9 @@ impl Handoff {
             // the rest and has them called anyway.
             let interrupt = {
                 let mut inner = self.lock();
-                let interrupt = inner.pending[d].take();
+                let interrupt = inner.actors[d].pending.take();
                 if interrupt.is_some() {
-                    inner.called[d] = Some((Instant::now(), None));
+                    inner.actors[d].called = Some((Instant::now(), None));
                 }
                 interrupt
             };
@@ -141,7 +142,7 @@ impl Handoff {
                 continue; // given up at the deadline: called by the run loop's thread
             };
             let panic = interrupt::call(d, state, interrupt, &first);
-            if let Some((_, done)) = &mut self.lock().called[d] {
+            if let Some((_, done)) = &mut self.lock().actors[d].called {
                 *done = Some(panic);
             }
         }
@@ -161,9 +162,9 @@ impl Handoff {
         let inner = &mut *inner;
         let mut taken = Vec::new();
         let mut held_back = Vec::new();
-        for (i, pending) in inner.pending.iter_mut().enumerate() {
-            if let Some(interrupt) = pending.take() {
-                if !inner.released[i] {
+        for (i, actor) in inner.actors.iter_mut().enumerate() {
+            if let Some(interrupt) = actor.pending.take() {
+                if !actor.released {
                     held_back.push(i);
                 }
                 taken.push((i, interrupt));
@@ -177,11 +178,11 @@ impl Handoff {
         let mut inner = self.lock();
         let mut blocked = None;
         let called = inner
-            .called
+            .actors
             .iter_mut()
             .enumerate()
-            .map(|(i, call)| {
-                let (at, done) = call.as_mut()?;
+            .map(|(i, actor)| {
+                let (at, done) = actor.called.as_mut()?;
                 match done {
                     Some(panic) => Some((*at, panic.take())),
                     None => {

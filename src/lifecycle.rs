@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Receiver;
 
 use crate::handoff::Handoff;
+use crate::status::RunState;
 use crate::CancelToken;
 
 /// A readiness flag that an actor sets once it can do its job: its listener bound, its
@@ -388,29 +389,34 @@ pub(crate) struct Progress {
     remaining: AtomicUsize,
     /// When the whole group became ready.
     all_ready_at: OnceLock<Instant>,
-    ready_at: Vec<OnceLock<Instant>>,
-    /// Per actor: counted toward the group's readiness (ready, or a non-critical actor gone).
-    counted: Vec<AtomicBool>,
-    names: Vec<String>,
+    actors: Vec<ActorProgress>,
+    /// The run's actors, for their names.
+    state: Arc<RunState>,
     readiness: Readiness,
     /// Flags to set when the whole group is ready (a nested group's actor in its parent).
     also: Vec<Ready>,
     /// The start gates of a declared order, if there is one.
     gates: Option<Gates>,
-    /// Per actor that declared a flag: whether the flag is set, and whether it has started.
-    /// Such an actor is ready once both hold.
-    latch: Vec<AtomicU8>,
+}
+
+/// One actor's readiness in a run.
+#[derive(Default)]
+struct ActorProgress {
+    ready_at: OnceLock<Instant>,
+    /// Counted toward the group's readiness (ready, or a non-critical actor gone).
+    counted: AtomicBool,
+    /// For an actor that declared a flag: whether the flag is set (`FLAG_SET`) and whether it
+    /// has started (`STARTED_BIT`). Such an actor is ready once both hold.
+    latch: AtomicU8,
 }
 
 const FLAG_SET: u8 = 1;
 const STARTED_BIT: u8 = 2;
 
 impl Progress {
-    /// Actor `i` is ready (since `at`): counted for the group's readiness, logged, and then
-    /// passed on to the actors that start after it, none of which is thus ready before it.
     /// Actor `i`'s declared flag is set (since `at`): it is ready if it has started.
     fn flag_set(&self, i: usize, at: Instant) {
-        if self.latch[i].fetch_or(FLAG_SET, Ordering::AcqRel) & STARTED_BIT != 0 {
+        if self.actors[i].latch.fetch_or(FLAG_SET, Ordering::AcqRel) & STARTED_BIT != 0 {
             self.one_ready(i, at);
         }
     }
@@ -418,7 +424,7 @@ impl Progress {
     /// Actor `i`, which declared a flag, has started: it is ready if its flag is set (a flag
     /// set before it started, even before the run, counts from now).
     fn declared_started(&self, i: usize) {
-        if self.latch[i].fetch_or(STARTED_BIT, Ordering::AcqRel) & FLAG_SET != 0 {
+        if self.actors[i].latch.fetch_or(STARTED_BIT, Ordering::AcqRel) & FLAG_SET != 0 {
             self.one_ready(i, Instant::now());
         }
     }
@@ -427,15 +433,17 @@ impl Progress {
     /// even if its flag is set later (a shared flag, or one set by another thread).
     pub(crate) fn retire(&self, i: usize) {
         if let Some(gates) = &self.gates {
-            gates.released[i].store(true, Ordering::Release);
+            gates.actors[i].released.store(true, Ordering::Release);
         }
     }
 
+    /// Actor `i` is ready (since `at`): counted for the group's readiness, logged, and then
+    /// passed on to the actors that start after it, none of which is thus ready before it.
     fn one_ready(&self, i: usize, at: Instant) {
         // Not counted again if it already was: a non-critical actor that left before it was ready.
-        if !self.counted[i].swap(true, Ordering::AcqRel) {
-            let _ = self.ready_at[i].set(at);
-            event!(debug, "actor `{}` ready", self.names[i]);
+        if !self.actors[i].counted.swap(true, Ordering::AcqRel) {
+            let _ = self.actors[i].ready_at.set(at);
+            event!(debug, "actor `{}` ready", self.state.name(i));
             self.one_settled();
         }
         if let Some(gates) = &self.gates {
@@ -446,8 +454,12 @@ impl Progress {
     /// A non-critical actor returned: whether it had been ready or not, the group's readiness
     /// no longer waits for it.
     pub(crate) fn gone(&self, i: usize) {
-        if !self.counted[i].swap(true, Ordering::AcqRel) {
-            event!(debug, "actor `{}` gone before it was ready", self.names[i]);
+        if !self.actors[i].counted.swap(true, Ordering::AcqRel) {
+            event!(
+                debug,
+                "actor `{}` gone before it was ready",
+                self.state.name(i)
+            );
             self.one_settled();
         }
     }
@@ -465,7 +477,7 @@ impl Progress {
 
     /// When actor `i` became ready, if it did.
     pub(crate) fn ready_at(&self, i: usize) -> Option<Instant> {
-        self.ready_at[i].get().copied()
+        self.actors[i].ready_at.get().copied()
     }
 
     /// The group's readiness.
@@ -486,11 +498,9 @@ impl Progress {
 
     /// The names of the actors not ready yet.
     pub(crate) fn not_ready(&self) -> Vec<String> {
-        self.names
-            .iter()
-            .zip(&self.ready_at)
-            .filter(|(_, at)| at.get().is_none())
-            .map(|(name, _)| name.clone())
+        (0..self.actors.len())
+            .filter(|&i| self.actors[i].ready_at.get().is_none())
+            .map(|i| self.state.name(i).to_owned())
             .collect()
     }
 }
@@ -504,27 +514,37 @@ pub(crate) struct Plan {
 
 /// Resolves every actor's `after` names. `Ok(None)` when nobody declared an order;
 /// `Err((actor, reason))` for an unknown, ambiguous or circular declaration.
-pub(crate) fn plan(
-    names: &[String],
-    after: &[Vec<String>],
-) -> Result<Option<Plan>, (usize, String)> {
+pub(crate) fn plan(names: &[&str], after: &[Vec<String>]) -> Result<Option<Plan>, (usize, String)> {
     if after.iter().all(Vec::is_empty) {
         return Ok(None);
     }
     let n = names.len();
-    // Each name once: its actor, or `None` if several actors share it.
-    let mut index: std::collections::HashMap<&str, Option<usize>> =
-        std::collections::HashMap::with_capacity(n);
-    for (i, name) in names.iter().enumerate() {
+    // Each name once: its actor, or `None` if several actors share it. A small group is
+    // searched name by name; a large one through a map.
+    let index: Option<std::collections::HashMap<&str, Option<usize>>> = (n > 32).then(|| {
+        let mut index = std::collections::HashMap::with_capacity(n);
+        for (i, name) in names.iter().enumerate() {
+            index
+                .entry(*name)
+                .and_modify(|e| *e = None)
+                .or_insert(Some(i));
+        }
         index
-            .entry(name.as_str())
-            .and_modify(|e| *e = None)
-            .or_insert(Some(i));
-    }
+    });
+    let find = |wanted: &str| -> Option<Option<usize>> {
+        match &index {
+            Some(index) => index.get(wanted).copied(),
+            None => {
+                let mut found = names.iter().enumerate().filter(|(_, n)| **n == wanted);
+                let first = found.next()?.0;
+                Some(found.next().is_none().then_some(first))
+            }
+        }
+    };
     let mut deps = vec![Vec::new(); n];
     for (i, wanted) in after.iter().enumerate() {
         for name in wanted {
-            let j = match index.get(name.as_str()) {
+            let j = match find(name) {
                 None => {
                     return Err((
                         i,
@@ -537,7 +557,7 @@ pub(crate) fn plan(
                         format!("it starts after `{name}`, a name several actors share"),
                     ))
                 }
-                Some(Some(j)) => *j,
+                Some(Some(j)) => j,
             };
             if j == i {
                 return Err((i, "it starts after itself".to_owned()));
@@ -574,7 +594,7 @@ pub(crate) fn plan(
                     let start = path.iter().position(|&(k, _)| k == j).unwrap_or(0);
                     let mut cycle: Vec<usize> = path[start..].iter().map(|&(k, _)| k).collect();
                     cycle.push(j);
-                    let text: Vec<&str> = cycle.iter().map(|&k| names[k].as_str()).collect();
+                    let text: Vec<&str> = cycle.iter().map(|&k| names[k]).collect();
                     return Err((
                         cycle[0],
                         format!("its start order is a cycle: {}", text.join(" after ")),
@@ -601,42 +621,48 @@ const CANCELLED: u8 = 2;
 /// yet, and its thread, to wake once none is left (or the teardown starts).
 struct Gates {
     plan: Arc<Plan>,
-    unready: Vec<AtomicUsize>,
-    /// Per actor: its readiness has been passed on to its dependents.
-    released: Vec<AtomicBool>,
-    /// Per gated actor, once it waits: its thread.
-    waiters: Vec<OnceLock<Thread>>,
+    actors: Vec<Gate>,
     teardown: AtomicBool,
+}
+
+/// One actor's start gate.
+struct Gate {
+    unready: AtomicUsize,
+    /// Its readiness has been passed on to its dependents (or it has returned: then never).
+    released: AtomicBool,
+    /// Once it waits: its thread.
+    waiter: OnceLock<Thread>,
 }
 
 impl Gates {
     fn new(plan: Arc<Plan>) -> Self {
-        let n = plan.deps.len();
         Gates {
-            unready: plan
+            actors: plan
                 .deps
                 .iter()
-                .map(|d| AtomicUsize::new(d.len()))
+                .map(|d| Gate {
+                    unready: AtomicUsize::new(d.len()),
+                    released: AtomicBool::new(false),
+                    waiter: OnceLock::new(),
+                })
                 .collect(),
-            released: (0..n).map(|_| AtomicBool::new(false)).collect(),
-            waiters: (0..n).map(|_| OnceLock::new()).collect(),
             teardown: AtomicBool::new(false),
             plan,
         }
     }
 
     /// Actor `i` is ready: each dependent has one dependency less to wait for, and the one
-    /// that has none left is woken. Once per actor.
+    /// that has none left is woken. Once per actor, and never once it has returned.
     fn release(&self, i: usize) {
-        if self.released[i].swap(true, Ordering::AcqRel) {
+        if self.actors[i].released.swap(true, Ordering::AcqRel) {
             return;
         }
         for &j in &self.plan.dependents[i] {
-            if self.unready[j].fetch_sub(1, Ordering::AcqRel) == 1 {
+            if self.actors[j].unready.fetch_sub(1, Ordering::AcqRel) == 1 {
                 // Pairs with the fence in `wait`: either this sees the waiting thread, or that
                 // thread sees the count at zero.
                 fence(Ordering::SeqCst);
-                if let Some(thread) = self.waiters[j].get() {
+                if let Some(thread) = self.actors[j].waiter.get() {
                     thread.unpark();
                 }
             }
@@ -648,7 +674,7 @@ impl Gates {
         if self.ready(i) {
             return;
         }
-        let _ = self.waiters[i].set(thread::current());
+        let _ = self.actors[i].waiter.set(thread::current());
         fence(Ordering::SeqCst);
         while !self.ready(i) && !self.teardown.load(Ordering::Acquire) {
             thread::park();
@@ -656,7 +682,7 @@ impl Gates {
     }
 
     fn ready(&self, i: usize) -> bool {
-        self.unready[i].load(Ordering::Acquire) == 0
+        self.actors[i].unready.load(Ordering::Acquire) == 0
     }
 
     /// The teardown starts: threads that have not started waiting will not wait.
@@ -669,7 +695,7 @@ impl Gates {
 
     /// Wakes actor `i`'s thread if it waits: its gate was cancelled.
     fn cancel(&self, i: usize) {
-        if let Some(thread) = self.waiters[i].get() {
+        if let Some(thread) = self.actors[i].waiter.get() {
             thread.unpark();
         }
     }
@@ -691,7 +717,8 @@ pub(crate) struct Lifecycle {
 
 /// What a group declared about readiness and order, gathered before it runs.
 pub(crate) struct Declared {
-    pub(crate) names: Vec<String>,
+    /// The run's actors, for their names.
+    pub(crate) state: Arc<RunState>,
     pub(crate) ready: Vec<Option<Ready>>,
     pub(crate) plan: Option<Plan>,
     pub(crate) readiness: Readiness,
@@ -700,18 +727,16 @@ pub(crate) struct Declared {
 
 impl Lifecycle {
     pub(crate) fn new(declared: Declared) -> Arc<Self> {
-        let n = declared.names.len();
+        let n = declared.ready.len();
         let plan = declared.plan.map(Arc::new);
         let progress = Arc::new(Progress {
             remaining: AtomicUsize::new(n),
             all_ready_at: OnceLock::new(),
-            ready_at: (0..n).map(|_| OnceLock::new()).collect(),
-            counted: (0..n).map(|_| AtomicBool::new(false)).collect(),
-            names: declared.names,
+            actors: (0..n).map(|_| ActorProgress::default()).collect(),
+            state: declared.state,
             readiness: declared.readiness,
             also: declared.also,
             gates: plan.as_ref().map(|p| Gates::new(Arc::clone(p))),
-            latch: (0..n).map(|_| AtomicU8::new(0)).collect(),
         });
         let gates = (0..n)
             .map(|i| {

@@ -126,8 +126,8 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
             .iter()
             .any(|a| a.ready.is_some() || !a.after.is_empty());
     let lifecycle = if uses_lifecycle {
-        let names: Vec<String> = actors.iter().map(|a| a.name.clone()).collect();
         let after: Vec<Vec<String>> = actors.iter_mut().map(|a| take(&mut a.after)).collect();
+        let names: Vec<&str> = actors.iter().map(|a| a.name.as_str()).collect();
         let plan = match lifecycle::plan(&names, &after) {
             Ok(plan) => plan,
             Err((i, reason)) => {
@@ -138,7 +138,7 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
             }
         };
         Some(Lifecycle::new(Declared {
-            names,
+            state: Arc::clone(&state),
             ready: actors.iter_mut().map(|a| a.ready.take()).collect(),
             plan,
             readiness: options.readiness.unwrap_or_default(),
