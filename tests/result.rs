@@ -569,16 +569,7 @@ fn non_critical_actors_never_fail_the_run() {
         |_| panic!("expected: cache interrupt"),
     );
     add_idle(&mut g, "main");
-    let readiness = g.readiness();
-    let stop = g.stop_handle();
-    let (tx, rx) = bounded(1);
-    std::thread::spawn(move || tx.send(g.run_report()).unwrap());
-    assert!(
-        readiness.wait_timeout(GUARD),
-        "the group never became ready"
-    );
-    stop.stop();
-    let report = rx.recv_timeout(GUARD).expect("run hung");
+    let report = run_ready_then_stop(g);
     assert_eq!(report.cause, Cause::Stopped, "{report}");
     assert_eq!(report.non_critical_failures().len(), 2); // its error, its interrupt's panic
     assert!(report.failures().is_empty());

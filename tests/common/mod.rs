@@ -27,6 +27,21 @@ pub(crate) fn report_guarded(g: Group) -> Report {
     rx.recv_timeout(GUARD).expect("run hung")
 }
 
+/// Runs `g` on another thread, waits until it is ready, stops it with its stop handle, and
+/// returns the report; fails the test instead of hanging.
+pub(crate) fn run_ready_then_stop(mut g: Group) -> Report {
+    let readiness = g.readiness();
+    let stop = g.stop_handle();
+    let (tx, rx) = bounded(1);
+    std::thread::spawn(move || tx.send(g.run_report()).unwrap());
+    assert!(
+        readiness.wait_timeout(GUARD),
+        "the group never became ready"
+    );
+    stop.stop();
+    rx.recv_timeout(GUARD).expect("run hung")
+}
+
 /// A shared, ordered log of events.
 #[derive(Clone, Default)]
 pub(crate) struct Events(Arc<Mutex<Vec<String>>>);

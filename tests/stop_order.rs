@@ -1,0 +1,223 @@
+//! Tests for the ordered teardown: a dependency's interrupt is called by the thread of the
+//! dependent whose return released it, `run` waits for it, and the teardown deadline bounds it
+//! (what is left is called anyway, and the report says what was called).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crossbeam_channel::{bounded, Receiver};
+use rungroup::{CancelToken, Error, Group};
+
+mod common;
+use common::*;
+
+/// Adds an actor that waits until it is interrupted, started after `after`.
+fn add_waiting_after(g: &mut Group, name: &str, after: &[&str]) {
+    let mut actor = g.actor(name);
+    for dep in after {
+        actor = actor.after(*dep);
+    }
+    actor.add_with_token(|token| {
+        token.wait();
+        Ok(())
+    });
+}
+
+/// Adds an actor that waits until it is interrupted; its interrupt lets it return, then runs
+/// `then` (which may block, record, or panic).
+fn add_stopped_then(g: &mut Group, name: &str, then: impl FnOnce() + Send + 'static) {
+    let token = CancelToken::new();
+    let t = token.clone();
+    g.actor(name).add(
+        move || {
+            t.wait();
+            Ok(())
+        },
+        move |_| {
+            token.cancel();
+            then();
+        },
+    );
+}
+
+/// A channel that blocks whoever receives on it until the sender (kept by the test) is dropped.
+fn blocker() -> (crossbeam_channel::Sender<()>, Receiver<()>) {
+    bounded(0)
+}
+
+/// With an order, a dependency's interrupt is called by the thread of the dependent whose
+/// return released it (one wake-up per edge), not by the thread that called `run`.
+#[test]
+fn a_dependency_is_interrupted_by_the_thread_of_a_dependent() {
+    let interrupted_on = Arc::new(Mutex::new(None::<String>));
+    let mut g = Group::new();
+    add_waiting_after(&mut g, "web", &["storage"]);
+    add_waiting_after(&mut g, "api", &["storage"]);
+    let on = interrupted_on.clone();
+    add_stopped_then(&mut g, "storage", move || {
+        *on.lock().unwrap() = std::thread::current().name().map(str::to_owned);
+    });
+    let report = run_ready_then_stop(g);
+    let on = interrupted_on.lock().unwrap().clone();
+    assert!(
+        matches!(on.as_deref(), Some("web" | "api")),
+        "storage was interrupted on {on:?}"
+    );
+    // After both dependents returned (the handoff releases it only then).
+    let storage = &report.actors[2];
+    for dependent in &report.actors[..2] {
+        assert!(storage.exit_order > dependent.exit_order);
+        assert!(storage.interrupted_after >= dependent.exited_after);
+    }
+}
+
+/// `run` returns only once an interrupt that an actor thread called has returned, even when
+/// every actor has already reported and `run`'s thread is awake to see it.
+#[test]
+fn run_waits_for_an_interrupt_called_by_an_actor_thread() {
+    let events = Events::default();
+    let (returned_tx, returned) = bounded::<()>(2);
+    let returned_too = returned.clone();
+    let mut g = Group::new();
+    add_waiting_after(&mut g, "web", &["storage"]);
+    // Called on `run`'s thread at the start of the teardown: keeps it busy until every actor
+    // has reported, so that it looks for the results while web's thread is still inside
+    // storage's interrupt.
+    add_stopped_then(&mut g, "other", move || {
+        returned_too.recv().unwrap();
+        std::thread::sleep(Duration::from_millis(20)); // storage and other report
+    });
+    let storage = CancelToken::new();
+    let s = storage.clone();
+    let e = events.clone();
+    g.actor("storage").add(
+        move || {
+            s.wait();
+            returned_tx.send(()).unwrap();
+            returned_tx.send(()).unwrap();
+            Ok(())
+        },
+        move |_| {
+            storage.cancel();
+            returned.recv().unwrap(); // storage's execute has returned and reports now
+            std::thread::sleep(Duration::from_millis(60)); // a wrong `run` returns meanwhile
+            e.push("storage interrupt returned");
+        },
+    );
+    run_ready_then_stop(g);
+    events.push("run returned");
+    assert_eq!(
+        events.take(),
+        ["storage interrupt returned", "run returned"]
+    );
+}
+
+/// An interrupt that blocks on an actor thread is bounded by the teardown deadline and named
+/// in the error.
+#[test]
+fn an_interrupt_blocked_on_an_actor_thread_is_bounded_by_the_deadline() {
+    let (_release, blocked) = blocker();
+    let mut g = Group::new();
+    g.teardown_deadline(Duration::from_millis(50));
+    add_waiting_after(&mut g, "web", &["storage"]);
+    g.actor("storage").add(
+        || Ok(()),
+        move |_| {
+            let _ = blocked.recv(); // blocks web's thread until the test ends
+        },
+    );
+    // Storage returns at once and starts the teardown; web is interrupted first, and its
+    // thread then calls storage's interrupt, which blocks.
+    let (tx, rx) = bounded(1);
+    std::thread::spawn(move || tx.send(g.run_report()).unwrap());
+    let report = rx.recv_timeout(GUARD).expect("run hung");
+    assert_eq!(report.blocked_interrupt, Some(1));
+    match report.into_result() {
+        Err(Error::Deadline {
+            blocked_interrupt,
+            still_running,
+            ..
+        }) => {
+            assert_eq!(blocked_interrupt.as_deref(), Some("storage"));
+            assert!(still_running.is_empty(), "{still_running:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A panic in an interrupt that an actor thread called is caught and reported as usual.
+#[test]
+fn a_panic_in_an_interrupt_called_by_an_actor_thread_is_reported() {
+    let mut g = Group::new();
+    add_waiting_after(&mut g, "web", &["storage"]);
+    add_stopped_then(&mut g, "storage", || panic!("storage's interrupt panicked"));
+    let report = run_ready_then_stop(g);
+    assert!(report.actors[1].interrupt_panic.is_some());
+    match report.into_result() {
+        Err(Error::InterruptPanic { actor, message, .. }) => {
+            assert_eq!(actor, "storage");
+            assert!(message.contains("storage's interrupt panicked"));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// At the deadline, an interrupt still waiting for its dependents is called anyway, even if the
+/// interrupt thread is blocked in another actor's interrupt.
+#[test]
+fn a_given_up_interrupt_is_called_even_when_the_interrupt_thread_is_blocked() {
+    let (_release_x, x_blocks) = blocker();
+    let (_release_web, web_ignores) = blocker();
+    let storage_interrupted = CancelToken::new();
+    let mut g = Group::new();
+    g.teardown_deadline(Duration::from_millis(50));
+    let si = storage_interrupted.clone();
+    add_stopped_then(&mut g, "storage", move || si.cancel());
+    g.actor("web").after("storage").add(
+        move || {
+            let _ = web_ignores.recv(); // ignores its interrupt
+            Ok(())
+        },
+        |_| (),
+    );
+    // Unrelated: its interrupt, called at the start of the teardown, blocks the interrupt
+    // thread until the test ends.
+    add_stopped_then(&mut g, "x", move || {
+        let _ = x_blocks.recv();
+    });
+    let report = run_ready_then_stop(g);
+    assert_eq!(report.order_given_up, [0]);
+    assert_eq!(report.blocked_interrupt, Some(2));
+    assert!(
+        storage_interrupted.wait_timeout(GUARD),
+        "storage's interrupt, given up at the deadline, was never called"
+    );
+}
+
+/// At the deadline, an interrupt released by an actor thread but queued there behind one that
+/// blocks is called anyway, and the report does not claim it was called before.
+#[test]
+fn a_released_interrupt_queued_behind_a_blocked_one_is_called_at_the_deadline() {
+    let (_release, storage_blocks) = blocker();
+    let cache_interrupted = CancelToken::new();
+    let mut g = Group::new();
+    g.teardown_deadline(Duration::from_millis(50));
+    add_stopped_then(&mut g, "storage", move || {
+        let _ = storage_blocks.recv(); // blocks web's thread until the test ends
+    });
+    let ci = cache_interrupted.clone();
+    add_stopped_then(&mut g, "cache", move || ci.cancel());
+    add_waiting_after(&mut g, "web", &["storage", "cache"]);
+    let report = run_ready_then_stop(g);
+    assert_eq!(report.blocked_interrupt, Some(0));
+    assert!(
+        report.order_given_up.is_empty(),
+        "{:?}",
+        report.order_given_up
+    );
+    assert_eq!(report.actors[1].interrupted_after, None);
+    assert!(
+        cache_interrupted.wait_timeout(GUARD),
+        "cache's interrupt, queued behind storage's, was never called"
+    );
+}
