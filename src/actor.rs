@@ -10,10 +10,9 @@ use std::time::Instant;
 use crossbeam_channel::Sender;
 
 use crate::error::{discard, panic_message};
-use crate::lifecycle::Lifecycle;
+use crate::lifecycle::{Entry, Lifecycle};
 use crate::run::{Execute, Failure};
 use crate::status::RunState;
-#[cfg(feature = "log")]
 use crate::Error;
 
 /// What an actor thread sends when its execute has returned: its index, its result, and when.
@@ -41,7 +40,7 @@ struct Exit<'a> {
 impl Drop for Exit<'_> {
     fn drop(&mut self) {
         if let Some(lifecycle) = self.lifecycle {
-            lifecycle.progress.retire(self.i);
+            lifecycle.retire(self.i, self.live.is_critical(self.i));
         }
         let mut result = self.result.take().unwrap_or_else(|| {
             Err(Failure::Panic(
@@ -92,12 +91,27 @@ pub(crate) fn actor_thread(
         at: Instant::now(),
     };
     if let Some(lifecycle) = lifecycle {
-        if !lifecycle.enter(i) {
+        let never = match lifecycle.enter(i) {
+            Entry::Start => None,
+            Entry::Cancelled => Some(Failure::NeverStarted),
+            Entry::Orphaned(by) => Some(Failure::Named(Error::Order {
+                actor: live.name(i).to_owned(),
+                reason: format!(
+                    "it starts after `{}`, which returned before it was ready",
+                    if by < usize::MAX {
+                        live.name(by)
+                    } else {
+                        "a dependency"
+                    }
+                ),
+            })),
+        };
+        if let Some(never) = never {
             // Never started; its captured state is dropped here, and a panic there is not
             // silent: it is this actor's outcome.
             exit.result = Some(
                 match catch_unwind(AssertUnwindSafe(move || drop(execute))) {
-                    Ok(()) => Err(Failure::NeverStarted),
+                    Ok(()) => Err(never),
                     Err(payload) => {
                         let message = panic_message(&*payload);
                         discard(payload);

@@ -174,8 +174,10 @@ pub enum Error {
     },
 
     /// An actor's declared start order cannot be followed: it names an actor that is not in
-    /// the group, or several, or the order is a cycle. Returned by
-    /// [`Group::run`](crate::Group::run) before any thread starts. A failure.
+    /// the group, or several, or the order is a cycle (returned by
+    /// [`Group::run`](crate::Group::run) before any thread starts); or, while the group runs,
+    /// an actor can never start because a non-critical actor it starts after returned before
+    /// it was ready (that actor's outcome). A failure.
     Order {
         /// The actor whose declaration is at fault.
         actor: String,

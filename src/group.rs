@@ -570,7 +570,8 @@ impl<'g> ActorBuilder<'g> {
     }
 
     /// Declares that this actor is ready once `ready` is set (and its execute has started),
-    /// instead of as soon as its execute starts. See [`Ready`].
+    /// instead of as soon as its execute starts. See [`Ready`]. Not for a nested group
+    /// ([`add_group`](ActorBuilder::add_group) panics): it is ready when its actors are.
     ///
     /// # Examples
     ///
@@ -677,7 +678,9 @@ impl<'g> ActorBuilder<'g> {
     /// like a clean stop, holds for the critical actors. Once it has returned, the group's
     /// [readiness](Group::readiness) (and its [start deadline](Group::start_deadline)) no longer
     /// waits for it; an actor declared [`after`](ActorBuilder::after) it that has not started
-    /// yet never starts. Everything else is as for any actor: it is interrupted at the teardown
+    /// yet never starts: if it returned before it was ready, those actors fail at once with
+    /// [`Error::Order`] (reported apart if they are non-critical too; a critical one stops the
+    /// group, which cannot run without it). Everything else is as for any actor: it is interrupted at the teardown
     /// like the others (its interrupt may thus be called after it returned, as any interrupt
     /// may), `run` waits for it, and a [teardown deadline](Group::teardown_deadline) names it
     /// if it is still running. If every actor is non-critical and all have returned, there is
@@ -887,6 +890,17 @@ impl<'g> ActorBuilder<'g> {
     ///   the outer group's stop request, not the inner stop handle the interrupt used;
     /// - stopped by its own stop handle: [`Error::Stopped`] with its path, a stop request.
     ///
+    /// # Panics
+    ///
+    /// If [`ready_when`](ActorBuilder::ready_when) was called on this builder: a nested group
+    /// is ready when its actors are, and declares no flag of its own (declare the flag on the
+    /// inner actor that sets it instead).
+    ///
+    /// ```should_panic
+    /// let mut g = rungroup::Group::new();
+    /// g.actor("inner").ready_when(&rungroup::Ready::new()).add_group(rungroup::Group::new());
+    /// ```
+    ///
     /// # Examples
     ///
     /// ```
@@ -899,6 +913,11 @@ impl<'g> ActorBuilder<'g> {
     /// ```
     pub fn add_group(mut self, mut group: Group) -> &'g mut Group {
         let stop = group.stop_handle();
+        assert!(
+            self.ready.is_none(),
+            "rungroup: `ready_when` on a nested group (`add_group`): the group is ready when its \
+             actors are; declare the flag on the inner actor that sets it"
+        );
         // The nested group is ready when all its actors are.
         let ready = Ready::new();
         group.also_ready.push(ready.clone());

@@ -40,6 +40,8 @@ pub(crate) struct Interrupts<'a> {
     handoff: Option<&'a Handoff>,
     /// Where the interrupt thread takes its work, if there is one.
     pub(crate) jobs: Option<Sender<Job>>,
+    /// The actors whose interrupts were handed to the interrupt thread, in order.
+    handed: Vec<usize>,
 }
 
 impl<'a> Interrupts<'a> {
@@ -55,6 +57,7 @@ impl<'a> Interrupts<'a> {
             gone,
             handoff,
             jobs: None,
+            handed: Vec::new(),
         }
     }
 
@@ -87,6 +90,11 @@ impl<'a> Interrupts<'a> {
         }
     }
 
+    /// The actors whose interrupts were handed to the interrupt thread, in order.
+    pub(crate) fn handed(&self) -> &[usize] {
+        &self.handed
+    }
+
     /// Every interrupt has been called: the interrupt thread may end.
     pub(crate) fn finish(&mut self) {
         self.jobs = None;
@@ -103,11 +111,10 @@ impl<'a> Interrupts<'a> {
 
     fn dispatch(&mut self, i: usize, f: Interrupt, here: &mut dyn FnMut(usize, Interrupt)) {
         match &self.jobs {
-            Some(jobs) => {
-                if let Err(crossbeam_channel::SendError((i, f))) = jobs.send((i, f)) {
-                    here(i, f); // the thread is gone: call it here
-                }
-            }
+            Some(jobs) => match jobs.send((i, f)) {
+                Ok(()) => self.handed.push(i),
+                Err(crossbeam_channel::SendError((i, f))) => here(i, f), // the thread is gone
+            },
             None => here(i, f),
         }
     }

@@ -130,18 +130,22 @@
 //!    of the dependent whose return released it, right after that dependent reported its
 //!    result, so that each edge costs one thread wake-up; interrupts released by different
 //!    actors may thus run at the same time. `run` waits for them as for the others.
-//! 3. If the teardown starts before a dependent's dependencies are ready, the dependent never
-//!    starts: [`Outcome::NotStarted`], and its interrupt is not called.
+//! 3. If the teardown starts before a dependent has started (its dependencies not all ready
+//!    yet, or its thread not yet past its gate), the dependent never starts:
+//!    [`Outcome::NotStarted`], and its interrupt is not called. If a non-critical dependency
+//!    returns before it was ready, the dependents waiting for it can never start: each fails
+//!    with [`Error::Order`] (a critical one thus stops the group).
 //! 4. Actors with no order between them start and stop at once. Chains, diamonds and several
 //!    dependencies per actor are allowed.
 //! 5. A name not in the group, a name several actors share, and a cycle are an
 //!    [`Error::Order`] from `run` before any thread starts.
 //! 6. The [teardown deadline](Group::teardown_deadline) bounds the order too: at expiry the
 //!    interrupts still waiting for their dependents are called anyway, and
-//!    [`Error::Deadline`] names them (`order_given_up`) beside the actors still running. So
-//!    are those released but queued on an actor thread behind one that blocks. They are
-//!    called on a thread of their own, which `run` does not wait for, so the report does not
-//!    count them as called ([`ActorReport::interrupted_after`] is `None`).
+//!    [`Error::Deadline`] names them (`order_given_up`) beside the actors still running.
+//!    Interrupts already released but queued on an actor thread behind one that blocks are
+//!    called anyway too, without being named in `order_given_up` (their dependents had
+//!    stopped). Both are called on a thread of their own, which `run` does not wait for, so
+//!    the report does not count them as called ([`ActorReport::interrupted_after`] is `None`).
 //!
 //! ```
 //! use rungroup::{Group, Ready};

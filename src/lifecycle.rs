@@ -351,16 +351,18 @@ impl Readiness {
         self.0.settled.done()
     }
 
-    fn set_ready(&self) {
-        if self
+    /// Marks the group ready, unless its teardown has started; returns whether it did.
+    fn set_ready(&self) -> bool {
+        let became = self
             .0
             .state
             .compare_exchange(PENDING, READY, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-        {
+            .is_ok();
+        if became {
             self.0.became_ready.store(true, Ordering::Release);
             self.0.settled.cancel();
         }
+        became
     }
 
     /// Returns `true` once the teardown has started.
@@ -430,11 +432,12 @@ impl Progress {
     }
 
     /// Actor `i` has returned (or never started): from now on its readiness starts nobody,
-    /// even if its flag is set later (a shared flag, or one set by another thread).
-    pub(crate) fn retire(&self, i: usize) {
-        if let Some(gates) = &self.gates {
-            gates.actors[i].released.store(true, Ordering::Release);
-        }
+    /// even if its flag is set later (a shared flag, or one set by another thread). Returns
+    /// whether it had passed its readiness on before.
+    fn retire(&self, i: usize) -> bool {
+        self.gates
+            .as_ref()
+            .map_or(true, |g| g.actors[i].released.swap(true, Ordering::AcqRel))
     }
 
     /// Actor `i` is ready (since `at`): counted for the group's readiness, logged, and then
@@ -464,13 +467,17 @@ impl Progress {
         }
     }
 
+    /// One more actor counted; the last one makes the group ready, unless its teardown has
+    /// started: a group that is stopping is not ready, and does not tell its parent it is.
     fn one_settled(&self) {
         if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
-            let _ = self.all_ready_at.set(Instant::now());
-            event!(info, "group ready");
-            self.readiness.set_ready();
-            for ready in &self.also {
-                ready.set();
+            let at = Instant::now();
+            if self.readiness.set_ready() {
+                let _ = self.all_ready_at.set(at);
+                event!(info, "group ready");
+                for ready in &self.also {
+                    ready.set();
+                }
             }
         }
     }
@@ -496,10 +503,11 @@ impl Progress {
         self.remaining.load(Ordering::Acquire) == 0
     }
 
-    /// The names of the actors not ready yet.
+    /// The names of the actors the group's readiness still waits for: not ready, and not a
+    /// non-critical actor gone.
     pub(crate) fn not_ready(&self) -> Vec<String> {
         (0..self.actors.len())
-            .filter(|&i| self.actors[i].ready_at.get().is_none())
+            .filter(|&i| !self.actors[i].counted.load(Ordering::Acquire))
             .map(|i| self.state.name(i).to_owned())
             .collect()
     }
@@ -616,6 +624,18 @@ pub(crate) fn plan(names: &[&str], after: &[Vec<String>]) -> Result<Option<Plan>
 const WAITING: u8 = 0;
 const STARTED: u8 = 1;
 const CANCELLED: u8 = 2;
+/// Can never start: a non-critical dependency returned before it was ready.
+const ORPHANED: u8 = 3;
+
+/// What an actor's gate decided.
+pub(crate) enum Entry {
+    /// Its execute may run.
+    Start,
+    /// The teardown started first: it never starts.
+    Cancelled,
+    /// It can never start: this dependency (non-critical) returned before it was ready.
+    Orphaned(usize),
+}
 
 /// The start gates of a declared order: per actor, how many of its dependencies are not ready
 /// yet, and its thread, to wake once none is left (or the teardown starts).
@@ -632,6 +652,9 @@ struct Gate {
     released: AtomicBool,
     /// Once it waits: its thread.
     waiter: OnceLock<Thread>,
+    /// The dependency whose return, before it was ready, means this actor can never start
+    /// (`usize::MAX` for none).
+    orphaned_by: AtomicUsize,
 }
 
 impl Gates {
@@ -644,6 +667,7 @@ impl Gates {
                     unready: AtomicUsize::new(d.len()),
                     released: AtomicBool::new(false),
                     waiter: OnceLock::new(),
+                    orphaned_by: AtomicUsize::new(usize::MAX),
                 })
                 .collect(),
             teardown: AtomicBool::new(false),
@@ -669,14 +693,18 @@ impl Gates {
         }
     }
 
-    /// Blocks actor `i`'s thread until its dependencies are all ready or the teardown starts.
-    fn wait(&self, i: usize) {
+    /// Blocks actor `i`'s thread until its dependencies are all ready, the teardown starts, or
+    /// its gate (`state`) is no longer waiting.
+    fn wait(&self, i: usize, state: &AtomicU8) {
         if self.ready(i) {
             return;
         }
         let _ = self.actors[i].waiter.set(thread::current());
         fence(Ordering::SeqCst);
-        while !self.ready(i) && !self.teardown.load(Ordering::Acquire) {
+        while !self.ready(i)
+            && !self.teardown.load(Ordering::Acquire)
+            && state.load(Ordering::Acquire) == WAITING
+        {
             thread::park();
         }
     }
@@ -760,11 +788,11 @@ impl Lifecycle {
     }
 
     /// Called on actor `i`'s thread before its execute: waits for its dependencies to be
-    /// ready. Returns `false` if the teardown started first: then the actor never starts.
-    pub(crate) fn enter(&self, i: usize) -> bool {
+    /// ready, and says whether it may start.
+    pub(crate) fn enter(&self, i: usize) -> Entry {
         let gates = self.progress.gates.as_ref();
         if let Some(gates) = gates {
-            gates.wait(i);
+            gates.wait(i, &self.gates[i]);
         }
         // Start if every dependency is ready; give up if the teardown came first. Exactly one
         // of this and `stop` moves a waiting gate, so the run loop knows whether to interrupt.
@@ -773,24 +801,62 @@ impl Lifecycle {
         } else {
             CANCELLED
         };
-        let started = match self.gates[i].compare_exchange(
+        let state = match self.gates[i].compare_exchange(
             WAITING,
             target,
             Ordering::AcqRel,
             Ordering::Acquire,
         ) {
-            Ok(_) => target == STARTED,
-            Err(state) => state == STARTED, // not gated, or cancelled by `stop`
+            Ok(_) => target,
+            Err(state) => state, // not gated, or cancelled by `stop`, or orphaned
         };
-        if !started {
-            return false;
+        match state {
+            STARTED => {}
+            ORPHANED => {
+                let by = gates.map_or(usize::MAX, |g| {
+                    g.actors[i].orphaned_by.load(Ordering::Acquire)
+                });
+                return Entry::Orphaned(by);
+            }
+            _ => return Entry::Cancelled,
         }
         if self.declared[i] {
             self.progress.declared_started(i);
         } else {
             self.progress.one_ready(i, Instant::now());
         }
-        true
+        Entry::Start
+    }
+
+    /// Actor `i` has returned (or never started), and reports now: its readiness starts nobody
+    /// from now on. If it is non-critical and never became ready, the actors that start after
+    /// it and are still waiting can never start: their gates say so (and they say so in turn
+    /// as they report, for theirs).
+    pub(crate) fn retire(&self, i: usize, critical: bool) {
+        let passed_on = self.progress.retire(i);
+        let (Some(gates), Some(plan), false, false) =
+            (&self.progress.gates, &self.plan, passed_on, critical)
+        else {
+            return;
+        };
+        for &j in &plan.dependents[i] {
+            let gate = &gates.actors[j];
+            let _ = gate.orphaned_by.compare_exchange(
+                usize::MAX,
+                i,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            );
+            if self.gates[j]
+                .compare_exchange(WAITING, ORPHANED, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                // Pairs with the fence in `wait`: either this sees the waiting thread, or that
+                // thread sees its gate orphaned.
+                fence(Ordering::SeqCst);
+                gates.cancel(j);
+            }
+        }
     }
 
     /// Starts the teardown for the lifecycle: the group is no longer ready, and actors still

@@ -337,6 +337,8 @@ impl Report {
                         .actors
                         .iter()
                         .filter(|a| a.ready_after.map_or(true, |at| at > deadline))
+                        // A non-critical actor gone by then was no longer waited for.
+                        .filter(|a| a.critical || a.exited_after.map_or(true, |at| at > deadline))
                         .map(|a| a.name.clone())
                         .collect(),
                 })

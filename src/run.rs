@@ -172,6 +172,7 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
         spawned: 0,
         recorded: 0,
         blocked_interrupt: None,
+        finished: 0,
         state: Arc::clone(&state),
     };
     let spawned = run.spawn_all(actors, options.stack_size, &state, lifecycle.as_ref());
@@ -373,6 +374,8 @@ struct Run {
     recorded: usize,
     /// The actor whose interrupt was still running at the deadline.
     blocked_interrupt: Option<usize>,
+    /// How many interrupts the interrupt thread has returned from, in the order handed to it.
+    finished: usize,
     /// The live state: whose interrupt is being called.
     state: Arc<RunState>,
 }
@@ -567,6 +570,28 @@ impl Run {
         }
     }
 
+    /// Records what the interrupt thread has done so far; forgets it once it has ended.
+    fn drain(&mut self, wait: &mut Wait<'_>) {
+        let Some(interrupter) = &wait.interrupter else {
+            return;
+        };
+        loop {
+            match interrupter.try_recv() {
+                Ok(called) => {
+                    if let Called::Finished(..) = called {
+                        self.finished += 1;
+                    }
+                    self.called(called)
+                }
+                Err(crossbeam_channel::TryRecvError::Empty) => break,
+                Err(crossbeam_channel::TryRecvError::Disconnected) => {
+                    wait.interrupter = None;
+                    break;
+                }
+            }
+        }
+    }
+
     /// Folds in the interrupts that actor threads called (with a declared order).
     fn calls(&mut self, calls: crate::handoff::Calls) {
         for (i, call) in calls.called.into_iter().enumerate() {
@@ -599,18 +624,7 @@ impl Run {
             .and_then(|p| wait.teardown_start.checked_add(p));
         loop {
             missing -= self.collect(wait.results);
-            if let Some(interrupter) = &wait.interrupter {
-                loop {
-                    match interrupter.try_recv() {
-                        Ok(called) => self.called(called),
-                        Err(crossbeam_channel::TryRecvError::Empty) => break,
-                        Err(crossbeam_channel::TryRecvError::Disconnected) => {
-                            wait.interrupter = None;
-                            break;
-                        }
-                    }
-                }
-            }
+            self.drain(&mut wait);
             // Every thread sends its result before it counts itself out, so at a count of
             // zero the missing results are already in the channel.
             let threads_done = wait.running.count.load(Ordering::Acquire) == 0;
@@ -659,6 +673,12 @@ impl Run {
                     );
                 }
                 self.collect(wait.results); // a last look; the rest stay running
+                self.drain(&mut wait);
+                if wait.interrupter.is_some() && self.blocked_interrupt.is_none() {
+                    // Handed to the interrupt thread and not returned, maybe not even called
+                    // yet: the teardown did not finish in time either.
+                    self.blocked_interrupt = interrupts.handed().get(self.finished).copied();
+                }
                 return given_up;
             }
             if next_progress.is_some_and(|p| now >= p) {

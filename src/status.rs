@@ -142,6 +142,11 @@ impl RunState {
         &self.actors[i].info.name
     }
 
+    /// Whether actor `i`'s return starts the teardown.
+    pub(crate) fn is_critical(&self, i: usize) -> bool {
+        self.actors[i].info.critical
+    }
+
     /// The readiness flag actor `i` declared, if it did.
     pub(crate) fn ready_flag(&self, i: usize) -> Option<&Ready> {
         self.actors[i].info.ready.as_ref()

@@ -437,7 +437,63 @@ fn a_flag_set_after_a_non_critical_dependency_returned_starts_nobody() {
     assert!(!user_started.wait_timeout(Duration::from_millis(200)));
     stop.stop();
     let report = rx.recv_timeout(GUARD).expect("run hung");
-    assert!(matches!(report.actors[1].outcome, Outcome::NotStarted));
+    // It can never start, and it is critical: the group stops, with this failure.
+    assert!(matches!(
+        report.actors[1].outcome,
+        Outcome::Err(Error::Order { .. })
+    ));
+}
+
+/// An actor whose non-critical dependency returned before it was ready can never start: a
+/// critical one fails the group, naming both, instead of waiting for ever.
+#[test]
+fn a_critical_actor_after_a_non_critical_one_gone_unready_fails_the_group() {
+    let never = Ready::new();
+    let mut g = Group::new();
+    g.actor("cache")
+        .non_critical()
+        .ready_when(&never)
+        .add(|| Err("cache unavailable".into()), |_| ());
+    g.actor("web").after("cache").add_with_token(|token| {
+        token.wait();
+        Ok(())
+    });
+    add_idle(&mut g, "main");
+    let report = report_guarded(g);
+    assert!(matches!(report.actors[1].outcome, Outcome::Err(_)));
+    match report.into_result() {
+        Err(Error::Order { actor, reason }) => {
+            assert_eq!(actor, "web");
+            assert!(
+                reason.contains("`cache`, which returned before it was ready"),
+                "{reason}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// The same with every actor non-critical: nothing is left to run, and `run` returns.
+#[test]
+fn non_critical_actors_after_one_gone_unready_never_start_and_run_returns() {
+    let never = Ready::new();
+    let mut g = Group::new();
+    g.actor("d")
+        .non_critical()
+        .ready_when(&never)
+        .add(|| Ok(()), |_| ());
+    g.actor("j")
+        .non_critical()
+        .after("d")
+        .add(|| Ok(()), |_| ());
+    g.actor("k")
+        .non_critical()
+        .after("j")
+        .add(|| Ok(()), |_| ());
+    let report = report_guarded(g);
+    assert_eq!(report.cause, Cause::AllExited);
+    assert_eq!(report.non_critical_failures().len(), 2, "{report}");
+    assert!(report.into_result().is_ok());
 }
 
 /// A flag set before the run (reused) makes its actor ready only once that actor has started:
@@ -487,6 +543,82 @@ fn a_flag_set_before_the_run_counts_only_once_its_actor_started() {
     assert!(matches!(report.actors[1].outcome, Outcome::NotStarted));
     assert!(matches!(report.actors[2].outcome, Outcome::NotStarted));
     assert_eq!(report.actors[1].ready_after, None);
+}
+
+/// A nested group whose actors are all ready only once its teardown has started is not ready,
+/// and starts none of the outer actors that start after it.
+#[test]
+fn a_nested_group_ready_only_while_stopping_starts_nobody() {
+    let events = Events::default();
+    let late = Ready::new();
+    let mut inner = Group::new();
+    let flag = late.clone();
+    inner
+        .actor("slow")
+        .ready_when(&late)
+        .add_with_token(move |token| {
+            token.wait();
+            flag.set(); // ready only as it stops
+            Ok(())
+        });
+    inner.actor("quitter").add(|| Ok(()), |_| ());
+    let inner_readiness = inner.readiness();
+    let mut g = Group::new();
+    g.actor("inner").add_group(inner);
+    let e = events.clone();
+    g.actor("web").after("inner").add_with_token(move |token| {
+        e.push("web start");
+        token.wait();
+        Ok(())
+    });
+    let report = report_guarded(g);
+    assert!(!inner_readiness.wait_timeout(GUARD));
+    assert!(events.take().is_empty(), "web started");
+    assert!(matches!(report.actors[1].outcome, Outcome::NotStarted));
+    assert_eq!(report.ready_after, None);
+}
+
+/// A group whose last actor becomes ready during the teardown was never ready: the report
+/// says so.
+#[test]
+fn readiness_reached_during_the_teardown_is_not_reported() {
+    let late = Ready::new();
+    let mut g = Group::new();
+    let flag = late.clone();
+    g.actor("slow")
+        .ready_when(&late)
+        .add_with_token(move |token| {
+            token.wait();
+            flag.set();
+            Ok(())
+        });
+    g.actor("quitter").add(|| Ok(()), |_| ());
+    let readiness = g.readiness();
+    let report = report_guarded(g);
+    assert!(!readiness.wait_timeout(GUARD));
+    assert_eq!(report.ready_after, None);
+    assert!(report.actors[0].ready_after.is_some()); // the actor itself was, as it stopped
+}
+
+/// The start deadline names only the actors the group's readiness still waits for: not a
+/// non-critical actor that has returned.
+#[test]
+fn start_deadline_does_not_name_a_non_critical_actor_gone() {
+    let never = Ready::new();
+    let mut g = Group::new();
+    g.start_deadline(Duration::from_millis(50));
+    g.actor("nc")
+        .non_critical()
+        .ready_when(&never)
+        .add(|| Ok(()), |_| ());
+    g.actor("db").ready_when(&never).add_with_token(|token| {
+        token.wait();
+        Ok(())
+    });
+    match run_guarded(g) {
+        Err(Error::NotReady { not_ready, .. }) => assert_eq!(not_ready, ["db"]),
+        other => panic!("{other:?}"),
+    }
 }
 
 /// A nested group is ready when its actors are.

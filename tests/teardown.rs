@@ -68,6 +68,35 @@ fn deadline_names_the_stuck_actors() {
     drop(release_tx); // let the detached threads finish
 }
 
+/// A deadline shorter than the interrupt thread takes to call the interrupts never hides an
+/// interrupt not called: either it was called before `run` returned (and the report says
+/// when), or `run` fails with the deadline, naming it.
+#[test]
+fn a_short_deadline_never_hides_an_interrupt_not_called() {
+    for _ in 0..200 {
+        let called = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let c = called.clone();
+        let mut g = Group::new();
+        g.teardown_deadline(Duration::ZERO);
+        g.actor("quick").add(
+            || Ok(()),
+            move |_| c.store(true, std::sync::atomic::Ordering::SeqCst),
+        );
+        let report = report_guarded(g);
+        let interrupted_after = report.actors[0].interrupted_after;
+        match report.into_result() {
+            Ok(()) => {
+                assert!(interrupted_after.is_some());
+                assert!(called.load(std::sync::atomic::Ordering::SeqCst));
+            }
+            Err(Error::Deadline {
+                blocked_interrupt, ..
+            }) => assert_eq!(blocked_interrupt.as_deref(), Some("quick")),
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
 #[test]
 fn deadline_unused_changes_nothing() {
     let mut g = Group::new();
