@@ -39,9 +39,8 @@ struct Exit<'a> {
 
 impl Drop for Exit<'_> {
     fn drop(&mut self) {
-        if let Some(lifecycle) = self.lifecycle {
-            lifecycle.retire(self.i, self.live.is_critical(self.i));
-        }
+        // Its readiness starts nobody from now on (decided before anyone can see it return).
+        let was_ready = self.lifecycle.map(|l| l.retire(self.i));
         let mut result = self.result.take().unwrap_or_else(|| {
             Err(Failure::Panic(
                 "rungroup: the actor thread unwound before reporting".to_owned(),
@@ -64,8 +63,14 @@ impl Drop for Exit<'_> {
         let _ = self.results.send((self.i, result, self.at));
         // Reported first, so that the exit order is the order of the reports; counted out
         // after, so that `run` waits for the interrupts called here.
-        if let Some(handoff) = self.lifecycle.and_then(|l| l.handoff.as_ref()) {
-            handoff.exited(self.i, self.live);
+        if let Some(lifecycle) = self.lifecycle {
+            if let Some(handoff) = &lifecycle.handoff {
+                handoff.exited(self.i, self.live);
+            }
+            if was_ready == Some(false) {
+                // After its own report, so that those it orphans report after it.
+                lifecycle.orphan_dependents(self.i, self.live.is_critical(self.i));
+            }
         }
         let running = &self.live.running;
         if running.count.fetch_sub(1, Ordering::Release) == 1 {
@@ -107,8 +112,9 @@ pub(crate) fn actor_thread(
             })),
         };
         if let Some(never) = never {
-            // Never started; its captured state is dropped here, and a panic there is not
-            // silent: it is this actor's outcome.
+            exit.at = Instant::now(); // when it was told it would never start
+                                      // Never started; its captured state is dropped here, and a panic there is not
+                                      // silent: it is this actor's outcome.
             exit.result = Some(
                 match catch_unwind(AssertUnwindSafe(move || drop(execute))) {
                     Ok(()) => Err(never),
@@ -123,6 +129,10 @@ pub(crate) fn actor_thread(
         }
     }
     live.started(i);
+    if let Some(lifecycle) = lifecycle {
+        // After the live status says it runs: whoever sees it ready sees it running.
+        lifecycle.started(i);
+    }
     let result = catch_unwind(AssertUnwindSafe(execute)).unwrap_or_else(|payload| {
         let message = panic_message(&*payload);
         discard(payload); // a payload whose drop panics must not stop this thread reporting

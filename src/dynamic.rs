@@ -669,7 +669,8 @@ impl<'g> ActorBuilder<'g> {
     ///
     /// The pool is an ordinary actor: it starts (after its [dependencies](ActorBuilder::after)
     /// if it has any), is interrupted in insertion order, and returns once every dynamic actor
-    /// has returned. Its own return never starts the teardown. See [`Spawner`].
+    /// has returned. Its own return never starts the teardown (it returns once interrupted),
+    /// unless it can never start (see [`Error::Order`](crate::Error::Order)). See [`Spawner`].
     ///
     /// ```
     /// let mut g = rungroup::Group::new();

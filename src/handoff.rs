@@ -44,6 +44,14 @@ struct Stop {
     called: Option<(Instant, Option<Option<Error>>)>,
 }
 
+/// What the deadline takes from the stop order: see [`Handoff::give_up`].
+#[derive(Default)]
+pub(crate) struct GivenUp {
+    pub(crate) taken: Vec<(usize, Interrupt)>,
+    pub(crate) held_back: Vec<usize>,
+    pub(crate) blocked: Option<usize>,
+}
+
 /// What the run loop learns from the actor threads' calls once they are over (or at the
 /// deadline): per actor, when its interrupt was called, and its panic if it panicked.
 pub(crate) struct Calls {
@@ -155,22 +163,32 @@ impl Handoff {
     /// At the teardown deadline: takes every interrupt not called yet, in insertion order, for
     /// the run loop to have called whatever the order: those still waiting for their
     /// dependents, and those released but queued on an actor thread behind an interrupt that
-    /// blocks. Returns them, and which of them were still waiting for dependents (the order
-    /// given up).
-    pub(crate) fn give_up(&self) -> (Vec<(usize, Interrupt)>, Vec<usize>) {
+    /// blocks. Returns them, which of them were still waiting for dependents (the order
+    /// given up), and, seen in the same instant, an interrupt that had not returned: one still
+    /// running on an actor thread, or else the first released one taken here (not called in
+    /// time either).
+    pub(crate) fn give_up(&self) -> GivenUp {
         let mut inner = self.lock();
         let inner = &mut *inner;
-        let mut taken = Vec::new();
-        let mut held_back = Vec::new();
+        let mut given_up = GivenUp::default();
         for (i, actor) in inner.actors.iter_mut().enumerate() {
-            if let Some(interrupt) = actor.pending.take() {
-                if !actor.released {
-                    held_back.push(i);
-                }
-                taken.push((i, interrupt));
+            if let Some((_, None)) = actor.called {
+                given_up.blocked = given_up.blocked.or(Some(i));
             }
         }
-        (taken, held_back)
+        let mut queued = None;
+        for (i, actor) in inner.actors.iter_mut().enumerate() {
+            if let Some(interrupt) = actor.pending.take() {
+                if actor.released {
+                    queued = queued.or(Some(i));
+                } else {
+                    given_up.held_back.push(i);
+                }
+                given_up.taken.push((i, interrupt));
+            }
+        }
+        given_up.blocked = given_up.blocked.or(queued);
+        given_up
     }
 
     /// The calls made on actor threads so far; the errors are moved out.

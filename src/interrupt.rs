@@ -11,7 +11,7 @@ use std::time::Instant;
 use crossbeam_channel::{Receiver, Sender};
 
 use crate::error::{discard, panic_message};
-use crate::handoff::Handoff;
+use crate::handoff::{GivenUp, Handoff};
 use crate::run::Interrupt;
 use crate::status::RunState;
 use crate::Error;
@@ -102,9 +102,10 @@ impl<'a> Interrupts<'a> {
 
     /// At the deadline: takes every interrupt not called yet (with an order: those still
     /// waiting for their dependents, and those queued behind one that blocks), to be called
-    /// anyway, apart from the interrupt thread, which may be blocked itself. Returns them, and
-    /// whose were still waiting for dependents (the order given up).
-    pub(crate) fn give_up(&mut self) -> (Vec<Job>, Vec<usize>) {
+    /// anyway, apart from the interrupt thread, which may be blocked itself. Returns them,
+    /// whose were still waiting for dependents (the order given up), and an interrupt of the
+    /// order that had not returned (see [`Handoff::give_up`]).
+    pub(crate) fn give_up(&mut self) -> GivenUp {
         self.jobs = None;
         self.handoff.map(Handoff::give_up).unwrap_or_default()
     }

@@ -399,6 +399,8 @@ pub(crate) struct Progress {
     also: Vec<Ready>,
     /// The start gates of a declared order, if there is one.
     gates: Option<Gates>,
+    /// Whether any actor has been ready.
+    any_ready: AtomicBool,
 }
 
 /// One actor's readiness in a run.
@@ -407,42 +409,64 @@ struct ActorProgress {
     ready_at: OnceLock<Instant>,
     /// Counted toward the group's readiness (ready, or a non-critical actor gone).
     counted: AtomicBool,
-    /// For an actor that declared a flag: whether the flag is set (`FLAG_SET`) and whether it
-    /// has started (`STARTED_BIT`). Such an actor is ready once both hold.
+    /// Whether its flag is set (`FLAG_SET`; from the start for an actor that declared none),
+    /// whether it has started (`STARTED_BIT`), returned (`RETIRED`), and been ready (`READY`).
+    /// It is ready once the first two hold, if it has not returned by then: one atomic word,
+    /// so that readiness and return are decided in one order.
     latch: AtomicU8,
 }
 
 const FLAG_SET: u8 = 1;
 const STARTED_BIT: u8 = 2;
+const RETIRED: u8 = 4;
+const READY_BIT: u8 = 8;
 
 impl Progress {
+    /// Adds `bit` to actor `i`'s latch; returns whether that made it ready.
+    fn latch(&self, i: usize, bit: u8) -> bool {
+        let latch = &self.actors[i].latch;
+        let mut now = latch.load(Ordering::Acquire);
+        loop {
+            if now & RETIRED != 0 {
+                return false; // returned: a flag set now makes it ready for nobody
+            }
+            let mut next = now | bit;
+            if next & (FLAG_SET | STARTED_BIT) == FLAG_SET | STARTED_BIT {
+                next |= READY_BIT;
+            }
+            match latch.compare_exchange_weak(now, next, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return now & READY_BIT == 0 && next & READY_BIT != 0,
+                Err(actual) => now = actual,
+            }
+        }
+    }
+
     /// Actor `i`'s declared flag is set (since `at`): it is ready if it has started.
     fn flag_set(&self, i: usize, at: Instant) {
-        if self.actors[i].latch.fetch_or(FLAG_SET, Ordering::AcqRel) & STARTED_BIT != 0 {
+        if self.latch(i, FLAG_SET) {
             self.one_ready(i, at);
         }
     }
 
-    /// Actor `i`, which declared a flag, has started: it is ready if its flag is set (a flag
-    /// set before it started, even before the run, counts from now).
-    fn declared_started(&self, i: usize) {
-        if self.actors[i].latch.fetch_or(STARTED_BIT, Ordering::AcqRel) & FLAG_SET != 0 {
+    /// Actor `i` has started its execute: it is ready if its flag is set (a flag set before it
+    /// started, even before the run, counts from now), or if it declared none.
+    fn started(&self, i: usize) {
+        if self.latch(i, STARTED_BIT) {
             self.one_ready(i, Instant::now());
         }
     }
 
     /// Actor `i` has returned (or never started): from now on its readiness starts nobody,
     /// even if its flag is set later (a shared flag, or one set by another thread). Returns
-    /// whether it had passed its readiness on before.
+    /// whether it had been ready.
     fn retire(&self, i: usize) -> bool {
-        self.gates
-            .as_ref()
-            .map_or(true, |g| g.actors[i].released.swap(true, Ordering::AcqRel))
+        self.actors[i].latch.fetch_or(RETIRED, Ordering::AcqRel) & READY_BIT != 0
     }
 
     /// Actor `i` is ready (since `at`): counted for the group's readiness, logged, and then
     /// passed on to the actors that start after it, none of which is thus ready before it.
     fn one_ready(&self, i: usize, at: Instant) {
+        self.any_ready.store(true, Ordering::Release);
         // Not counted again if it already was: a non-critical actor that left before it was ready.
         if !self.actors[i].counted.swap(true, Ordering::AcqRel) {
             let _ = self.actors[i].ready_at.set(at);
@@ -468,11 +492,13 @@ impl Progress {
     }
 
     /// One more actor counted; the last one makes the group ready, unless its teardown has
-    /// started: a group that is stopping is not ready, and does not tell its parent it is.
+    /// started (a group that is stopping is not ready, and does not tell its parent it is), or
+    /// no actor was ever ready (non-critical actors that all returned before they were ready
+    /// leave a group that is about to end, not a ready one).
     fn one_settled(&self) {
         if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
             let at = Instant::now();
-            if self.readiness.set_ready() {
+            if self.any_ready.load(Ordering::Acquire) && self.readiness.set_ready() {
                 let _ = self.all_ready_at.set(at);
                 event!(info, "group ready");
                 for ready in &self.also {
@@ -735,9 +761,6 @@ pub(crate) struct Lifecycle {
     pub(crate) plan: Option<Arc<Plan>>,
     /// The stop order, shared with the actor threads, if there is an order.
     pub(crate) handoff: Option<Handoff>,
-    /// Per actor: whether it declared a [`Ready`] flag (linked to the run's progress);
-    /// without one, it is ready as its thread starts.
-    declared: Vec<bool>,
     /// Per actor: still waiting for its dependencies, started, or cancelled before it started.
     gates: Vec<AtomicU8>,
     pub(crate) progress: Arc<Progress>,
@@ -765,7 +788,14 @@ impl Lifecycle {
             readiness: declared.readiness,
             also: declared.also,
             gates: plan.as_ref().map(|p| Gates::new(Arc::clone(p))),
+            any_ready: AtomicBool::new(false),
         });
+        // An actor that declared no flag is ready as soon as it starts.
+        for (i, ready) in declared.ready.iter().enumerate() {
+            if ready.is_none() {
+                progress.actors[i].latch.store(FLAG_SET, Ordering::Relaxed);
+            }
+        }
         let gates = (0..n)
             .map(|i| {
                 let gated = plan.as_ref().is_some_and(|p| !p.deps[i].is_empty());
@@ -775,7 +805,6 @@ impl Lifecycle {
         let lifecycle = Arc::new(Lifecycle {
             handoff: plan.as_ref().map(|p| Handoff::new(Arc::clone(p))),
             plan,
-            declared: declared.ready.iter().map(Option::is_some).collect(),
             gates,
             progress,
         });
@@ -820,23 +849,26 @@ impl Lifecycle {
             }
             _ => return Entry::Cancelled,
         }
-        if self.declared[i] {
-            self.progress.declared_started(i);
-        } else {
-            self.progress.one_ready(i, Instant::now());
-        }
         Entry::Start
     }
 
-    /// Actor `i` has returned (or never started), and reports now: its readiness starts nobody
-    /// from now on. If it is non-critical and never became ready, the actors that start after
-    /// it and are still waiting can never start: their gates say so (and they say so in turn
-    /// as they report, for theirs).
-    pub(crate) fn retire(&self, i: usize, critical: bool) {
-        let passed_on = self.progress.retire(i);
-        let (Some(gates), Some(plan), false, false) =
-            (&self.progress.gates, &self.plan, passed_on, critical)
-        else {
+    /// Actor `i` runs its execute (and its live status says so): it is ready now if it
+    /// declared no flag or its flag is set.
+    pub(crate) fn started(&self, i: usize) {
+        self.progress.started(i);
+    }
+
+    /// Actor `i` has returned (or never started), and is about to report: its readiness
+    /// starts nobody from now on. Returns whether it had been ready.
+    pub(crate) fn retire(&self, i: usize) -> bool {
+        self.progress.retire(i)
+    }
+
+    /// Actor `i` has returned without having been ready, and has reported. If it is
+    /// non-critical, the actors that start after it and are still waiting can never start:
+    /// their gates say so (and they say so in turn as they report, for theirs).
+    pub(crate) fn orphan_dependents(&self, i: usize, critical: bool) {
+        let (Some(gates), Some(plan), false) = (&self.progress.gates, &self.plan, critical) else {
             return;
         };
         for &j in &plan.dependents[i] {

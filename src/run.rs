@@ -13,6 +13,7 @@ use std::mem::take;
 
 use crate::actor::{actor_thread, Message, Running};
 use crate::error::{discard, panic_message};
+use crate::handoff::GivenUp;
 use crate::interrupt::{self, Called, Interrupts};
 use crate::lifecycle::{self, Declared, Heartbeat, Lifecycle, Readiness, Ready};
 use crate::report::{ActorReport, Cause, Outcome, Report};
@@ -656,7 +657,12 @@ impl Run {
             }
             let now = Instant::now();
             if wait.deadline.is_some_and(|d| now >= d) {
-                let (jobs, given_up) = interrupts.give_up();
+                let GivenUp {
+                    taken: jobs,
+                    held_back: given_up,
+                    blocked,
+                } = interrupts.give_up();
+                self.blocked_interrupt = self.blocked_interrupt.or(blocked);
                 if !jobs.is_empty() {
                     // Called anyway, after `run` has returned: not reported as called.
                     if let Err(jobs) = interrupt::call_apart(Arc::clone(&self.state), first, jobs) {

@@ -621,6 +621,112 @@ fn start_deadline_does_not_name_a_non_critical_actor_gone() {
     }
 }
 
+/// A group whose actors all returned before they were ready (non-critical ones) was never
+/// ready; a nested one does not start its parent's dependents.
+#[test]
+fn a_group_of_actors_all_gone_unready_is_never_ready() {
+    let never = Ready::new();
+    let mut g = Group::new();
+    g.actor("cache")
+        .non_critical()
+        .ready_when(&never)
+        .add(|| Err("cache unavailable".into()), |_| ());
+    let readiness = g.readiness();
+    let report = report_guarded(g);
+    assert!(!readiness.wait_timeout(GUARD));
+    assert_eq!(report.ready_after, None);
+
+    let events = Events::default();
+    let mut inner = Group::new();
+    inner
+        .actor("x")
+        .non_critical()
+        .ready_when(&never)
+        .add(|| Ok(()), |_| ());
+    let mut g = Group::new();
+    g.actor("inner").add_group(inner);
+    let e = events.clone();
+    g.actor("d").after("inner").add_with_token(move |token| {
+        e.push("d start");
+        token.wait();
+        Ok(())
+    });
+    let report = report_guarded(g);
+    assert!(events.take().is_empty(), "d started");
+    assert!(matches!(report.actors[1].outcome, Outcome::NotStarted));
+}
+
+/// A flag set after its non-critical actor returned does not make it ready, in the report
+/// either: its dependents fail because it returned before it was ready.
+#[test]
+fn a_flag_set_after_its_actor_returned_is_not_a_ready_time() {
+    let flag = Ready::new();
+    let mut g = Group::new();
+    g.actor("a")
+        .non_critical()
+        .ready_when(&flag)
+        .add(|| Ok(()), |_| ());
+    g.actor("d")
+        .non_critical()
+        .after("a")
+        .add_with_token(|token| {
+            token.wait();
+            Ok(())
+        });
+    add_idle(&mut g, "main");
+    let stop = g.stop_handle();
+    let status = g.status();
+    let (tx, rx) = bounded(1);
+    std::thread::spawn(move || tx.send(g.run_report()).unwrap());
+    let since = std::time::Instant::now();
+    while status.actors().first().map(|a| a.state) != Some(rungroup::ActorState::Exited) {
+        assert!(since.elapsed() < GUARD, "a never returned");
+        std::thread::yield_now();
+    }
+    flag.set();
+    stop.stop();
+    let report = rx.recv_timeout(GUARD).expect("run hung");
+    assert_eq!(report.actors[0].ready_after, None);
+    assert!(matches!(
+        report.actors[1].outcome,
+        Outcome::Err(Error::Order { .. })
+    ));
+}
+
+/// An actor that can never start reports after the actor that made it so, and when it was
+/// told, not when its thread started.
+#[test]
+fn an_orphaned_actor_exits_after_the_actor_that_orphaned_it() {
+    let never = Ready::new();
+    let mut g = Group::new();
+    g.actor("a").non_critical().ready_when(&never).add(
+        || {
+            std::thread::sleep(Duration::from_millis(20));
+            Ok(())
+        },
+        |_| (),
+    );
+    g.actor("d")
+        .non_critical()
+        .after("a")
+        .add(|| Ok(()), |_| ());
+    add_idle(&mut g, "main");
+    let stop = g.stop_handle();
+    let status = g.status();
+    let (tx, rx) = bounded(1);
+    std::thread::spawn(move || tx.send(g.run_report()).unwrap());
+    let since = std::time::Instant::now();
+    while status.actors().get(1).map(|a| a.state) != Some(rungroup::ActorState::Exited) {
+        assert!(since.elapsed() < GUARD, "d never ended");
+        std::thread::yield_now();
+    }
+    stop.stop();
+    let report = rx.recv_timeout(GUARD).expect("run hung");
+    let (a, d) = (&report.actors[0], &report.actors[1]);
+    assert!(d.exit_order > a.exit_order, "{report}");
+    assert!(d.exited_after >= a.exited_after, "{report}");
+}
+
 /// A nested group is ready when its actors are.
 #[test]
 fn nested_group_is_ready_when_its_actors_are() {

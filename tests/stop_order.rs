@@ -221,3 +221,41 @@ fn a_released_interrupt_queued_behind_a_blocked_one_is_called_at_the_deadline() 
         "cache's interrupt, queued behind storage's, was never called"
     );
 }
+
+/// At the deadline, an interrupt released by an actor thread and taken by the deadline (not
+/// called in time) makes the result the deadline's failure, whichever way the race with the
+/// interrupt before it on that thread goes.
+#[test]
+fn an_interrupt_taken_at_the_deadline_is_never_a_clean_stop() {
+    for round in 0..300u64 {
+        let mut g = Group::new();
+        g.teardown_deadline(Duration::from_micros(500));
+        // a's interrupt, called first on c's thread, returns around the deadline.
+        let nap = Duration::from_micros(300 + (round * 37) % 400);
+        g.actor("a")
+            .non_critical()
+            .add(|| Ok(()), move |_| std::thread::sleep(nap));
+        g.actor("b").non_critical().add(|| Ok(()), |_| ());
+        // a and b return at once (non-critical: the group goes on); c returns when the test
+        // stops the group, and its thread then calls a's interrupt, then b's.
+        g.actor("c").after("a").after("b").add_with_token(|token| {
+            token.wait();
+            Ok(())
+        });
+        let report = run_ready_then_stop(g);
+        let not_called: Vec<String> = report
+            .actors
+            .iter()
+            .filter(|a| a.interrupted_after.is_none())
+            .filter(|a| !matches!(a.outcome, rungroup::Outcome::NotStarted))
+            .map(|a| a.name.clone())
+            .collect();
+        let result = report.into_result();
+        if !not_called.is_empty() {
+            assert!(
+                matches!(result, Err(Error::Deadline { .. })),
+                "round {round}: {not_called:?} not called, and run returned {result:?}"
+            );
+        }
+    }
+}
