@@ -29,6 +29,27 @@ fn add_recorded(g: &mut Group, name: &'static str, after: &[&str], events: &Even
     });
 }
 
+/// Runs `g` on a thread and waits until its actor `i` has returned; returns the stop handle
+/// and where the report comes.
+fn run_until_exited(
+    mut g: Group,
+    i: usize,
+) -> (
+    rungroup::StopHandle,
+    crossbeam_channel::Receiver<rungroup::Report>,
+) {
+    let stop = g.stop_handle();
+    let status = g.status();
+    let (tx, rx) = bounded(1);
+    std::thread::spawn(move || tx.send(g.run_report()).unwrap());
+    let since = std::time::Instant::now();
+    while status.actors().get(i).map(|a| a.state) != Some(rungroup::ActorState::Exited) {
+        assert!(since.elapsed() < GUARD, "actor {i} never returned");
+        std::thread::yield_now();
+    }
+    (stop, rx)
+}
+
 fn position(events: &[String], e: &str) -> usize {
     events
         .iter()
@@ -423,15 +444,7 @@ fn a_flag_set_after_a_non_critical_dependency_returned_starts_nobody() {
         Ok(())
     });
     add_idle(&mut g, "main");
-    let stop = g.stop_handle();
-    let status = g.status();
-    let (tx, rx) = bounded(1);
-    std::thread::spawn(move || tx.send(g.run_report()).unwrap());
-    let since = std::time::Instant::now();
-    while status.actors().first().map(|a| a.state) != Some(rungroup::ActorState::Exited) {
-        assert!(since.elapsed() < GUARD, "warm never returned");
-        std::thread::yield_now();
-    }
+    let (stop, rx) = run_until_exited(g, 0);
     flag.set();
     // Time for a wrongly released `user` to start.
     assert!(!user_started.wait_timeout(Duration::from_millis(200)));
@@ -674,15 +687,7 @@ fn a_flag_set_after_its_actor_returned_is_not_a_ready_time() {
             Ok(())
         });
     add_idle(&mut g, "main");
-    let stop = g.stop_handle();
-    let status = g.status();
-    let (tx, rx) = bounded(1);
-    std::thread::spawn(move || tx.send(g.run_report()).unwrap());
-    let since = std::time::Instant::now();
-    while status.actors().first().map(|a| a.state) != Some(rungroup::ActorState::Exited) {
-        assert!(since.elapsed() < GUARD, "a never returned");
-        std::thread::yield_now();
-    }
+    let (stop, rx) = run_until_exited(g, 0);
     flag.set();
     stop.stop();
     let report = rx.recv_timeout(GUARD).expect("run hung");
@@ -711,15 +716,7 @@ fn an_orphaned_actor_exits_after_the_actor_that_orphaned_it() {
         .after("a")
         .add(|| Ok(()), |_| ());
     add_idle(&mut g, "main");
-    let stop = g.stop_handle();
-    let status = g.status();
-    let (tx, rx) = bounded(1);
-    std::thread::spawn(move || tx.send(g.run_report()).unwrap());
-    let since = std::time::Instant::now();
-    while status.actors().get(1).map(|a| a.state) != Some(rungroup::ActorState::Exited) {
-        assert!(since.elapsed() < GUARD, "d never ended");
-        std::thread::yield_now();
-    }
+    let (stop, rx) = run_until_exited(g, 1);
     stop.stop();
     let report = rx.recv_timeout(GUARD).expect("run hung");
     let (a, d) = (&report.actors[0], &report.actors[1]);
