@@ -187,6 +187,10 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
             lifecycle.as_deref(),
         ),
     };
+    // Which actors run their execute: not those still waiting for their dependencies. The
+    // group stops being ready here, before the teardown's start is timed, so that a ready
+    // time is always before it.
+    let started: Option<Vec<bool>> = lifecycle.as_ref().map(|l| l.stop());
     let teardown_started = start.elapsed();
     let teardown_start = Instant::now();
     state.teardown_started(teardown_start);
@@ -200,9 +204,7 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
         notifier.stopping(&state);
     }
 
-    // Which actors run their execute: not those still waiting for their dependencies.
     let n = run.reports.len();
-    let started: Option<Vec<bool>> = lifecycle.as_ref().map(|l| l.stop());
     let started = |i: usize| started.as_ref().map_or(true, |s| s[i]);
     let missing = run.spawned - run.recorded;
     let deadline_at = options.deadline.and_then(|d| teardown_start.checked_add(d));
