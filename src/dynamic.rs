@@ -294,18 +294,7 @@ impl Pool {
             };
             finish.result = Some(result);
         };
-        // A failed spawn drops the closure inside `spawn`: a panicking `Drop` of the user's
-        // captures must not unwind into the caller.
-        let spawned = catch_unwind(AssertUnwindSafe(|| {
-            thread::Builder::new().name(name.clone()).spawn(body)
-        }))
-        .unwrap_or_else(|payload| {
-            let message = panic_message(&*payload);
-            discard(payload);
-            Err(std::io::Error::other(format!(
-                "spawning failed and dropping the actor panicked: {message}"
-            )))
-        });
+        let spawned = crate::run::spawn_caught(thread::Builder::new().name(name.clone()), body);
         match spawned {
             Ok(_) => {
                 event!(debug, "dynamic actor `{}` started", self.path(&name));

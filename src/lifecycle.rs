@@ -663,8 +663,9 @@ pub(crate) enum Entry {
     Orphaned(usize),
 }
 
-/// The start gates of a declared order: per actor, how many of its dependencies are not ready
-/// yet, and its thread, to wake once none is left (or the teardown starts).
+/// The start gates of a declared order: per actor, whether it still waits, how many of its
+/// dependencies are not ready yet, and its thread, to wake once none is left (or its gate is
+/// cancelled or orphaned).
 struct Gates {
     plan: Arc<Plan>,
     actors: Vec<Gate>,
@@ -673,9 +674,11 @@ struct Gates {
 
 /// One actor's start gate.
 struct Gate {
+    /// `WAITING` for its dependencies, `STARTED`, `CANCELLED` by the teardown, or `ORPHANED`.
+    /// Exactly one of the actor and the teardown (or an orphaning) moves it from `WAITING`, so
+    /// the run loop knows whether to interrupt it.
+    state: AtomicU8,
     unready: AtomicUsize,
-    /// Its readiness has been passed on to its dependents (or it has returned: then never).
-    released: AtomicBool,
     /// Once it waits: its thread.
     waiter: OnceLock<Thread>,
     /// The dependency whose return, before it was ready, means this actor can never start
@@ -690,8 +693,8 @@ impl Gates {
                 .deps
                 .iter()
                 .map(|d| Gate {
+                    state: AtomicU8::new(if d.is_empty() { STARTED } else { WAITING }),
                     unready: AtomicUsize::new(d.len()),
-                    released: AtomicBool::new(false),
                     waiter: OnceLock::new(),
                     orphaned_by: AtomicUsize::new(usize::MAX),
                 })
@@ -701,37 +704,43 @@ impl Gates {
         }
     }
 
-    /// Actor `i` is ready: each dependent has one dependency less to wait for, and the one
-    /// that has none left is woken. Once per actor, and never once it has returned.
+    /// Actor `i` is ready (called once, when it becomes so): each dependent has one dependency
+    /// less to wait for, and the one that has none left is woken.
     fn release(&self, i: usize) {
-        if self.actors[i].released.swap(true, Ordering::AcqRel) {
-            return;
-        }
         for &j in &self.plan.dependents[i] {
             if self.actors[j].unready.fetch_sub(1, Ordering::AcqRel) == 1 {
                 // Pairs with the fence in `wait`: either this sees the waiting thread, or that
                 // thread sees the count at zero.
                 fence(Ordering::SeqCst);
-                if let Some(thread) = self.actors[j].waiter.get() {
-                    thread.unpark();
-                }
+                self.wake(j);
             }
         }
     }
 
-    /// Blocks actor `i`'s thread until its dependencies are all ready, the teardown starts, or
-    /// its gate (`state`) is no longer waiting.
-    fn wait(&self, i: usize, state: &AtomicU8) {
-        if self.ready(i) {
-            return;
+    /// On actor `i`'s thread: waits until its dependencies are all ready, the teardown starts,
+    /// or its gate was orphaned, and says whether it may start.
+    fn enter(&self, i: usize) -> Entry {
+        let gate = &self.actors[i];
+        if !self.ready(i) {
+            let _ = gate.waiter.set(thread::current());
+            fence(Ordering::SeqCst);
+            while !self.ready(i)
+                && !self.teardown.load(Ordering::Acquire)
+                && gate.state.load(Ordering::Acquire) == WAITING
+            {
+                thread::park();
+            }
         }
-        let _ = self.actors[i].waiter.set(thread::current());
-        fence(Ordering::SeqCst);
-        while !self.ready(i)
-            && !self.teardown.load(Ordering::Acquire)
-            && state.load(Ordering::Acquire) == WAITING
+        // Start if every dependency is ready; give up if the teardown came first.
+        let target = if self.ready(i) { STARTED } else { CANCELLED };
+        match gate
+            .state
+            .compare_exchange(WAITING, target, Ordering::AcqRel, Ordering::Acquire)
+            .map_or_else(|state| state, |_| target)
         {
-            thread::park();
+            STARTED => Entry::Start,
+            ORPHANED => Entry::Orphaned(gate.orphaned_by.load(Ordering::Acquire)),
+            _ => Entry::Cancelled,
         }
     }
 
@@ -739,16 +748,52 @@ impl Gates {
         self.actors[i].unready.load(Ordering::Acquire) == 0
     }
 
-    /// The teardown starts: threads that have not started waiting will not wait.
-    fn stop(&self) {
-        self.teardown.store(true, Ordering::Release);
-        // Pairs with the fence in `wait`: either this sees the waiting thread (and `cancel`
-        // wakes it), or that thread sees the teardown.
-        fence(Ordering::SeqCst);
+    /// Actor `i` can never start: `by`, which it starts after, returned before it was ready.
+    fn orphan(&self, i: usize, by: usize) {
+        let gate = &self.actors[i];
+        let _ =
+            gate.orphaned_by
+                .compare_exchange(usize::MAX, by, Ordering::AcqRel, Ordering::Acquire);
+        if gate
+            .state
+            .compare_exchange(WAITING, ORPHANED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            // Pairs with the fence in `enter`: either this sees the waiting thread, or that
+            // thread sees its gate orphaned.
+            fence(Ordering::SeqCst);
+            self.wake(i);
+        }
     }
 
-    /// Wakes actor `i`'s thread if it waits: its gate was cancelled.
-    fn cancel(&self, i: usize) {
+    /// The teardown starts: the gates still waiting are cancelled, and only their threads are
+    /// woken (one that runs its execute gets no stray unpark). Returns, per actor, whether it
+    /// started.
+    fn stop(&self) -> Vec<bool> {
+        self.teardown.store(true, Ordering::Release);
+        // Pairs with the fence in `enter`: either this sees the waiting thread, or that
+        // thread sees the teardown.
+        fence(Ordering::SeqCst);
+        (0..self.actors.len())
+            .map(|i| {
+                match self.actors[i].state.compare_exchange(
+                    WAITING,
+                    CANCELLED,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => {
+                        self.wake(i);
+                        false
+                    }
+                    Err(state) => state == STARTED,
+                }
+            })
+            .collect()
+    }
+
+    /// Wakes actor `i`'s thread if it waits.
+    fn wake(&self, i: usize) {
         if let Some(thread) = self.actors[i].waiter.get() {
             thread.unpark();
         }
@@ -761,8 +806,6 @@ pub(crate) struct Lifecycle {
     pub(crate) plan: Option<Arc<Plan>>,
     /// The stop order, shared with the actor threads, if there is an order.
     pub(crate) handoff: Option<Handoff>,
-    /// Per actor: still waiting for its dependencies, started, or cancelled before it started.
-    gates: Vec<AtomicU8>,
     pub(crate) progress: Arc<Progress>,
 }
 
@@ -796,16 +839,9 @@ impl Lifecycle {
                 progress.actors[i].latch.store(FLAG_SET, Ordering::Relaxed);
             }
         }
-        let gates = (0..n)
-            .map(|i| {
-                let gated = plan.as_ref().is_some_and(|p| !p.deps[i].is_empty());
-                AtomicU8::new(if gated { WAITING } else { STARTED })
-            })
-            .collect();
         let lifecycle = Arc::new(Lifecycle {
             handoff: plan.as_ref().map(|p| Handoff::new(Arc::clone(p))),
             plan,
-            gates,
             progress,
         });
         for (i, ready) in declared.ready.iter().enumerate() {
@@ -819,37 +855,10 @@ impl Lifecycle {
     /// Called on actor `i`'s thread before its execute: waits for its dependencies to be
     /// ready, and says whether it may start.
     pub(crate) fn enter(&self, i: usize) -> Entry {
-        let gates = self.progress.gates.as_ref();
-        if let Some(gates) = gates {
-            gates.wait(i, &self.gates[i]);
-        }
-        // Start if every dependency is ready; give up if the teardown came first. Exactly one
-        // of this and `stop` moves a waiting gate, so the run loop knows whether to interrupt.
-        let target = if gates.map_or(true, |g| g.ready(i)) {
-            STARTED
-        } else {
-            CANCELLED
-        };
-        let state = match self.gates[i].compare_exchange(
-            WAITING,
-            target,
-            Ordering::AcqRel,
-            Ordering::Acquire,
-        ) {
-            Ok(_) => target,
-            Err(state) => state, // not gated, or cancelled by `stop`, or orphaned
-        };
-        match state {
-            STARTED => {}
-            ORPHANED => {
-                let by = gates.map_or(usize::MAX, |g| {
-                    g.actors[i].orphaned_by.load(Ordering::Acquire)
-                });
-                return Entry::Orphaned(by);
-            }
-            _ => return Entry::Cancelled,
-        }
-        Entry::Start
+        self.progress
+            .gates
+            .as_ref()
+            .map_or(Entry::Start, |g| g.enter(i))
     }
 
     /// Actor `i` runs its execute (and its live status says so): it is ready now if it
@@ -868,57 +877,19 @@ impl Lifecycle {
     /// non-critical, the actors that start after it and are still waiting can never start:
     /// their gates say so (and they say so in turn as they report, for theirs).
     pub(crate) fn orphan_dependents(&self, i: usize, critical: bool) {
-        let (Some(gates), Some(plan), false) = (&self.progress.gates, &self.plan, critical) else {
-            return;
-        };
-        for &j in &plan.dependents[i] {
-            let gate = &gates.actors[j];
-            let _ = gate.orphaned_by.compare_exchange(
-                usize::MAX,
-                i,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            );
-            if self.gates[j]
-                .compare_exchange(WAITING, ORPHANED, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
-            {
-                // Pairs with the fence in `wait`: either this sees the waiting thread, or that
-                // thread sees its gate orphaned.
-                fence(Ordering::SeqCst);
-                gates.cancel(j);
+        if let (Some(gates), false) = (&self.progress.gates, critical) {
+            for &j in &gates.plan.dependents[i] {
+                gates.orphan(j, i);
             }
         }
     }
 
     /// Starts the teardown for the lifecycle: the group is no longer ready, and actors still
-    /// waiting for their dependencies never start. Returns, per actor, whether it started.
-    pub(crate) fn stop(&self) -> Vec<bool> {
+    /// waiting for their dependencies never start. Returns, with an order, whether each actor
+    /// started (without one, every spawned actor did).
+    pub(crate) fn stop(&self) -> Option<Vec<bool>> {
         self.progress.readiness.set_stopping();
-        let gates = self.progress.gates.as_ref();
-        if let Some(gates) = gates {
-            gates.stop();
-        }
-        (0..self.gates.len())
-            .map(|i| {
-                match self.gates[i].compare_exchange(
-                    WAITING,
-                    CANCELLED,
-                    Ordering::AcqRel,
-                    Ordering::Acquire,
-                ) {
-                    Ok(_) => {
-                        // Only a thread still waiting is woken: one that runs its execute
-                        // gets no stray unpark.
-                        if let Some(gates) = gates {
-                            gates.cancel(i);
-                        }
-                        false
-                    }
-                    Err(state) => state == STARTED,
-                }
-            })
-            .collect()
+        self.progress.gates.as_ref().map(Gates::stop)
     }
 }
 

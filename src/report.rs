@@ -166,8 +166,10 @@ pub enum Outcome {
     /// It returned `Ok(())`.
     Ok,
     /// It returned an error ([`Error::Actor`]), panicked ([`Error::Panic`]), its thread could
-    /// not be spawned ([`Error::Spawn`]), or it returned a stop request ([`Error::Signal`],
-    /// [`Error::Cancelled`], or [`Error::Stopped { .. }`] from a nested group).
+    /// not be spawned ([`Error::Spawn`]), it can never start because a non-critical actor it
+    /// starts after returned before it was ready ([`Error::Order`]), or it returned a stop
+    /// request ([`Error::Signal`], [`Error::Cancelled`], or [`Error::Stopped { .. }`] from a
+    /// nested group).
     Err(Error),
     /// It had not returned when the teardown deadline expired; its thread is detached.
     StillRunning,
@@ -549,6 +551,25 @@ impl fmt::Display for Report {
             write!(f, "\n  {at:>12.3?}  {what}")?;
         }
         Ok(())
+    }
+}
+
+impl ActorReport {
+    /// The entry of an actor that has not run yet (or never will), with this outcome.
+    pub(crate) fn new(name: String, outcome: Outcome, critical: bool) -> Self {
+        ActorReport {
+            name,
+            outcome,
+            exit_order: None,
+            exited_after: None,
+            interrupted_after: None,
+            interrupt_panic: None,
+            ready_after: None,
+            restarts: 0,
+            last_errors: Vec::new(),
+            critical,
+            dynamic: None,
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use crossbeam_channel::{select, Receiver};
 
 use std::mem::take;
 
-use crate::actor::{actor_thread, Message, Running};
+use crate::actor::{actor_thread, Message};
 use crate::error::{discard, panic_message};
 use crate::handoff::GivenUp;
 use crate::interrupt::{self, Called, Interrupts};
@@ -25,6 +25,22 @@ pub(crate) fn quietly(f: impl FnOnce()) {
     if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
         discard(payload);
     }
+}
+
+/// Spawns `f` on a thread made by `builder`. A failed spawn drops `f` inside `spawn`: a
+/// panicking `Drop` of the user's captures becomes part of the error instead of unwinding
+/// into the caller.
+pub(crate) fn spawn_caught(
+    builder: thread::Builder,
+    f: impl FnOnce() + Send + 'static,
+) -> std::io::Result<thread::JoinHandle<()>> {
+    catch_unwind(AssertUnwindSafe(|| builder.spawn(f))).unwrap_or_else(|payload| {
+        let message = panic_message(&*payload);
+        discard(payload);
+        Err(std::io::Error::other(format!(
+            "spawning failed and dropping the actor panicked: {message}"
+        )))
+    })
 }
 
 /// How an actor's thread ended, before it is given the actor's name.
@@ -190,7 +206,7 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
     // Which actors run their execute: not those still waiting for their dependencies. The
     // group stops being ready here, before the teardown's start is timed, so that a ready
     // time is always before it.
-    let started: Option<Vec<bool>> = lifecycle.as_ref().map(|l| l.stop());
+    let started: Option<Vec<bool>> = lifecycle.as_ref().and_then(|l| l.stop());
     let teardown_started = start.elapsed();
     let teardown_start = Instant::now();
     state.teardown_started(teardown_start);
@@ -237,7 +253,6 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
     };
     let wait = Wait {
         results: &spawned.results,
-        running: &state.running,
         interrupter,
         deadline: deadline_at,
         progress: cfg!(feature = "log").then_some(options.progress),
@@ -321,19 +336,9 @@ fn invalid(mut report: Report, actors: Vec<Actor>, at: usize, reason: String) ->
         } else {
             Outcome::NotStarted
         };
-        report.actors.push(ActorReport {
-            name: actor.name,
-            outcome,
-            exit_order: None,
-            exited_after: None,
-            interrupted_after: None,
-            interrupt_panic: None,
-            ready_after: None,
-            restarts: 0,
-            last_errors: Vec::new(),
-            critical: true,
-            dynamic: None,
-        });
+        report
+            .actors
+            .push(ActorReport::new(actor.name, outcome, true));
         let (execute, interrupt) = (actor.execute, actor.interrupt);
         quietly(move || drop((execute, interrupt)));
     }
@@ -356,7 +361,6 @@ struct Spawned {
 /// What `collect_rest` waits for, and until when.
 struct Wait<'a> {
     results: &'a Receiver<Message>,
-    running: &'a Running,
     /// The interrupt thread's reports, while it has not finished.
     interrupter: Option<Receiver<Called>>,
     deadline: Option<Instant>,
@@ -404,19 +408,11 @@ impl Run {
         let mut handles = Vec::with_capacity(if keep_handles { actors.len() } else { 0 });
         let mut failure = None;
         for (i, actor) in actors.into_iter().enumerate() {
-            self.reports.push(ActorReport {
-                name: actor.name,
-                outcome: Outcome::NotStarted,
-                exit_order: None,
-                exited_after: None,
-                interrupted_after: None,
-                interrupt_panic: None,
-                ready_after: None,
-                restarts: 0,
-                last_errors: Vec::new(),
-                critical: actor.critical,
-                dynamic: None,
-            });
+            self.reports.push(ActorReport::new(
+                actor.name,
+                Outcome::NotStarted,
+                actor.critical,
+            ));
             if failure.is_some() {
                 interrupts.push(None);
                 state.exited(i); // never started
@@ -432,17 +428,8 @@ impl Run {
             running.count.fetch_add(1, Ordering::Relaxed);
             let (tx, execute) = (tx.clone(), actor.execute);
             let (live, lifecycle) = (Arc::clone(state), lifecycle.cloned());
-            // A failed spawn drops the closure inside `spawn`: a panicking `Drop` of the
-            // user's captures must not unwind out of `run`.
-            let spawned = catch_unwind(AssertUnwindSafe(|| {
-                builder.spawn(move || actor_thread(i, execute, &tx, &live, lifecycle.as_deref()))
-            }))
-            .unwrap_or_else(|payload| {
-                let message = panic_message(&*payload);
-                discard(payload);
-                Err(std::io::Error::other(format!(
-                    "spawning failed and dropping the actor panicked: {message}"
-                )))
+            let spawned = spawn_caught(builder, move || {
+                actor_thread(i, execute, &tx, &live, lifecycle.as_deref())
             });
             match spawned {
                 Ok(handle) => {
@@ -630,7 +617,7 @@ impl Run {
             self.drain(&mut wait);
             // Every thread sends its result before it counts itself out, so at a count of
             // zero the missing results are already in the channel.
-            let threads_done = wait.running.count.load(Ordering::Acquire) == 0;
+            let threads_done = wait.state.running.count.load(Ordering::Acquire) == 0;
             if missing > 0 && threads_done {
                 continue;
             }
