@@ -861,6 +861,17 @@ impl Lifecycle {
             .map_or(Entry::Start, |g| g.enter(i))
     }
 
+    /// Whether one of actor `i`'s dependencies still waits at its own gate: then `i`, if it
+    /// were spawned now, would wait too. (An actor that starts after no one has no gate to
+    /// wait at: it counts as past it.)
+    pub(crate) fn behind_a_waiting_gate(&self, i: usize) -> bool {
+        self.progress.gates.as_ref().is_some_and(|gates| {
+            gates.plan.deps[i]
+                .iter()
+                .any(|&d| gates.actors[d].state.load(Ordering::Acquire) == WAITING)
+        })
+    }
+
     /// Actor `i` runs its execute (and its live status says so): it is ready now if it
     /// declared no flag or its flag is set.
     pub(crate) fn started(&self, i: usize) {

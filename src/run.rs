@@ -425,6 +425,16 @@ impl Run {
             if let Some(bytes) = actor.stack_size.or(stack_size) {
                 builder = builder.stack_size(bytes);
             }
+            // New threads start on this thread's core, queued behind it while it spawns the
+            // rest; an idle core takes the newest first. Spawned behind a dependency that has
+            // not passed its own gate, an actor would find it not ready and sleep, to be woken
+            // later: one wake-up more per edge. Letting the queued threads run first avoids
+            // that (measured in benches/order.rs: from 1.1-1.7 extra wake-ups per edge of a
+            // chain of 10 or 100 to 0.5-0.8). Not behind a dependency with no gate, which is
+            // ready as soon as its thread runs: there the yield only delays this thread.
+            if lifecycle.is_some_and(|l| l.behind_a_waiting_gate(i)) {
+                thread::yield_now();
+            }
             running.count.fetch_add(1, Ordering::Relaxed);
             let (tx, execute) = (tx.clone(), actor.execute);
             let (live, lifecycle) = (Arc::clone(state), lifecycle.cloned());
