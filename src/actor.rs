@@ -35,6 +35,8 @@ struct Exit<'a> {
     lifecycle: Option<&'a Lifecycle>,
     result: Option<Result<(), Failure>>,
     at: Instant,
+    /// Cancelled at its gate: it never started, and its end is no return of its own.
+    cancelled: bool,
 }
 
 impl Drop for Exit<'_> {
@@ -46,6 +48,18 @@ impl Drop for Exit<'_> {
                 "rungroup: the actor thread unwound before reporting".to_owned(),
             ))
         });
+        let never_started = self.cancelled;
+        if let Some(lifecycle) = self.lifecycle {
+            if self.live.is_critical(self.i) {
+                // Its return starts the teardown: those still waiting to start after it never
+                // start. Its exit time is taken after that, so that any of them that did start
+                // has a start time before it.
+                lifecycle.cancel_dependents(self.i);
+                if !never_started {
+                    self.at = self.at.max(Instant::now());
+                }
+            }
+        }
         // The live status sees the error no later than the exit.
         if let Err(failure) = result {
             result = match failure {
@@ -67,8 +81,9 @@ impl Drop for Exit<'_> {
             if let Some(handoff) = &lifecycle.handoff {
                 handoff.exited(self.i, self.live);
             }
-            if was_ready == Some(false) {
-                // After its own report, so that those it orphans report after it.
+            if was_ready == Some(false) && !never_started {
+                // After its own report, so that those it orphans report after it. Not when
+                // the teardown cancelled it at its gate: that is no return of its own.
                 lifecycle.orphan_dependents(self.i, self.live.is_critical(self.i));
             }
         }
@@ -94,12 +109,16 @@ pub(crate) fn actor_thread(
         lifecycle,
         result: None,
         at: Instant::now(),
+        cancelled: false,
     };
     if let Some(lifecycle) = lifecycle {
-        let never = match lifecycle.enter(i) {
-            Entry::Start => None,
-            Entry::Cancelled => Some(Failure::NeverStarted),
-            Entry::Orphaned(by) => Some(Failure::Named(Error::Order {
+        let started_at = match lifecycle.enter(i) {
+            Entry::Start(at) => Ok(at),
+            Entry::Cancelled => {
+                exit.cancelled = true;
+                Err(Failure::NeverStarted)
+            }
+            Entry::Orphaned(by) => Err(Failure::Named(Error::Order {
                 actor: live.name(i).to_owned(),
                 reason: format!(
                     "it starts after `{}`, which returned before it was ready",
@@ -111,10 +130,19 @@ pub(crate) fn actor_thread(
                 ),
             })),
         };
+        let never = match started_at {
+            Ok(at) => {
+                live.started(i);
+                // After the live status says it runs: whoever sees it ready sees it running.
+                lifecycle.started(i, at);
+                None
+            }
+            Err(never) => Some(never),
+        };
         if let Some(never) = never {
-            exit.at = Instant::now(); // when it was told it would never start
-                                      // Never started; its captured state is dropped here, and a panic there is not
-                                      // silent: it is this actor's outcome.
+            // When it was told it would never start. Its captured state is dropped here, and a
+            // panic there is not silent: it is this actor's outcome.
+            exit.at = Instant::now();
             exit.result = Some(
                 match catch_unwind(AssertUnwindSafe(move || drop(execute))) {
                     Ok(()) => Err(never),
@@ -127,11 +155,8 @@ pub(crate) fn actor_thread(
             );
             return;
         }
-    }
-    live.started(i);
-    if let Some(lifecycle) = lifecycle {
-        // After the live status says it runs: whoever sees it ready sees it running.
-        lifecycle.started(i);
+    } else {
+        live.started(i);
     }
     let result = catch_unwind(AssertUnwindSafe(execute)).unwrap_or_else(|payload| {
         let message = panic_message(&*payload);

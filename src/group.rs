@@ -310,7 +310,12 @@ impl Group {
     }
 
     /// Bounds the start: if some actors are not ready `deadline` after the run started, the
-    /// group stops with [`Error::NotReady`] naming them, a failure.
+    /// group stops with [`Error::NotReady`] naming them, a failure. It is judged by the
+    /// actors' ready times ([`ActorReport::ready_after`](crate::ActorReport::ready_after))
+    /// against the deadline, not by the time the check runs: an actor ready a moment after the
+    /// deadline is not ready in time, even if the check comes later still (and the group,
+    /// ready only after its deadline, is never [ready](Group::readiness)); a non-critical
+    /// actor gone by the deadline is not waited for.
     ///
     /// # Examples
     ///
@@ -627,8 +632,9 @@ impl<'g> ActorBuilder<'g> {
     ///
     /// The order is checked when the group runs: a name that is not in the group (or that
     /// several actors share) and a cycle are an [`Error::Order`] before any thread starts. If
-    /// the teardown starts before this actor's dependencies are ready, it never starts
-    /// ([`Outcome::NotStarted`](crate::Outcome::NotStarted)) and its interrupt is not called.
+    /// the teardown starts, or a critical dependency returns, before this actor has started, it
+    /// never starts ([`Outcome::NotStarted`](crate::Outcome::NotStarted)) and its interrupt is
+    /// not called.
     /// Actors with no order between them start and stop at once, as in a group that declares
     /// none. See [Order](crate#order) for the whole contract.
     ///
@@ -677,10 +683,11 @@ impl<'g> ActorBuilder<'g> {
     /// interrupt's panic neither), so that the result rule's promise, a failure never looks
     /// like a clean stop, holds for the critical actors. Once it has returned, the group's
     /// [readiness](Group::readiness) (and its [start deadline](Group::start_deadline)) no longer
-    /// waits for it; an actor declared [`after`](ActorBuilder::after) it that has not started
-    /// yet never starts: if it returned before it was ready, those actors fail at once with
-    /// [`Error::Order`] (reported apart if they are non-critical too; a critical one stops the
-    /// group, which cannot run without it). Everything else is as for any actor: it is interrupted at the teardown
+    /// waits for it. An actor declared [`after`](ActorBuilder::after) it waits only for it to be
+    /// ready: if it returns before it was ready, the actors still waiting for it can never
+    /// start and fail at once with [`Error::Order`] (reported apart if they are non-critical
+    /// too; a critical one stops the group, which cannot run without it); once it has been
+    /// ready, its return holds none of them back. Everything else is as for any actor: it is interrupted at the teardown
     /// like the others (its interrupt may thus be called after it returned, as any interrupt
     /// may), `run` waits for it, and a [teardown deadline](Group::teardown_deadline) names it
     /// if it is still running. If every actor is non-critical and all have returned, there is

@@ -130,11 +130,15 @@
 //!    of the dependent whose return released it, right after that dependent reported its
 //!    result, so that each edge costs one thread wake-up; interrupts released by different
 //!    actors may thus run at the same time. `run` waits for them as for the others.
-//! 3. If the teardown starts before a dependent has started (its dependencies not all ready
-//!    yet, or its thread not yet past its gate), the dependent never starts:
-//!    [`Outcome::NotStarted`], and its interrupt is not called. If a non-critical dependency
-//!    returns before it was ready, the dependents waiting for it can never start: each fails
-//!    with [`Error::Order`] (a critical one thus stops the group).
+//! 3. If the teardown starts, or a critical dependency returns, before a dependent has started
+//!    (its dependencies not all ready yet, or its thread not yet past its gate), the dependent
+//!    never starts: [`Outcome::NotStarted`], and its interrupt is not called. A dependent that
+//!    did start passed its gate before that dependency's exit time
+//!    ([`ActorReport::ready_after`] before [`ActorReport::exited_after`], if it declared no
+//!    flag). If a non-critical dependency returns before it was ready, the dependents waiting
+//!    for it can never start: each fails with [`Error::Order`] (a critical one thus stops the
+//!    group). Once a dependency has been ready, its return, critical or not, does not stop a
+//!    dependent that has started.
 //! 4. Actors with no order between them start and stop at once. Chains, diamonds and several
 //!    dependencies per actor are allowed.
 //! 5. A name not in the group, a name several actors share, and a cycle are an

@@ -57,9 +57,8 @@ pub struct Ready(Arc<ReadyInner>);
 #[derive(Default)]
 struct ReadyInner {
     token: CancelToken,
-    /// When it was first set: taken before anyone waiting on it is woken, so that a
-    /// dependency's ready time always precedes its dependents'.
-    set_at: OnceLock<Instant>,
+    /// Whether it has been set (before anyone waiting on it is woken).
+    set: AtomicBool,
     /// The runs this flag counts for, with the actor's index in each and whether it has been
     /// counted there (exactly once): a flag may be shared by several actors, or reused by a
     /// later run.
@@ -92,7 +91,7 @@ impl Ready {
     /// assert!(ready.is_set());
     /// ```
     pub fn set(&self) {
-        let _ = self.0.set_at.set(Instant::now());
+        self.0.set.store(true, Ordering::Release);
         // Counted, and its `ready` event logged, before the token wakes its dependents: none
         // of them is ready, or logged ready, before it.
         self.count();
@@ -115,12 +114,12 @@ impl Ready {
     /// Under the lock, so that a `set` and a `link` at the same time count it exactly once.
     fn count(&self) {
         let mut links = self.0.links.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(&at) = self.0.set_at.get() else {
+        if !self.0.set.load(Ordering::Acquire) {
             return; // not set yet
-        };
+        }
         for link in links.iter_mut().filter(|l| !l.counted) {
             link.counted = true;
-            link.progress.flag_set(link.actor, at);
+            link.progress.flag_set(link.actor);
         }
         // Runs that are ready everywhere need not be remembered.
         links.retain(|l| !l.counted);
@@ -389,6 +388,9 @@ impl fmt::Debug for Readiness {
 /// of them are.
 pub(crate) struct Progress {
     remaining: AtomicUsize,
+    /// The latest ready (or gone) time counted so far, in nanoseconds since `base`.
+    latest: AtomicU64,
+    base: Instant,
     /// When the whole group became ready.
     all_ready_at: OnceLock<Instant>,
     actors: Vec<ActorProgress>,
@@ -401,6 +403,8 @@ pub(crate) struct Progress {
     gates: Option<Gates>,
     /// Whether any actor has been ready.
     any_ready: AtomicBool,
+    /// See [`Declared::start_deadline`].
+    start_deadline: Option<Instant>,
 }
 
 /// One actor's readiness in a run.
@@ -441,18 +445,23 @@ impl Progress {
         }
     }
 
-    /// Actor `i`'s declared flag is set (since `at`): it is ready if it has started.
-    fn flag_set(&self, i: usize, at: Instant) {
+    /// Actor `i`'s declared flag is set: it is ready if it has started, from now. The time is
+    /// taken as it is counted, not when the flag was set: a flag shared by many actors is
+    /// counted for one after another, and an actor that started meanwhile is not ready before
+    /// its own start, nor before the dependency that let it start; and whoever judges a start
+    /// deadline never sees a ready time earlier than the moment it could see the actor ready.
+    fn flag_set(&self, i: usize) {
         if self.latch(i, FLAG_SET) {
-            self.one_ready(i, at);
+            self.one_ready(i, Instant::now());
         }
     }
 
-    /// Actor `i` has started its execute: it is ready if its flag is set (a flag set before it
-    /// started, even before the run, counts from now), or if it declared none.
-    fn started(&self, i: usize) {
+    /// Actor `i` has started its execute, having passed its gate at `at`: it is ready if its
+    /// flag is set (a flag set before it started, even before the run, counts from `at`), or if
+    /// it declared none.
+    fn started(&self, i: usize, at: Instant) {
         if self.latch(i, STARTED_BIT) {
-            self.one_ready(i, Instant::now());
+            self.one_ready(i, at);
         }
     }
 
@@ -471,34 +480,44 @@ impl Progress {
         if !self.actors[i].counted.swap(true, Ordering::AcqRel) {
             let _ = self.actors[i].ready_at.set(at);
             event!(debug, "actor `{}` ready", self.state.name(i));
-            self.one_settled();
+            self.one_settled(at);
         }
         if let Some(gates) = &self.gates {
             gates.release(i);
         }
     }
 
-    /// A non-critical actor returned: whether it had been ready or not, the group's readiness
-    /// no longer waits for it.
-    pub(crate) fn gone(&self, i: usize) {
+    /// A non-critical actor returned at `at`: whether it had been ready or not, the group's
+    /// readiness no longer waits for it.
+    pub(crate) fn gone(&self, i: usize, at: Instant) {
         if !self.actors[i].counted.swap(true, Ordering::AcqRel) {
             event!(
                 debug,
                 "actor `{}` gone before it was ready",
                 self.state.name(i)
             );
-            self.one_settled();
+            self.one_settled(at);
         }
     }
 
     /// One more actor counted; the last one makes the group ready, unless its teardown has
-    /// started (a group that is stopping is not ready, and does not tell its parent it is), or
-    /// no actor was ever ready (non-critical actors that all returned before they were ready
-    /// leave a group that is about to end, not a ready one).
-    fn one_settled(&self) {
+    /// started (a group that is stopping is not ready, and does not tell its parent it is), no
+    /// actor was ever ready (non-critical actors that all returned before they were ready
+    /// leave a group that is about to end, not a ready one), or it is ready only after its
+    /// start deadline (it is about to stop with `Error::NotReady`).
+    ///
+    /// The group's ready time is the latest of its actors' (`at` is this one's), not the time
+    /// the last of them was counted: the two differ while a shared flag is being counted.
+    fn one_settled(&self, at: Instant) {
+        let nanos = |at: Instant| {
+            u64::try_from(at.saturating_duration_since(self.base).as_nanos()).unwrap_or(u64::MAX)
+        };
+        self.latest.fetch_max(nanos(at), Ordering::AcqRel);
         if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
-            let at = Instant::now();
-            if self.any_ready.load(Ordering::Acquire) && self.readiness.set_ready() {
+            let latest = Duration::from_nanos(self.latest.load(Ordering::Acquire));
+            let at = self.base.checked_add(latest).unwrap_or(at);
+            let late = self.start_deadline.is_some_and(|deadline| at > deadline);
+            if self.any_ready.load(Ordering::Acquire) && !late && self.readiness.set_ready() {
                 let _ = self.all_ready_at.set(at);
                 event!(info, "group ready");
                 for ready in &self.also {
@@ -524,13 +543,9 @@ impl Progress {
         self.all_ready_at.get().copied()
     }
 
-    /// Returns `true` once every actor is ready.
-    pub(crate) fn all_ready(&self) -> bool {
-        self.remaining.load(Ordering::Acquire) == 0
-    }
-
     /// The names of the actors the group's readiness still waits for: not ready, and not a
     /// non-critical actor gone.
+    #[cfg_attr(not(all(unix, feature = "systemd")), allow(dead_code))]
     pub(crate) fn not_ready(&self) -> Vec<String> {
         (0..self.actors.len())
             .filter(|&i| !self.actors[i].counted.load(Ordering::Acquire))
@@ -655,9 +670,9 @@ const ORPHANED: u8 = 3;
 
 /// What an actor's gate decided.
 pub(crate) enum Entry {
-    /// Its execute may run.
-    Start,
-    /// The teardown started first: it never starts.
+    /// Its execute may run: it passed its gate at this time.
+    Start(Instant),
+    /// The teardown started first, or a critical dependency returned: it never starts.
     Cancelled,
     /// It can never start: this dependency (non-critical) returned before it was ready.
     Orphaned(usize),
@@ -731,14 +746,17 @@ impl Gates {
                 thread::park();
             }
         }
-        // Start if every dependency is ready; give up if the teardown came first.
+        // Start if every dependency is ready; give up if the teardown came first. The start
+        // time is taken before the decision: a critical dependency that returns and finds this
+        // actor started (see `cancel`) stamps its exit after it.
+        let at = Instant::now();
         let target = if self.ready(i) { STARTED } else { CANCELLED };
         match gate
             .state
             .compare_exchange(WAITING, target, Ordering::AcqRel, Ordering::Acquire)
             .map_or_else(|state| state, |_| target)
         {
-            STARTED => Entry::Start,
+            STARTED => Entry::Start(at),
             ORPHANED => Entry::Orphaned(gate.orphaned_by.load(Ordering::Acquire)),
             _ => Entry::Cancelled,
         }
@@ -748,8 +766,27 @@ impl Gates {
         self.actors[i].unready.load(Ordering::Acquire) == 0
     }
 
+    /// Actor `i` never starts: `by`, a critical actor it starts after, has returned, so the
+    /// teardown is coming (or has come). Its thread is woken if it waits.
+    fn cancel(&self, i: usize) {
+        if self.actors[i]
+            .state
+            .compare_exchange(WAITING, CANCELLED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            // Pairs with the fence in `enter`, as in `orphan`.
+            fence(Ordering::SeqCst);
+            self.wake(i);
+        }
+    }
+
     /// Actor `i` can never start: `by`, which it starts after, returned before it was ready.
+    /// Not once the teardown has started, which cancels the gates still waiting: a dependency
+    /// interrupted before it was ready does not make its dependents fail.
     fn orphan(&self, i: usize, by: usize) {
+        if self.teardown.load(Ordering::Acquire) {
+            return;
+        }
         let gate = &self.actors[i];
         let _ =
             gate.orphaned_by
@@ -817,6 +854,9 @@ pub(crate) struct Declared {
     pub(crate) plan: Option<Plan>,
     pub(crate) readiness: Readiness,
     pub(crate) also: Vec<Ready>,
+    /// The start deadline, if any: a group whose actors are all ready only after it is never
+    /// ready (it stops with `Error::NotReady`).
+    pub(crate) start_deadline: Option<Instant>,
 }
 
 impl Lifecycle {
@@ -825,6 +865,8 @@ impl Lifecycle {
         let plan = declared.plan.map(Arc::new);
         let progress = Arc::new(Progress {
             remaining: AtomicUsize::new(n),
+            latest: AtomicU64::new(0),
+            base: Instant::now(),
             all_ready_at: OnceLock::new(),
             actors: (0..n).map(|_| ActorProgress::default()).collect(),
             state: declared.state,
@@ -832,6 +874,7 @@ impl Lifecycle {
             also: declared.also,
             gates: plan.as_ref().map(|p| Gates::new(Arc::clone(p))),
             any_ready: AtomicBool::new(false),
+            start_deadline: declared.start_deadline,
         });
         // An actor that declared no flag is ready as soon as it starts.
         for (i, ready) in declared.ready.iter().enumerate() {
@@ -855,10 +898,10 @@ impl Lifecycle {
     /// Called on actor `i`'s thread before its execute: waits for its dependencies to be
     /// ready, and says whether it may start.
     pub(crate) fn enter(&self, i: usize) -> Entry {
-        self.progress
-            .gates
-            .as_ref()
-            .map_or(Entry::Start, |g| g.enter(i))
+        match &self.progress.gates {
+            Some(gates) => gates.enter(i),
+            None => Entry::Start(Instant::now()),
+        }
     }
 
     /// Whether one of actor `i`'s dependencies still waits at its own gate: then `i`, if it
@@ -874,14 +917,25 @@ impl Lifecycle {
 
     /// Actor `i` runs its execute (and its live status says so): it is ready now if it
     /// declared no flag or its flag is set.
-    pub(crate) fn started(&self, i: usize) {
-        self.progress.started(i);
+    pub(crate) fn started(&self, i: usize, at: Instant) {
+        self.progress.started(i, at);
     }
 
     /// Actor `i` has returned (or never started), and is about to report: its readiness
     /// starts nobody from now on. Returns whether it had been ready.
     pub(crate) fn retire(&self, i: usize) -> bool {
         self.progress.retire(i)
+    }
+
+    /// Critical actor `i` has returned (or will never start): its return starts the teardown,
+    /// and the actors that start after it and still wait at their gates never start. Called
+    /// before it reports, so that none of them starts after its exit time.
+    pub(crate) fn cancel_dependents(&self, i: usize) {
+        if let Some(gates) = &self.progress.gates {
+            for &j in &gates.plan.dependents[i] {
+                gates.cancel(j);
+            }
+        }
     }
 
     /// Actor `i` has returned without having been ready, and has reported. If it is
@@ -918,5 +972,25 @@ mod tests {
             let _ = g.run();
         }
         assert_eq!(never.0.links.lock().unwrap().len(), 0);
+    }
+
+    /// Once the teardown has started, and before it has cancelled every gate, a dependency
+    /// that returns unready orphans nobody: the gates left are the teardown's to cancel.
+    #[test]
+    fn no_gate_is_orphaned_once_the_teardown_has_started() {
+        let web_after_nc = || {
+            let resolved = plan(&["nc", "web"], &[vec![], vec!["nc".to_owned()]]);
+            Gates::new(Arc::new(resolved.unwrap().unwrap()))
+        };
+        let gates = web_after_nc();
+        gates.orphan(1, 0);
+        assert_eq!(gates.actors[1].state.load(Ordering::Acquire), ORPHANED);
+
+        let gates = web_after_nc();
+        gates.teardown.store(true, Ordering::Release); // as `stop` does first
+        gates.orphan(1, 0);
+        assert_eq!(gates.actors[1].state.load(Ordering::Acquire), WAITING);
+        assert_eq!(gates.stop(), [true, false]); // cancelled by the teardown instead
+        assert_eq!(gates.actors[1].state.load(Ordering::Acquire), CANCELLED);
     }
 }

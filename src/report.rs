@@ -60,6 +60,9 @@ pub struct Report {
     pub ready_after: Option<Duration>,
     /// The [start deadline](crate::Group::start_deadline) that was in force, if any.
     pub start_deadline: Option<Duration>,
+    /// The actors found not ready at the start deadline, as the run decided it (the
+    /// [`Error::NotReady`] of [`into_result`](Report::into_result) names these).
+    pub(crate) not_ready: Vec<usize>,
 }
 
 /// What started a group's teardown. Part of a [`Report`].
@@ -124,8 +127,11 @@ pub struct ActorReport {
     pub interrupted_after: Option<Duration>,
     /// The [`Error::InterruptPanic`], if its interrupt function panicked.
     pub interrupt_panic: Option<Error>,
-    /// When it became ready, from the start of the run: when its thread started, or when its
-    /// declared [`Ready`](crate::Ready) was set. Recorded only for groups that use readiness
+    /// When it became ready, from the start of the run: when its execute started (past its
+    /// gate, with an order), or, if it declared a [`Ready`](crate::Ready) set after that, when
+    /// the flag was counted, just after it was set (a flag shared by many actors is counted
+    /// for one after another). A dependent's is never before its dependencies'. Recorded
+    /// only for groups that use readiness
     /// or order (a declaration, [`Group::readiness`](crate::Group::readiness), a start
     /// deadline, a nested group).
     pub ready_after: Option<Duration>,
@@ -331,20 +337,14 @@ impl Report {
         match self.cause {
             Cause::Empty | Cause::AllExited => Ok(()),
             Cause::Stopped => Err(Error::Stopped { group: None }),
-            Cause::NotReady => {
-                let deadline = self.start_deadline.unwrap_or_default();
-                Err(Error::NotReady {
-                    deadline,
-                    not_ready: self
-                        .actors
-                        .iter()
-                        .filter(|a| a.ready_after.map_or(true, |at| at > deadline))
-                        // A non-critical actor gone by then was no longer waited for.
-                        .filter(|a| a.critical || a.exited_after.map_or(true, |at| at > deadline))
-                        .map(|a| a.name.clone())
-                        .collect(),
-                })
-            }
+            Cause::NotReady => Err(Error::NotReady {
+                deadline: self.start_deadline.unwrap_or_default(),
+                not_ready: self
+                    .not_ready
+                    .iter()
+                    .map(|&i| self.actors[i].name.clone())
+                    .collect(),
+            }),
             Cause::Actor(i) | Cause::SpawnFailed(i) | Cause::Invalid(i) => {
                 match &self.actors[i].outcome {
                     Outcome::Err(e) => Err(e.clone()),

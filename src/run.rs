@@ -125,6 +125,7 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
         order_given_up: Vec::new(),
         ready_after: None,
         start_deadline: options.start_deadline,
+        not_ready: Vec::new(),
     };
     if actors.is_empty() {
         return report;
@@ -160,6 +161,7 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
             plan,
             readiness: options.readiness.unwrap_or_default(),
             also: options.also_ready,
+            start_deadline: options.start_deadline.and_then(|d| start.checked_add(d)),
         }))
     } else {
         None
@@ -191,6 +193,7 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
         blocked_interrupt: None,
         finished: 0,
         state: Arc::clone(&state),
+        not_ready: Vec::new(),
     };
     let spawned = run.spawn_all(actors, options.stack_size, &state, lifecycle.as_ref());
     let start_deadline = options.start_deadline.and_then(|d| start.checked_add(d));
@@ -322,6 +325,7 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
     report.teardown = Some(teardown);
     report.blocked_interrupt = run.blocked_interrupt;
     report.order_given_up = given_up;
+    report.not_ready = run.not_ready;
     report
 }
 
@@ -385,6 +389,8 @@ struct Run {
     finished: usize,
     /// The live state: whose interrupt is being called.
     state: Arc<RunState>,
+    /// The actors found not ready at the start deadline, if it expired.
+    not_ready: Vec<usize>,
 }
 
 impl Run {
@@ -490,33 +496,62 @@ impl Run {
     ) -> (Cause, Result<(), Error>) {
         let start_deadline = start_deadline.zip(lifecycle);
         let mut timer = start_deadline.map(|(at, _)| crossbeam_channel::at(at));
+        // The start deadline has passed: the results already sent are looked at first, then
+        // readiness is judged at the deadline itself, not at the time of this wake-up.
+        let mut expired = false;
         loop {
             if self.recorded == self.spawned {
                 event!(info, "every actor has returned; none of them was critical");
                 return (Cause::AllExited, Ok(()));
             }
-            let message = match (stop, &timer) {
-                (None, None) => Some(results.recv().expect(REPORTS)),
-                (Some(stop), None) => select! {
-                    recv(results) -> message => Some(message.expect(REPORTS)),
-                    recv(stop.done()) -> _ => None,
-                },
-                (stop, Some(deadline)) => {
-                    let never = crossbeam_channel::never();
-                    let stop = stop.map_or(&never, CancelToken::done);
-                    select! {
+            let message = if expired {
+                match results.try_recv() {
+                    Ok(message) => Some(message),
+                    Err(_) => {
+                        let (at, lifecycle) = start_deadline.expect("a timer has a deadline");
+                        let not_ready = self.not_ready_at(at, lifecycle);
+                        if not_ready.is_empty() {
+                            (expired, timer) = (false, None);
+                            continue;
+                        }
+                        let deadline = at.saturating_duration_since(self.start);
+                        let names: Vec<String> = not_ready
+                            .iter()
+                            .map(|&i| self.reports[i].name.clone())
+                            .collect();
+                        event!(
+                            error,
+                            "not ready at the start deadline: {}",
+                            names.join(", ")
+                        );
+                        self.not_ready = not_ready;
+                        let not_ready = names;
+                        return (
+                            Cause::NotReady,
+                            Err(Error::NotReady {
+                                deadline,
+                                not_ready,
+                            }),
+                        );
+                    }
+                }
+            } else {
+                match (stop, &timer) {
+                    (None, None) => Some(results.recv().expect(REPORTS)),
+                    (Some(stop), None) => select! {
                         recv(results) -> message => Some(message.expect(REPORTS)),
-                        recv(stop) -> _ => None,
-                        recv(deadline) -> _ => {
-                            let (at, lifecycle) = start_deadline.expect("a timer has a deadline");
-                            if lifecycle.progress.all_ready() {
-                                timer = None;
+                        recv(stop.done()) -> _ => None,
+                    },
+                    (stop, Some(deadline)) => {
+                        let never = crossbeam_channel::never();
+                        let stop = stop.map_or(&never, CancelToken::done);
+                        select! {
+                            recv(results) -> message => Some(message.expect(REPORTS)),
+                            recv(stop) -> _ => None,
+                            recv(deadline) -> _ => {
+                                expired = true;
                                 continue;
                             }
-                            let deadline = at.saturating_duration_since(self.start);
-                            let not_ready = lifecycle.progress.not_ready();
-                            event!(error, "not ready at the start deadline: {}", not_ready.join(", "));
-                            return (Cause::NotReady, Err(Error::NotReady { deadline, not_ready }));
                         }
                     }
                 }
@@ -525,11 +560,18 @@ impl Run {
                 return (Cause::Stopped, Err(Error::Stopped { group: None }));
             };
             let (i, result) = self.record(message);
+            if matches!(self.reports[i].outcome, Outcome::NotStarted) {
+                // Cancelled at its gate by a critical dependency's return, whose result is on
+                // its way: not a return of its own.
+                continue;
+            }
             if self.reports[i].critical {
                 return (Cause::Actor(i), result);
             }
             if let Some(lifecycle) = lifecycle {
-                lifecycle.progress.gone(i); // the group's readiness waits for it no longer
+                // The group's readiness waits for it no longer, from its exit on.
+                let exited = self.reports[i].exited_after.unwrap_or_default();
+                lifecycle.progress.gone(i, self.start + exited);
             }
             let report = &self.reports[i];
             if report.outcome.is_failure() {
@@ -548,6 +590,22 @@ impl Run {
                 );
             }
         }
+    }
+
+    /// The actors not ready at `deadline`: neither ready by then nor, if non-critical, gone by
+    /// then. Decided from the times recorded, so that a late wake-up changes nothing, and in
+    /// the same terms as the report shows them (`ready_after`, `exited_after`).
+    fn not_ready_at(&self, deadline: Instant, lifecycle: &Lifecycle) -> Vec<usize> {
+        let deadline = deadline.saturating_duration_since(self.start);
+        let since = |at: Instant| at.saturating_duration_since(self.start);
+        (0..self.reports.len())
+            .filter(|&i| {
+                let ready = lifecycle.progress.ready_at(i).map(since);
+                let report = &self.reports[i];
+                ready.map_or(true, |at| at > deadline)
+                    && (report.critical || report.exited_after.map_or(true, |at| at > deadline))
+            })
+            .collect()
     }
 
     /// Calls the interrupt of actor `i` on this thread; a panic is caught and kept.

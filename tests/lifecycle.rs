@@ -897,3 +897,289 @@ fn readiness_of_a_group_that_never_runs_is_released() {
     assert!(run_guarded(g).is_err());
     assert!(!wait(readiness));
 }
+
+/// Adds the actor `builder` describes, idle until interrupted.
+fn idle(builder: rungroup::ActorBuilder<'_>) {
+    builder.add_with_token(|t| {
+        t.wait();
+        Ok(())
+    });
+}
+
+/// Adds `head`, never ready, and `fillers` idle actors that start after it: gates that the
+/// teardown cancels one by one, which widens the window of a race with it.
+fn add_never_ready_head(g: &mut Group, never: &Ready, fillers: usize) {
+    idle(g.actor("head").ready_when(never));
+    for i in 0..fillers {
+        idle(g.actor(format!("filler{i}")).after("head"));
+    }
+}
+
+/// A stop while a non-critical actor waits at its gate cancels it; that is no return of its
+/// own, and its dependents are cancelled too (`NotStarted`), never failed with `Error::Order`:
+/// a clean stop stays a clean stop. The fillers widen the window in which the stop cancels the
+/// gates one by one.
+#[test]
+fn a_clean_stop_never_makes_a_waiting_dependent_fail() {
+    for _ in 0..50 {
+        let never = Ready::new();
+        let mut g = Group::new();
+        let stop = g.stop_handle();
+        add_never_ready_head(&mut g, &never, 20);
+        idle(g.actor("nc").non_critical().after("head"));
+        idle(g.actor("web").after("nc"));
+        let (tx, rx) = bounded(1);
+        std::thread::spawn(move || tx.send(g.run_report()).unwrap());
+        std::thread::sleep(Duration::from_millis(2));
+        stop.stop();
+        let report = rx.recv_timeout(GUARD).expect("run hung");
+        assert!(
+            matches!(report.actors[22].outcome, Outcome::NotStarted),
+            "{report}"
+        );
+        let err = report.into_result().unwrap_err();
+        assert!(!err.is_failure(), "a clean stop reported as {err:#}");
+    }
+}
+
+/// A critical dependency's return cancels the dependents still waiting at their gates: one
+/// that started did so before the dependency's exit time, by the report's own times.
+#[test]
+fn a_critical_dependency_that_returns_cancels_the_dependents_waiting_for_it() {
+    let mut started = 0;
+    for _ in 0..300 {
+        let mut g = Group::new();
+        g.actor("db")
+            .add(|| Err("cannot open the database".into()), |_| ());
+        idle(g.actor("web").after("db"));
+        let report = report_guarded(g);
+        assert_eq!(report.cause, Cause::Actor(0), "{report}");
+        let (db, web) = (&report.actors[0], &report.actors[1]);
+        match web.outcome {
+            Outcome::NotStarted => assert_eq!(web.ready_after, None, "{report}"),
+            _ => {
+                started += 1;
+                assert!(web.ready_after < db.exited_after, "{report}");
+            }
+        }
+    }
+    // Both happen: a dependent may pass its gate before its dependency returns.
+    eprintln!("web started in {started} of 300 rounds");
+}
+
+/// The same along a chain: a cancelled critical actor cancels its own dependents in turn.
+#[test]
+fn a_chain_whose_head_fails_starts_only_before_the_failure() {
+    for _ in 0..20 {
+        let mut g = Group::new();
+        g.actor("a0").add(|| Err("boom".into()), |_| ());
+        for i in 1..50 {
+            idle(g.actor(format!("a{i}")).after(format!("a{}", i - 1)));
+        }
+        let report = report_guarded(g);
+        assert_eq!(report.cause, Cause::Actor(0), "{report}");
+        for pair in report.actors.windows(2) {
+            let (dependency, dependent) = (&pair[0], &pair[1]);
+            if let Some(ready) = dependent.ready_after {
+                let gone = dependency.exited_after.expect("a started dependency ran");
+                assert!(ready < gone, "{report}");
+            }
+        }
+    }
+}
+
+/// Once ready, a non-critical dependency's return holds nobody back: its dependents start.
+#[test]
+fn a_non_critical_dependency_gone_after_it_was_ready_holds_nobody_back() {
+    for _ in 0..100 {
+        let flag = Ready::new();
+        let f = flag.clone();
+        let mut g = Group::new();
+        g.actor("cache").non_critical().ready_when(&flag).add(
+            move || {
+                f.set();
+                Ok(())
+            },
+            |_| (),
+        );
+        idle(g.actor("web").after("cache"));
+        let report = run_ready_then_stop(g);
+        assert!(matches!(report.actors[1].outcome, Outcome::Ok), "{report}");
+        assert!(!report.into_result().unwrap_err().is_failure());
+    }
+}
+
+/// The start deadline is judged by the ready times against the deadline, not by when the
+/// check runs: an actor ready after the deadline fails the group with `NotReady`, one ready
+/// before it never does, and a group ready only after its deadline is never ready.
+#[test]
+fn the_start_deadline_is_judged_by_the_ready_times() {
+    let deadline = Duration::from_millis(2);
+    let (mut late, mut in_time) = (0, 0);
+    for k in 0..200u64 {
+        let flag = Ready::new();
+        let f = flag.clone();
+        let mut g = Group::new();
+        g.start_deadline(deadline);
+        let readiness = g.readiness();
+        let stop = g.stop_handle();
+        let t0 = std::time::Instant::now();
+        // Around the deadline, from 200 µs before to 200 µs after.
+        let at = deadline - Duration::from_micros(200) + Duration::from_micros(2 * (k % 200));
+        g.actor("db").ready_when(&flag).add_with_token(move |t| {
+            while t0.elapsed() < at {
+                std::hint::spin_loop();
+            }
+            f.set();
+            t.wait();
+            Ok(())
+        });
+        let (tx, rx) = bounded(1);
+        std::thread::spawn(move || tx.send(g.run_report()).unwrap());
+        // Bounded: a group ready only after its deadline is never ready, and stops.
+        let was_ready = readiness.wait_timeout(deadline + Duration::from_millis(50));
+        // Well past the deadline's check before stopping, so that the stop never hides it.
+        std::thread::sleep((deadline + Duration::from_millis(3)).saturating_sub(t0.elapsed()));
+        stop.stop();
+        let report = rx.recv_timeout(GUARD).expect("run hung");
+        let ready = report.actors[0].ready_after.expect("db was ready");
+        if ready > deadline {
+            late += 1;
+            assert_eq!(report.cause, Cause::NotReady, "{report}");
+            assert!(!was_ready, "ready only after its start deadline: {report}");
+            match report.into_result() {
+                Err(Error::NotReady { not_ready, .. }) => assert_eq!(not_ready, ["db"]),
+                other => panic!("{other:?}"),
+            }
+        } else {
+            in_time += 1;
+            assert_eq!(report.cause, Cause::Stopped, "{report}");
+            assert!(was_ready, "{report}");
+        }
+    }
+    eprintln!("ready after the deadline in {late} rounds, before it in {in_time}");
+}
+
+/// A flag shared by many actors is counted for one after another. An actor that starts while
+/// its flag is being counted is ready from its start, not from the flag's time: never before
+/// the dependency that let it start. The group's ready time is the latest of its actors'.
+#[test]
+fn a_ready_time_is_never_before_a_dependency_ready_time() {
+    let mut inverted = 0;
+    for _ in 0..20 {
+        let shared = Ready::new();
+        let gate_flag = Ready::new();
+        let mut g = Group::new();
+        let stop = g.stop_handle();
+        let (up_tx, up) = crossbeam_channel::unbounded::<()>();
+        // Counting `shared` for each `y` wakes its `z`: a slow count.
+        for k in 0..100 {
+            let up_tx = up_tx.clone();
+            g.actor(format!("y{k}"))
+                .ready_when(&shared)
+                .add_with_token(move |t| {
+                    up_tx.send(()).unwrap();
+                    t.wait();
+                    Ok(())
+                });
+            idle(g.actor(format!("z{k}")).after(format!("y{k}")));
+        }
+        idle(g.actor("gate").ready_when(&gate_flag));
+        // Linked to `shared` last, so counted last.
+        idle(g.actor("x").ready_when(&shared).after("gate"));
+        let readiness = g.readiness();
+        let (tx, rx) = bounded(1);
+        std::thread::spawn(move || tx.send(g.run_report()).unwrap());
+        for _ in 0..100 {
+            up.recv_timeout(GUARD).unwrap();
+        }
+        let setter = {
+            let gate_flag = gate_flag.clone();
+            std::thread::spawn(move || {
+                let t = std::time::Instant::now();
+                while t.elapsed() < Duration::from_micros(30) {
+                    std::hint::spin_loop();
+                }
+                gate_flag.set();
+            })
+        };
+        shared.set();
+        setter.join().unwrap();
+        assert!(readiness.wait());
+        stop.stop();
+        let report = rx.recv_timeout(GUARD).expect("run hung");
+        let gate = report.actors[200].ready_after.unwrap();
+        let x = report.actors[201].ready_after.unwrap();
+        if x < gate {
+            inverted += 1;
+        }
+        let latest = report.actors.iter().filter_map(|a| a.ready_after).max();
+        assert_eq!(report.ready_after, latest, "{report}");
+    }
+    assert_eq!(inverted, 0, "x reported ready before its dependency");
+}
+
+/// A non-critical actor cancelled at its gate by a critical dependency's return did not return
+/// of its own: its dependents never start, and do not fail. Here the critical actor returns
+/// `Ok(())`, so the run must be clean.
+#[test]
+fn an_actor_cancelled_by_a_critical_return_makes_nobody_fail() {
+    for _ in 0..200 {
+        let never = Ready::new();
+        let mut g = Group::new();
+        idle(g.actor("head").ready_when(&never));
+        g.actor("done").add(|| Ok(()), |_| ());
+        idle(g.actor("nc").non_critical().after("head").after("done"));
+        idle(g.actor("web").after("nc"));
+        let report = report_guarded(g);
+        assert!(
+            matches!(report.actors[3].outcome, Outcome::NotStarted),
+            "{report}"
+        );
+        if let Err(err) = report.into_result() {
+            panic!("a clean run reported as {err:#}");
+        }
+    }
+}
+
+/// A non-critical actor that returns unready on its own while the teardown cancels the gates
+/// makes its dependents fail only if it returned before the teardown started: once it has
+/// started, they are cancelled (`NotStarted`).
+#[test]
+fn a_dependency_gone_unready_during_the_teardown_makes_nobody_fail() {
+    let mut tally = std::collections::BTreeMap::new();
+    for k in 0..200u64 {
+        let never = Ready::new();
+        let mut g = Group::new();
+        let stop = g.stop_handle();
+        let t0 = std::time::Instant::now();
+        let at = Duration::from_micros(1500 + 5 * (k % 100));
+        add_never_ready_head(&mut g, &never, 20);
+        g.actor("nc").non_critical().ready_when(&never).add(
+            move || {
+                while t0.elapsed() < at {
+                    std::hint::spin_loop();
+                }
+                Err("gave up".into())
+            },
+            |_| (),
+        );
+        idle(g.actor("web").after("nc"));
+        let (tx, rx) = bounded(1);
+        std::thread::spawn(move || tx.send(g.run_report()).unwrap());
+        while t0.elapsed() < Duration::from_micros(1750) {
+            std::hint::spin_loop();
+        }
+        stop.stop();
+        let report = rx.recv_timeout(GUARD).expect("run hung");
+        let (nc, web) = (&report.actors[21], &report.actors[22]);
+        let teardown = report.teardown_started.unwrap();
+        let after = nc.exited_after.is_some_and(|at| at > teardown);
+        let order = matches!(web.outcome, Outcome::Err(Error::Order { .. }));
+        *tally.entry((after, order)).or_insert(0) += 1;
+        if order {
+            assert!(!after, "{report}");
+        }
+    }
+    eprintln!("(nc returned after the teardown started, web failed with Order): {tally:?}");
+}
