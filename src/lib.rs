@@ -137,7 +137,7 @@
 //!    ([`ActorReport::ready_after`] before [`ActorReport::exited_after`], if it declared no
 //!    flag). If a non-critical dependency returns before it was ready, the dependents waiting
 //!    for it can never start: each fails with [`Error::Order`] (a critical one thus stops the
-//!    group). Once a dependency has been ready, its return, critical or not, does not stop a
+//!    group), and its interrupt is not called either. Once a dependency has been ready, its return, critical or not, does not stop a
 //!    dependent that has started.
 //! 4. Actors with no order between them start and stop at once. Chains, diamonds and several
 //!    dependencies per actor are allowed.

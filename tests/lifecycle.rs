@@ -482,6 +482,8 @@ fn a_critical_actor_after_a_non_critical_one_gone_unready_fails_the_group() {
     add_idle(&mut g, "main");
     let report = report_guarded(g);
     assert!(matches!(report.actors[1].outcome, Outcome::Err(_)));
+    // It never started: its interrupt is not called.
+    assert_eq!(report.actors[1].interrupted_after, None, "{report}");
     match report.into_result() {
         Err(Error::Order { actor, reason }) => {
             assert_eq!(actor, "web");
