@@ -315,7 +315,10 @@ impl Group {
     /// against the deadline, not by the time the check runs: an actor ready a moment after the
     /// deadline is not ready in time, even if the check comes later still (and the group,
     /// ready only after its deadline, is never [ready](Group::readiness)); a non-critical
-    /// actor gone by the deadline is not waited for.
+    /// actor gone by the deadline is not waited for. What would end the wait after the
+    /// deadline, a critical actor's return, the [stop handle](Group::stop_handle) or the
+    /// return of the last non-critical actor, does not hide the `NotReady` that came first;
+    /// before the deadline, it ends the run as usual.
     ///
     /// # Examples
     ///

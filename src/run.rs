@@ -494,13 +494,20 @@ impl Run {
         start_deadline: Option<Instant>,
         lifecycle: Option<&Lifecycle>,
     ) -> (Cause, Result<(), Error>) {
-        let start_deadline = start_deadline.zip(lifecycle);
+        // The start deadline, until it is found met. It is judged by the recorded times, not by
+        // when this thread looks: once it has passed, the results already sent are looked at
+        // first; and an event that ends the wait (a critical result, the stop, the last
+        // return) but happened after the deadline does not hide a `NotReady` that came first.
+        let mut start_deadline = start_deadline.zip(lifecycle);
         let mut timer = start_deadline.map(|(at, _)| crossbeam_channel::at(at));
-        // The start deadline has passed: the results already sent are looked at first, then
-        // readiness is judged at the deadline itself, not at the time of this wake-up.
         let mut expired = false;
         loop {
             if self.recorded == self.spawned {
+                let last = self.reports.iter().filter_map(|a| a.exited_after).max();
+                let at = last.map_or_else(Instant::now, |last| self.start + last);
+                if let Some(not_ready) = self.not_ready_before(at, start_deadline) {
+                    return not_ready;
+                }
                 event!(info, "every actor has returned; none of them was critical");
                 return (Cause::AllExited, Ok(()));
             }
@@ -509,30 +516,11 @@ impl Run {
                     Ok(message) => Some(message),
                     Err(_) => {
                         let (at, lifecycle) = start_deadline.expect("a timer has a deadline");
-                        let not_ready = self.not_ready_at(at, lifecycle);
-                        if not_ready.is_empty() {
-                            (expired, timer) = (false, None);
-                            continue;
+                        if let Some(not_ready) = self.not_ready_result(at, lifecycle) {
+                            return not_ready;
                         }
-                        let deadline = at.saturating_duration_since(self.start);
-                        let names: Vec<String> = not_ready
-                            .iter()
-                            .map(|&i| self.reports[i].name.clone())
-                            .collect();
-                        event!(
-                            error,
-                            "not ready at the start deadline: {}",
-                            names.join(", ")
-                        );
-                        self.not_ready = not_ready;
-                        let not_ready = names;
-                        return (
-                            Cause::NotReady,
-                            Err(Error::NotReady {
-                                deadline,
-                                not_ready,
-                            }),
-                        );
+                        (expired, timer, start_deadline) = (false, None, None);
+                        continue;
                     }
                 }
             } else {
@@ -557,6 +545,12 @@ impl Run {
                 }
             };
             let Some(message) = message else {
+                let at = stop.and_then(CancelToken::cancelled_at);
+                if let Some(not_ready) =
+                    self.not_ready_before(at.unwrap_or_else(Instant::now), start_deadline)
+                {
+                    return not_ready;
+                }
                 return (Cause::Stopped, Err(Error::Stopped { group: None }));
             };
             let (i, result) = self.record(message);
@@ -566,6 +560,11 @@ impl Run {
                 continue;
             }
             if self.reports[i].critical {
+                let exited = self.reports[i].exited_after.unwrap_or_default();
+                if let Some(not_ready) = self.not_ready_before(self.start + exited, start_deadline)
+                {
+                    return not_ready;
+                }
                 return (Cause::Actor(i), result);
             }
             if let Some(lifecycle) = lifecycle {
@@ -590,6 +589,47 @@ impl Run {
                 );
             }
         }
+    }
+
+    /// The `NotReady` result, if the start deadline (not found met yet) passed before `at`,
+    /// the time of an event that would otherwise end the wait, with actors not ready.
+    fn not_ready_before(
+        &mut self,
+        at: Instant,
+        start_deadline: Option<(Instant, &Lifecycle)>,
+    ) -> Option<(Cause, Result<(), Error>)> {
+        let (deadline, lifecycle) = start_deadline?;
+        if at <= deadline {
+            return None;
+        }
+        self.not_ready_result(deadline, lifecycle)
+    }
+
+    /// The `NotReady` result, if some actors were not ready at `deadline`.
+    fn not_ready_result(
+        &mut self,
+        deadline: Instant,
+        lifecycle: &Lifecycle,
+    ) -> Option<(Cause, Result<(), Error>)> {
+        let not_ready = self.not_ready_at(deadline, lifecycle);
+        if not_ready.is_empty() {
+            return None;
+        }
+        let names: Vec<String> = not_ready
+            .iter()
+            .map(|&i| self.reports[i].name.clone())
+            .collect();
+        event!(
+            error,
+            "not ready at the start deadline: {}",
+            names.join(", ")
+        );
+        self.not_ready = not_ready;
+        let err = Error::NotReady {
+            deadline: deadline.saturating_duration_since(self.start),
+            not_ready: names,
+        };
+        Some((Cause::NotReady, Err(err)))
     }
 
     /// The actors not ready at `deadline`: neither ready by then nor, if non-critical, gone by

@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
@@ -52,6 +52,8 @@ pub struct CancelToken {
 
 struct Inner {
     cancelled: AtomicBool,
+    /// When it was first cancelled (a group's stop is judged against its start deadline).
+    cancelled_at: OnceLock<Instant>,
     /// Dropped on cancel, which disconnects `done` for every waiter at once.
     sender: Mutex<Option<Sender<()>>>,
     done: Receiver<()>,
@@ -71,6 +73,7 @@ impl CancelToken {
         CancelToken {
             inner: Arc::new(Inner {
                 cancelled: AtomicBool::new(false),
+                cancelled_at: OnceLock::new(),
                 sender: Mutex::new(Some(sender)),
                 done,
             }),
@@ -90,6 +93,7 @@ impl CancelToken {
     /// assert!(token.is_cancelled());
     /// ```
     pub fn cancel(&self) {
+        let _ = self.inner.cancelled_at.set(Instant::now());
         self.inner.cancelled.store(true, Ordering::Release);
         // A poisoned lock only means another canceller panicked; the Option is still valid.
         let sender = self
@@ -99,6 +103,11 @@ impl CancelToken {
             .unwrap_or_else(PoisonError::into_inner)
             .take();
         drop(sender);
+    }
+
+    /// When the token was first cancelled, if it was.
+    pub(crate) fn cancelled_at(&self) -> Option<Instant> {
+        self.inner.cancelled_at.get().copied()
     }
 
     /// Returns `true` once the token has been cancelled.

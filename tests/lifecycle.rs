@@ -1185,3 +1185,83 @@ fn a_dependency_gone_unready_during_the_teardown_makes_nobody_fail() {
     }
     eprintln!("(nc returned after the teardown started, web failed with Order): {tally:?}");
 }
+
+/// Spins until `d` after `since`.
+fn spin_until(since: std::time::Instant, d: Duration) {
+    while since.elapsed() < d {
+        std::hint::spin_loop();
+    }
+}
+
+/// An event that ends the wait just after the start deadline, before the run loop's timer
+/// (which wakes late) has judged it, does not hide the `NotReady` that came first: a critical
+/// `Ok(())`, a stop, and the return of the last non-critical actor.
+#[test]
+fn an_event_after_the_start_deadline_does_not_hide_not_ready() {
+    let deadline = Duration::from_millis(2);
+    let just_after = deadline + Duration::from_micros(20);
+    for round in 0..150 {
+        let never = Ready::new();
+        let mut g = Group::new();
+        g.start_deadline(deadline);
+        let stop = g.stop_handle();
+        if round % 3 != 2 {
+            idle(g.actor("never").ready_when(&never));
+        }
+        let (started_tx, started) = bounded(1);
+        match round % 3 {
+            // A critical actor returns Ok(()) just after the deadline (its start is after the
+            // run's, so its exit is after the deadline).
+            0 => g.actor("quits").add(
+                move || {
+                    spin_until(std::time::Instant::now(), just_after);
+                    Ok(())
+                },
+                |_| (),
+            ),
+            // The stop comes just after the deadline, timed from an actor's start.
+            1 => g.actor("clock").add_with_token(move |t| {
+                started_tx.send(std::time::Instant::now()).unwrap();
+                t.wait();
+                Ok(())
+            }),
+            // The only actor, non-critical and never ready, returns just after the deadline.
+            _ => g.actor("never").non_critical().ready_when(&never).add(
+                move || {
+                    spin_until(std::time::Instant::now(), just_after);
+                    Ok(())
+                },
+                |_| (),
+            ),
+        };
+        let (tx, rx) = bounded(1);
+        std::thread::spawn(move || tx.send(g.run_report()).unwrap());
+        if round % 3 == 1 {
+            spin_until(started.recv_timeout(GUARD).unwrap(), just_after);
+            stop.stop();
+        }
+        let report = rx.recv_timeout(GUARD).expect("run hung");
+        assert_eq!(report.cause, Cause::NotReady, "round {round}: {report}");
+        match report.into_result() {
+            Err(Error::NotReady { not_ready, .. }) => assert_eq!(not_ready, ["never"]),
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+/// A stop before the start deadline is a clean stop, even if the run loop only looks after
+/// the deadline has passed.
+#[test]
+fn a_stop_before_the_start_deadline_is_clean() {
+    for _ in 0..50 {
+        let never = Ready::new();
+        let mut g = Group::new();
+        g.start_deadline(Duration::from_millis(2));
+        let stop = g.stop_handle();
+        idle(g.actor("never").ready_when(&never));
+        stop.stop(); // before the run, so before its deadline
+        let report = report_guarded(g);
+        assert_eq!(report.cause, Cause::Stopped, "{report}");
+        assert!(!report.into_result().unwrap_err().is_failure());
+    }
+}
