@@ -48,16 +48,15 @@ impl Drop for Exit<'_> {
                 "rungroup: the actor thread unwound before reporting".to_owned(),
             ))
         });
-        let never_started = self.cancelled;
         if let Some(lifecycle) = self.lifecycle {
-            if self.live.is_critical(self.i) {
-                // Its return starts the teardown: those still waiting to start after it never
-                // start. Its exit time is taken after that, so that any of them that did start
-                // has a start time before it.
-                lifecycle.cancel_dependents(self.i);
-                if !never_started {
-                    self.at = self.at.max(Instant::now());
-                }
+            // A critical return starts the teardown: those still waiting to start after it never
+            // start. Its exit time is taken after that, so that any of them that did start has
+            // a start time before it.
+            if self.live.is_critical(self.i)
+                && lifecycle.cancel_dependents(self.i)
+                && !self.cancelled
+            {
+                self.at = self.at.max(Instant::now());
             }
         }
         // The live status sees the error no later than the exit.
@@ -81,7 +80,7 @@ impl Drop for Exit<'_> {
             if let Some(handoff) = &lifecycle.handoff {
                 handoff.exited(self.i, self.live);
             }
-            if was_ready == Some(false) && !never_started {
+            if was_ready == Some(false) && !self.cancelled {
                 // After its own report, so that those it orphans report after it. Not when
                 // the teardown cancelled it at its gate: that is no return of its own.
                 lifecycle.orphan_dependents(self.i, self.live.is_critical(self.i));
@@ -112,13 +111,18 @@ pub(crate) fn actor_thread(
         cancelled: false,
     };
     if let Some(lifecycle) = lifecycle {
-        let started_at = match lifecycle.enter(i) {
-            Entry::Start(at) => Ok(at),
+        let never = match lifecycle.enter(i) {
+            Entry::Start(at) => {
+                live.started(i);
+                // After the live status says it runs: whoever sees it ready sees it running.
+                lifecycle.started(i, at);
+                None
+            }
             Entry::Cancelled => {
                 exit.cancelled = true;
-                Err(Failure::NeverStarted)
+                Some(Failure::NeverStarted)
             }
-            Entry::Orphaned(by) => Err(Failure::Named(Error::Order {
+            Entry::Orphaned(by) => Some(Failure::Named(Error::Order {
                 actor: live.name(i).to_owned(),
                 reason: format!(
                     "it starts after `{}`, which returned before it was ready",
@@ -129,15 +133,6 @@ pub(crate) fn actor_thread(
                     }
                 ),
             })),
-        };
-        let never = match started_at {
-            Ok(at) => {
-                live.started(i);
-                // After the live status says it runs: whoever sees it ready sees it running.
-                lifecycle.started(i, at);
-                None
-            }
-            Err(never) => Some(never),
         };
         if let Some(never) = never {
             // When it was told it would never start. Its captured state is dropped here, and a

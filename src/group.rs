@@ -690,12 +690,12 @@ impl<'g> ActorBuilder<'g> {
     /// ready: if it returns before it was ready, the actors still waiting for it can never
     /// start and fail at once with [`Error::Order`] (reported apart if they are non-critical
     /// too; a critical one stops the group, which cannot run without it); once it has been
-    /// ready, its return holds none of them back. Everything else is as for any actor: it is interrupted at the teardown
-    /// like the others (its interrupt may thus be called after it returned, as any interrupt
-    /// may), `run` waits for it, and a [teardown deadline](Group::teardown_deadline) names it
-    /// if it is still running. If every actor is non-critical and all have returned, there is
-    /// nothing left to run: the teardown starts ([`Cause::AllExited`](crate::Cause::AllExited))
-    /// and `run` returns `Ok(())`.
+    /// ready, its return holds none of them back. Everything else is as for any actor: it is
+    /// interrupted at the teardown like the others (its interrupt may thus be called after it
+    /// returned, as any interrupt may), `run` waits for it, and a
+    /// [teardown deadline](Group::teardown_deadline) names it if it is still running. If every
+    /// actor is non-critical and all have returned, there is nothing left to run: the teardown
+    /// starts ([`Cause::AllExited`](crate::Cause::AllExited)) and `run` returns `Ok(())`.
     ///
     /// # Examples
     ///

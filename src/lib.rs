@@ -135,10 +135,11 @@
 //!    never starts: [`Outcome::NotStarted`], and its interrupt is not called. A dependent that
 //!    did start passed its gate before that dependency's exit time
 //!    ([`ActorReport::ready_after`] before [`ActorReport::exited_after`], if it declared no
-//!    flag and is not a nested group, whose ready time is its inner group's). If a non-critical dependency returns before it was ready, the dependents waiting
-//!    for it can never start: each fails with [`Error::Order`] (a critical one thus stops the
-//!    group), and its interrupt is not called either. Once a dependency has been ready, its return, critical or not, does not stop a
-//!    dependent that has started.
+//!    flag and is not a nested group, whose ready time is its inner group's). If a
+//!    non-critical dependency returns before it was ready, the dependents waiting for it can
+//!    never start: each fails with [`Error::Order`] (a critical one thus stops the group), and
+//!    its interrupt is not called either. Once a dependency has been ready, its return,
+//!    critical or not, does not stop a dependent that has started.
 //! 4. Actors with no order between them start and stop at once. Chains, diamonds and several
 //!    dependencies per actor are allowed.
 //! 5. A name not in the group, a name several actors share, and a cycle are an

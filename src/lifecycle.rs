@@ -929,13 +929,16 @@ impl Lifecycle {
 
     /// Critical actor `i` has returned (or will never start): its return starts the teardown,
     /// and the actors that start after it and still wait at their gates never start. Called
-    /// before it reports, so that none of them starts after its exit time.
-    pub(crate) fn cancel_dependents(&self, i: usize) {
-        if let Some(gates) = &self.progress.gates {
-            for &j in &gates.plan.dependents[i] {
-                gates.cancel(j);
-            }
+    /// before it reports, so that none of them starts after its exit time. Returns whether the
+    /// group declared an order (without one, there is nothing to cancel).
+    pub(crate) fn cancel_dependents(&self, i: usize) -> bool {
+        let Some(gates) = &self.progress.gates else {
+            return false;
+        };
+        for &j in &gates.plan.dependents[i] {
+            gates.cancel(j);
         }
+        true
     }
 
     /// Actor `i` has returned without having been ready, and has reported. If it is

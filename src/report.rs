@@ -130,10 +130,9 @@ pub struct ActorReport {
     /// When it became ready, from the start of the run: when its execute started (past its
     /// gate, with an order), or, if it declared a [`Ready`](crate::Ready) set after that, when
     /// the flag was counted, just after it was set (a flag shared by many actors is counted
-    /// for one after another). A dependent's is never before its dependencies'. Recorded
-    /// only for groups that use readiness
-    /// or order (a declaration, [`Group::readiness`](crate::Group::readiness), a start
-    /// deadline, a nested group).
+    /// for one after another). A dependent's is never before its dependencies'. Recorded only
+    /// for groups that use readiness or order (a declaration,
+    /// [`Group::readiness`](crate::Group::readiness), a start deadline, a nested group).
     pub ready_after: Option<Duration>,
     /// How many times it was restarted: 0 unless it is
     /// [restartable](crate::ActorBuilder::add_restartable).

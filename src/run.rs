@@ -137,6 +137,7 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
         ready: a.ready.clone(),
     })));
     // Readiness and order cost nothing unless the group uses them.
+    let start_deadline = options.start_deadline.and_then(|d| start.checked_add(d));
     let uses_lifecycle = options.start_deadline.is_some()
         || options.readiness.is_some()
         || !options.also_ready.is_empty()
@@ -161,7 +162,7 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
             plan,
             readiness: options.readiness.unwrap_or_default(),
             also: options.also_ready,
-            start_deadline: options.start_deadline.and_then(|d| start.checked_add(d)),
+            start_deadline,
         }))
     } else {
         None
@@ -196,7 +197,6 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
         not_ready: Vec::new(),
     };
     let spawned = run.spawn_all(actors, options.stack_size, &state, lifecycle.as_ref());
-    let start_deadline = options.start_deadline.and_then(|d| start.checked_add(d));
     let (cause, first) = match spawned.failure {
         Some((i, err)) => (Cause::SpawnFailed(i), Err(err)),
         None => run.wait_first(
@@ -559,18 +559,16 @@ impl Run {
                 // its way: not a return of its own.
                 continue;
             }
+            let exited = self.start + self.reports[i].exited_after.unwrap_or_default();
             if self.reports[i].critical {
-                let exited = self.reports[i].exited_after.unwrap_or_default();
-                if let Some(not_ready) = self.not_ready_before(self.start + exited, start_deadline)
-                {
+                if let Some(not_ready) = self.not_ready_before(exited, start_deadline) {
                     return not_ready;
                 }
                 return (Cause::Actor(i), result);
             }
             if let Some(lifecycle) = lifecycle {
                 // The group's readiness waits for it no longer, from its exit on.
-                let exited = self.reports[i].exited_after.unwrap_or_default();
-                lifecycle.progress.gone(i, self.start + exited);
+                lifecycle.progress.gone(i, exited);
             }
             let report = &self.reports[i];
             if report.outcome.is_failure() {

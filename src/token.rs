@@ -1,7 +1,6 @@
 //! A cancellation token: Go's `context.WithCancel` for threads.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -51,8 +50,8 @@ pub struct CancelToken {
 }
 
 struct Inner {
-    cancelled: AtomicBool,
-    /// When it was first cancelled (a group's stop is judged against its start deadline).
+    /// When it was first cancelled, once it is (a group's stop is judged against its start
+    /// deadline).
     cancelled_at: OnceLock<Instant>,
     /// Dropped on cancel, which disconnects `done` for every waiter at once.
     sender: Mutex<Option<Sender<()>>>,
@@ -72,7 +71,6 @@ impl CancelToken {
         let (sender, done) = crossbeam_channel::bounded(0);
         CancelToken {
             inner: Arc::new(Inner {
-                cancelled: AtomicBool::new(false),
                 cancelled_at: OnceLock::new(),
                 sender: Mutex::new(Some(sender)),
                 done,
@@ -93,8 +91,7 @@ impl CancelToken {
     /// assert!(token.is_cancelled());
     /// ```
     pub fn cancel(&self) {
-        let _ = self.inner.cancelled_at.set(Instant::now());
-        self.inner.cancelled.store(true, Ordering::Release);
+        self.inner.cancelled_at.get_or_init(Instant::now);
         // A poisoned lock only means another canceller panicked; the Option is still valid.
         let sender = self
             .inner
@@ -121,7 +118,7 @@ impl CancelToken {
     /// assert!(token.is_cancelled());
     /// ```
     pub fn is_cancelled(&self) -> bool {
-        self.inner.cancelled.load(Ordering::Acquire)
+        self.inner.cancelled_at.get().is_some()
     }
 
     /// Returns a receiver that becomes ready when the token is cancelled, like Go's

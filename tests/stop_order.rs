@@ -17,10 +17,7 @@ fn add_waiting_after(g: &mut Group, name: &str, after: &[&str]) {
     for dep in after {
         actor = actor.after(*dep);
     }
-    actor.add_with_token(|token| {
-        token.wait();
-        Ok(())
-    });
+    idle(actor);
 }
 
 /// Adds an actor that waits until it is interrupted; its interrupt lets it return, then runs
@@ -238,10 +235,7 @@ fn an_interrupt_taken_at_the_deadline_is_never_a_clean_stop() {
         g.actor("b").non_critical().add(|| Ok(()), |_| ());
         // a and b return at once (non-critical: the group goes on); c returns when the test
         // stops the group, and its thread then calls a's interrupt, then b's.
-        g.actor("c").after("a").after("b").add_with_token(|token| {
-            token.wait();
-            Ok(())
-        });
+        idle(g.actor("c").after("a").after("b"));
         let report = run_ready_then_stop(g);
         let not_called: Vec<String> = report
             .actors

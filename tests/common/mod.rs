@@ -62,7 +62,13 @@ impl Events {
 
 /// Adds an actor that waits for its token and returns `Ok(())`.
 pub(crate) fn add_idle(g: &mut Group, name: &str) {
-    g.actor(name).add_with_token(|token| {
+    idle(g.actor(name));
+}
+
+/// Adds the actor `builder` describes (its name, order, flag…), waiting for its token and
+/// returning `Ok(())`.
+pub(crate) fn idle(builder: rungroup::ActorBuilder<'_>) {
+    builder.add_with_token(|token| {
         token.wait();
         Ok(())
     });
