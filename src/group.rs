@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::select;
 
-use crate::lifecycle::{Heartbeat, Readiness, Ready};
+use crate::lifecycle::{Beating, Heartbeat, Readiness, Ready};
 use crate::report::Report;
 use crate::run::{self, Actor, Execute, Failure, Interrupt};
 use crate::status::{Live, Slot};
@@ -55,8 +55,8 @@ pub struct Group {
     readiness: Option<Readiness>,
     /// Flags to set when the whole group is ready (a nested group's actor in its parent).
     also_ready: Vec<Ready>,
-    /// The declared heartbeats, with their actors' names.
-    heartbeats: Vec<(String, Heartbeat)>,
+    /// The declared heartbeats, with their actors (and those of its nested groups).
+    heartbeats: Vec<Beating>,
     /// Whether to notify systemd (feature `systemd`).
     systemd: bool,
     stop: Option<CancelToken>,
@@ -178,6 +178,7 @@ impl Group {
             stack_size: None,
             ready: None,
             after: Vec::new(),
+            heartbeats: Vec::new(),
             slot: None,
             critical: true,
         }
@@ -343,18 +344,33 @@ impl Group {
     /// Makes this group the service that systemd supervises (feature `systemd`, unix): it sends
     /// `READY=1` once the group is ready, `STOPPING=1` when the teardown starts, `STATUS=`
     /// lines saying what it waits for (`starting: waiting for db`, `ready`,
-    /// `unhealthy: heartbeat late: worker; watchdog not pinged`, `stopping: waiting for web`),
-    /// and, when systemd asks for a watchdog (`WatchdogSec=`), `WATCHDOG=1` every half
-    /// `WATCHDOG_USEC` while the group is healthy: ready, not stopping, and every
-    /// [`Heartbeat`] on time. A heartbeat that stalls thus stops the pings, and systemd
-    /// restarts the service.
+    /// `unhealthy: heartbeat late: worker`, `stopping: waiting for web`), and, when systemd
+    /// asks for a watchdog (`WatchdogSec=`), `WATCHDOG=1` every half `WATCHDOG_USEC` while the
+    /// group is healthy: ready, not stopping, and every [`Heartbeat`] on time (the unhealthy
+    /// status then ends `; watchdog not pinged`). A heartbeat that stalls thus stops the pings,
+    /// and systemd restarts the service. A heartbeat whose actor has returned (a
+    /// [non-critical](ActorBuilder::non_critical) one, while the group goes on) no longer
+    /// counts.
     ///
-    /// Nothing is sent when `NOTIFY_SOCKET` is unset (not run by systemd): then this costs
-    /// nothing. Call it on the top-level group only. The notifications are datagrams sent with
-    /// std's `UnixDatagram`, without blocking: a socket nobody reads loses messages but never
-    /// holds up the group. While the group runs, a thread named `rungroup-systemd` sends them,
-    /// and `run` waits for it before returning. The watchdog is pinged at most every
-    /// millisecond, however small `WATCHDOG_USEC` is.
+    /// `READY=1` comes before `STOPPING=1` whenever the group has been ready, even for a
+    /// moment, and nothing but the teardown's status lines comes after `STOPPING=1`.
+    ///
+    /// Nothing is sent when `NOTIFY_SOCKET` is unset (not run by systemd), and then no thread
+    /// is started (the group still tracks its readiness, as for [`Group::readiness`]).
+    /// A `NOTIFY_SOCKET` that is neither an absolute path nor an abstract name (`@name`) is
+    /// refused as systemd's own client refuses it: nothing is sent, and with the `log` feature
+    /// an error says why. The variable is left set, as `sd_notify` leaves it by default.
+    ///
+    /// Only the top-level group speaks to systemd: on a group nested with
+    /// [`add_group`](ActorBuilder::add_group) this does nothing, and the nested group's
+    /// heartbeats count in its parent's health, named by their path (`inner/worker`).
+    ///
+    /// The notifications are datagrams sent with std's `UnixDatagram`, without blocking: a
+    /// socket nobody reads loses messages but never holds up the group. `READY=1` alone, if a
+    /// full queue refuses it, is tried again at each round of the notifier (at least every
+    /// 250 ms) until it goes through, and once more before `STOPPING=1`. While the group runs, a thread
+    /// named `rungroup-systemd` sends them, and `run` waits for it before returning. The
+    /// watchdog is pinged at most every millisecond, however small `WATCHDOG_USEC` is.
     ///
     /// # Examples
     ///
@@ -557,6 +573,7 @@ pub struct ActorBuilder<'g> {
     stack_size: Option<usize>,
     ready: Option<Ready>,
     after: Vec<String>,
+    heartbeats: Vec<Heartbeat>,
     slot: Option<Arc<Slot>>,
     critical: bool,
 }
@@ -621,10 +638,8 @@ impl<'g> ActorBuilder<'g> {
     /// assert!(g.run().is_ok());
     /// ```
     #[must_use = "the builder does nothing until one of its `add` methods"]
-    pub fn heartbeat(self, heartbeat: &Heartbeat) -> Self {
-        self.group
-            .heartbeats
-            .push((self.name.clone(), heartbeat.clone()));
+    pub fn heartbeat(mut self, heartbeat: &Heartbeat) -> Self {
+        self.heartbeats.push(heartbeat.clone());
         self
     }
 
@@ -740,6 +755,14 @@ impl<'g> ActorBuilder<'g> {
     }
 
     pub(crate) fn push(self, execute: Execute, interrupt: Interrupt) -> &'g mut Group {
+        let actor = self.group.actors.len();
+        for heartbeat in self.heartbeats {
+            self.group.heartbeats.push(Beating {
+                name: self.name.clone(),
+                actor: Some(actor),
+                heartbeat,
+            });
+        }
         self.group.actors.push(Actor {
             name: self.name,
             stack_size: self.stack_size,
@@ -932,6 +955,16 @@ impl<'g> ActorBuilder<'g> {
         let ready = Ready::new();
         group.also_ready.push(ready.clone());
         self.ready = Some(ready);
+        // The top-level group speaks to systemd for the whole service: a nested group never
+        // does, and its heartbeats count in its parent's health (named by their path).
+        group.systemd = false;
+        for beating in &group.heartbeats {
+            self.group.heartbeats.push(Beating {
+                name: format!("{}/{}", self.name, beating.name),
+                actor: None,
+                heartbeat: beating.heartbeat.clone(),
+            });
+        }
         // Whether this actor's interrupt, rather than the inner group's own stop handle, is
         // what stopped it: then the inner `Stopped` is no stop request of its own.
         let by_parent = Arc::new(AtomicBool::new(false));

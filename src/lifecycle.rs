@@ -169,7 +169,10 @@ impl fmt::Debug for Ready {
 /// [`beat`](Heartbeat::beat) from the actor's loop. With the `systemd` feature, the watchdog
 /// pings (`WATCHDOG=1`) stop as soon as one heartbeat is late, so that systemd restarts a
 /// service whose worker is stuck even though its process is alive. The interval counts from
-/// the start of the run, so an actor has one interval to beat for the first time.
+/// the start of the run (with or without systemd), so an actor has one interval to beat for
+/// the first time. Once its actor has returned (a non-critical actor, while the group goes
+/// on), it no longer counts toward the group's health, until the next run;
+/// [`is_fresh`](Heartbeat::is_fresh) still says only whether it beat in time.
 ///
 /// # Panics
 ///
@@ -195,11 +198,24 @@ impl fmt::Debug for Ready {
 #[derive(Clone)]
 pub struct Heartbeat(Arc<HeartbeatInner>);
 
+/// A heartbeat as a group holds it: the name shown when it is late, and the index of the actor
+/// that declared it, whose return retires it (`None` for one forwarded from a nested group,
+/// which the nested group's own run retires).
+#[derive(Clone)]
+pub(crate) struct Beating {
+    pub(crate) name: String,
+    pub(crate) actor: Option<usize>,
+    pub(crate) heartbeat: Heartbeat,
+}
+
 struct HeartbeatInner {
     interval: Duration,
     base: Instant,
     /// Nanoseconds from `base` to the last beat.
     last: AtomicU64,
+    /// Its actor has returned in the current run: it no longer counts toward the group's
+    /// health (until the next run starts).
+    retired: AtomicBool,
 }
 
 impl Heartbeat {
@@ -219,6 +235,7 @@ impl Heartbeat {
             interval,
             base: Instant::now(),
             last: AtomicU64::new(0),
+            retired: AtomicBool::new(false),
         }))
     }
 
@@ -243,6 +260,24 @@ impl Heartbeat {
     /// ```
     pub fn is_fresh(&self) -> bool {
         self.late_by().is_none()
+    }
+
+    /// A run that declares it starts: its first interval counts from now, and it counts
+    /// toward the group's health.
+    pub(crate) fn start_run(&self) {
+        self.beat();
+        self.0.retired.store(false, Ordering::Release);
+    }
+
+    /// Its actor has returned: it no longer counts toward the group's health in this run.
+    pub(crate) fn retire(&self) {
+        self.0.retired.store(true, Ordering::Release);
+    }
+
+    /// Whether it holds up the group's health: late, and its actor has not returned.
+    #[cfg_attr(not(all(unix, feature = "systemd")), allow(dead_code))]
+    pub(crate) fn is_overdue(&self) -> bool {
+        !self.0.retired.load(Ordering::Acquire) && self.late_by().is_some()
     }
 
     /// How much later than its interval the last beat is, if it is late.
@@ -362,6 +397,12 @@ impl Readiness {
             self.0.settled.cancel();
         }
         became
+    }
+
+    /// Returns `true` if the group has been ready in this run, even for a moment.
+    #[cfg_attr(not(all(unix, feature = "systemd")), allow(dead_code))]
+    pub(crate) fn became_ready(&self) -> bool {
+        self.0.became_ready.load(Ordering::Acquire)
     }
 
     /// Returns `true` once the teardown has started.

@@ -15,7 +15,7 @@ use crate::actor::{actor_thread, Message};
 use crate::error::{discard, panic_message};
 use crate::handoff::GivenUp;
 use crate::interrupt::{self, Called, Interrupts};
-use crate::lifecycle::{self, Declared, Heartbeat, Lifecycle, Readiness, Ready};
+use crate::lifecycle::{self, Beating, Declared, Heartbeat, Lifecycle, Readiness, Ready};
 use crate::report::{ActorReport, Cause, Outcome, Report};
 use crate::status::{ActorInfo, Live, RunState, Slot};
 use crate::{BoxError, CancelToken, Error};
@@ -106,7 +106,8 @@ pub(crate) struct Options {
     pub(crate) start_deadline: Option<Duration>,
     pub(crate) readiness: Option<Readiness>,
     pub(crate) also_ready: Vec<Ready>,
-    pub(crate) heartbeats: Vec<(String, Heartbeat)>,
+    /// The declared heartbeats, with their actors (and those of nested groups).
+    pub(crate) heartbeats: Vec<Beating>,
     /// Whether to notify systemd (feature `systemd`).
     pub(crate) systemd: bool,
 }
@@ -130,6 +131,15 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
     if actors.is_empty() {
         return report;
     }
+    // Each heartbeat's first interval counts from now; the return of its actor retires it.
+    for beating in &options.heartbeats {
+        beating.heartbeat.start_run();
+    }
+    let retire: Vec<(usize, Heartbeat)> = options
+        .heartbeats
+        .iter()
+        .filter_map(|b| Some((b.actor?, b.heartbeat.clone())))
+        .collect();
     let state = Arc::new(RunState::new(actors.iter().map(|a| ActorInfo {
         name: a.name.clone(),
         critical: a.critical,
@@ -195,6 +205,7 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
         finished: 0,
         state: Arc::clone(&state),
         not_ready: Vec::new(),
+        retire,
     };
     let spawned = run.spawn_all(actors, options.stack_size, &state, lifecycle.as_ref());
     let (cause, first) = match spawned.failure {
@@ -210,6 +221,15 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
     // group stops being ready here, before the teardown's start is timed, so that a ready
     // time is always before it.
     let started: Option<Vec<bool>> = lifecycle.as_ref().and_then(|l| l.stop());
+    for i in started
+        .iter()
+        .flatten()
+        .enumerate()
+        .filter(|(_, s)| !**s)
+        .map(|(i, _)| i)
+    {
+        state.exited(i); // never started: the live status waits for it no more
+    }
     let teardown_started = start.elapsed();
     let teardown_start = Instant::now();
     state.teardown_started(teardown_start);
@@ -391,6 +411,8 @@ struct Run {
     state: Arc<RunState>,
     /// The actors found not ready at the start deadline, if it expired.
     not_ready: Vec<usize>,
+    /// The declared heartbeats, each with its actor: retired when that actor returns.
+    retire: Vec<(usize, Heartbeat)>,
 }
 
 impl Run {
@@ -807,6 +829,9 @@ impl Run {
     /// Records an actor's exit and outcome; returns its index and result.
     fn record(&mut self, (i, result, exited): Message) -> (usize, Result<(), Error>) {
         self.recorded += 1;
+        for (_, heartbeat) in self.retire.iter().filter(|(actor, _)| *actor == i) {
+            heartbeat.retire(); // it can no longer beat: the group's health waits for it no more
+        }
         let report = &mut self.reports[i];
         if let Err(Failure::NeverStarted) = result {
             report.outcome = Outcome::NotStarted;

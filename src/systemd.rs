@@ -4,8 +4,8 @@
 //! The protocol is one datagram of `KEY=value` lines to the socket named by `NOTIFY_SOCKET`
 //! (a path, or `@name` for Linux's abstract namespace), sent here over std's `UnixDatagram`.
 //! It is sent without blocking: a service manager that does not read its socket (a full queue)
-//! loses the message, but can never hold up the group. (The `sd-notify` crate blocks there,
-//! which would let an unread socket hang `run`: hence no crate.)
+//! loses the message (`READY=1` alone is tried again), but can never hold up the group. (The
+//! `sd-notify` crate blocks there, which would let an unread socket hang `run`: hence no crate.)
 
 use std::io;
 use std::os::unix::net::UnixDatagram;
@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::select;
 
-use crate::lifecycle::{Heartbeat, Readiness};
+use crate::lifecycle::{Beating, Readiness};
 use crate::status::RunState;
 use crate::CancelToken;
 
@@ -26,18 +26,47 @@ const STATUS_EVERY: Duration = Duration::from_millis(250);
 pub(crate) struct Notifier {
     end: CancelToken,
     thread: Option<JoinHandle<()>>,
+    readiness: Readiness,
+    /// What has been sent, shared by that thread and the run's own: one lock orders the
+    /// messages, so that `READY=1` comes before `STOPPING=1` and nothing but the final status
+    /// comes after it.
+    sent: Arc<Mutex<Sent>>,
+}
+
+/// What the notifier has told systemd so far.
+#[derive(Default)]
+struct Sent {
+    ready: bool,
+    stopping: bool,
     /// The last `STATUS=` sent, so that the same line is not sent twice.
-    status: Arc<Mutex<String>>,
+    status: String,
 }
 
 /// The shortest watchdog ping interval: a tiny `WATCHDOG_USEC` must not become a busy loop.
 const PING_AT_MOST_EVERY: Duration = Duration::from_millis(1);
 
+/// Where `NOTIFY_SOCKET` says to send: `None` when it is unset (not run by systemd).
+/// systemd's own client accepts only an absolute path or an abstract name (`@name`): anything
+/// else is an error, reported once, and nothing is sent.
+fn notify_socket() -> Option<io::Result<std::ffi::OsString>> {
+    let path = std::env::var_os("NOTIFY_SOCKET")?;
+    let bytes = path.as_encoded_bytes();
+    if bytes.starts_with(b"/") || bytes.starts_with(b"@") {
+        Some(Ok(path))
+    } else {
+        Some(Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("NOTIFY_SOCKET={path:?} is neither an absolute path nor an abstract name"),
+        )))
+    }
+}
+
 /// Sends `message` (lines of `KEY=value`) to `NOTIFY_SOCKET`, without blocking.
 fn try_send(message: &str) -> io::Result<()> {
-    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
+    let Some(path) = notify_socket() else {
         return Ok(());
     };
+    let path = path?;
     let socket = UnixDatagram::unbound()?;
     socket.set_nonblocking(true)?;
     let bytes = path.as_encoded_bytes();
@@ -59,9 +88,14 @@ fn try_send(message: &str) -> io::Result<()> {
 }
 
 /// Sends one notification; a service manager that is gone or busy is not the group's failure.
-fn send(message: &str) {
-    if let Err(err) = try_send(message) {
-        event!(warn, "cannot notify systemd: {}", err);
+/// Returns `false` only when the socket's queue was full: worth sending again later.
+fn send(message: &str) -> bool {
+    match try_send(message) {
+        Ok(()) => true,
+        Err(err) => {
+            event!(warn, "cannot notify systemd: {}", err);
+            err.kind() != io::ErrorKind::WouldBlock
+        }
     }
 }
 
@@ -77,28 +111,29 @@ fn watchdog() -> Option<Duration> {
 }
 
 impl Notifier {
-    /// Starts notifying, if systemd listens (`NOTIFY_SOCKET` is set).
+    /// Starts notifying, if systemd listens (`NOTIFY_SOCKET` is set, and valid).
     pub(crate) fn start(
         readiness: Readiness,
         state: Arc<RunState>,
         not_ready: impl Fn() -> Vec<String> + Send + 'static,
-        heartbeats: Vec<(String, Heartbeat)>,
+        heartbeats: Vec<Beating>,
     ) -> Option<Notifier> {
-        std::env::var_os("NOTIFY_SOCKET")?;
-        for (_, heartbeat) in &heartbeats {
-            heartbeat.beat(); // the interval counts from the start of the run
+        if let Err(err) = notify_socket()? {
+            event!(error, "not notifying systemd: {}", err);
+            return None;
         }
         let end = CancelToken::new();
-        let status = Arc::new(Mutex::new(String::new()));
-        let (stop, last) = (end.clone(), Arc::clone(&status));
+        let sent = Arc::new(Mutex::new(Sent::default()));
+        let (stop, shared, ready) = (end.clone(), Arc::clone(&sent), readiness.clone());
         let thread = std::thread::Builder::new()
             .name("rungroup-systemd".into())
-            .spawn(move || notify(&readiness, &state, &not_ready, &heartbeats, &stop, &last));
+            .spawn(move || notify(&ready, &state, &not_ready, &heartbeats, &stop, &shared));
         match thread {
             Ok(thread) => Some(Notifier {
                 end,
                 thread: Some(thread),
-                status,
+                readiness,
+                sent,
             }),
             Err(err) => {
                 event!(error, "cannot start the systemd thread: {}", err);
@@ -107,12 +142,17 @@ impl Notifier {
         }
     }
 
-    /// Tells systemd the teardown has started.
+    /// Tells systemd the teardown has started: `READY=1` first if the group was ready for a
+    /// moment too short for the notifier's thread to say so, then `STOPPING=1`.
     pub(crate) fn stopping(&self, state: &RunState) {
         let status = stopping(state);
-        let mut last = self.status.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut sent = self.sent.lock().unwrap_or_else(PoisonError::into_inner);
+        if !sent.ready && self.readiness.became_ready() {
+            sent.ready = send("READY=1\nSTATUS=ready\n");
+        }
+        sent.stopping = true;
         send(&format!("STOPPING=1\nSTATUS={status}\n"));
-        *last = status;
+        sent.status = status;
     }
 
     /// Stops the thread and waits for it: called when the run ends.
@@ -139,60 +179,83 @@ fn notify(
     readiness: &Readiness,
     state: &RunState,
     not_ready: &dyn Fn() -> Vec<String>,
-    heartbeats: &[(String, Heartbeat)],
+    heartbeats: &[Beating],
     end: &CancelToken,
-    last_status: &Mutex<String>,
+    sent: &Mutex<Sent>,
 ) {
     let ping_every = watchdog().map(|usec| (usec / 2).max(PING_AT_MOST_EVERY));
     let mut next_ping = ping_every.map(|every| Instant::now() + every);
-    let mut sent_ready = false;
+    // Whether the last ping due was withheld for a late heartbeat (logged once each time).
+    let mut withheld = false;
     let mut settled = readiness.done().clone();
     let never = crossbeam_channel::never();
     loop {
         let late: Vec<&str> = heartbeats
             .iter()
-            .filter(|(_, hb)| hb.late_by().is_some())
-            .map(|(name, _)| name.as_str())
+            .filter(|b| b.heartbeat.is_overdue())
+            .map(|b| b.name.as_str())
             .collect();
+        let now = Instant::now();
+        let ping_due = next_ping.is_some_and(|at| now >= at);
         {
-            let mut last = last_status.lock().unwrap_or_else(PoisonError::into_inner);
-            if !sent_ready && readiness.is_ready() {
-                sent_ready = true;
-                *last = "ready".to_owned();
-                send("READY=1\nSTATUS=ready\n");
+            let mut sent = sent.lock().unwrap_or_else(PoisonError::into_inner);
+            // Once `STOPPING=1` is sent, the run's thread has said everything: only the
+            // status lines of the teardown follow.
+            let stopping = sent.stopping;
+            if !sent.ready && !stopping && readiness.is_ready() {
+                sent.ready = send("READY=1\nSTATUS=ready\n");
+                if sent.ready {
+                    sent.status = "ready".to_owned();
+                }
             }
-            let status = if readiness.is_stopping() {
-                stopping(state)
-            } else if !sent_ready {
-                format!("starting: waiting for {}", not_ready().join(", "))
+            let status = if stopping {
+                Some(self::stopping(state))
+            } else if readiness.is_stopping() {
+                None // `STOPPING=1` is on its way, with its status
+            } else if !sent.ready {
+                Some(format!("starting: waiting for {}", not_ready().join(", ")))
             } else if !late.is_empty() {
-                format!(
-                    "unhealthy: heartbeat late: {}; watchdog not pinged",
-                    late.join(", ")
-                )
+                Some(format!(
+                    "unhealthy: heartbeat late: {}{}",
+                    late.join(", "),
+                    if ping_every.is_some() {
+                        "; watchdog not pinged"
+                    } else {
+                        ""
+                    }
+                ))
             } else {
-                "ready".to_owned()
+                Some("ready".to_owned())
             };
-            if status != *last {
+            if let Some(status) = status.filter(|status| *status != sent.status) {
                 send(&format!("STATUS={status}\n"));
-                *last = status;
+                sent.status = status;
             }
-        }
-        if let (Some(at), Some(every)) = (next_ping, ping_every) {
-            let now = Instant::now();
-            if now >= at {
-                // Healthy: ready, not stopping, every heartbeat on time.
-                if sent_ready && late.is_empty() && !readiness.is_stopping() {
+            // Healthy: ready, not stopping, every heartbeat on time. Decided under the lock, so
+            // that no ping follows `STOPPING=1`.
+            if ping_due && sent.ready && !stopping && !readiness.is_stopping() {
+                if late.is_empty() {
                     send("WATCHDOG=1\n");
-                } else if sent_ready {
+                    if withheld {
+                        event!(
+                            info,
+                            "heartbeats on time again: pinging the systemd watchdog"
+                        );
+                    }
+                    withheld = false;
+                } else if !withheld {
                     event!(
                         error,
-                        "not pinging the systemd watchdog: heartbeat late or stopping"
+                        "not pinging the systemd watchdog: heartbeat late: {}",
+                        late.join(", ")
                     );
+                    withheld = true;
                 }
-                // The next ping is due one interval after this one, or after now if late.
-                next_ping = Some((at + every).max(now));
             }
+        }
+        if let (true, Some(at), Some(every)) = (ping_due, next_ping, ping_every) {
+            // The next ping is due one interval after this one, or after now if late.
+            next_ping = Some((at + every).max(now));
         }
         let wake = next_ping.map_or(STATUS_EVERY, |at| {
             at.saturating_duration_since(Instant::now())

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam_channel::bounded;
-use rungroup::{CancelToken, Cause, Error, Group, Outcome, Ready};
+use rungroup::{CancelToken, Cause, Error, Group, Heartbeat, Outcome, Ready};
 
 mod common;
 use common::*;
@@ -1202,4 +1202,23 @@ fn a_stop_before_the_start_deadline_is_clean() {
         assert_eq!(report.cause, Cause::Stopped, "{report}");
         assert!(!report.into_result().unwrap_err().is_failure());
     }
+}
+
+/// A heartbeat's first interval counts from the start of the run that declares it, not from
+/// when it was made (with or without systemd): an actor has one interval to beat first.
+#[test]
+fn a_heartbeat_s_first_interval_counts_from_the_start_of_the_run() {
+    let alive = Heartbeat::new(Duration::from_millis(300));
+    std::thread::sleep(Duration::from_millis(400)); // made long before the run
+    assert!(!alive.is_fresh());
+    let mut g = Group::new();
+    let fresh = alive.clone();
+    g.actor("worker").heartbeat(&alive).add(
+        move || match fresh.is_fresh() {
+            true => Ok(()),
+            false => Err("late before the first interval was over".into()),
+        },
+        |_| (),
+    );
+    g.run().unwrap();
 }

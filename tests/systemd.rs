@@ -15,6 +15,18 @@ use common::GUARD;
 
 const CHILD: &str = "RUNGROUP_SYSTEMD_CHILD";
 
+/// An actor that ends the group at stdin's EOF.
+fn until_eof(g: &mut Group) {
+    g.actor("stdin").add(
+        || {
+            let mut sink = Vec::new();
+            std::io::stdin().read_to_end(&mut sink)?;
+            Ok(())
+        },
+        |_| (),
+    );
+}
+
 /// The child's service: a database that is ready after a short start-up, a worker whose
 /// heartbeat stops after `STALL_AFTER_MS`, and an actor that ends the group at stdin's EOF.
 fn service() -> std::process::ExitCode {
@@ -45,14 +57,7 @@ fn service() -> std::process::ExitCode {
             }
             Ok(())
         });
-    g.actor("stdin").add(
-        || {
-            let mut sink = Vec::new();
-            std::io::stdin().read_to_end(&mut sink)?;
-            Ok(())
-        },
-        |_| (),
-    );
+    until_eof(&mut g);
     rungroup::exit_code(g.run())
 }
 
@@ -80,12 +85,112 @@ fn unread() -> std::process::ExitCode {
     rungroup::exit_code(g.run())
 }
 
+/// An actor that beats `alive` every 10 ms for `beats` (or for ever) and waits for its stop.
+fn beating(
+    alive: &Heartbeat,
+    beats: Duration,
+) -> impl FnOnce(rungroup::CancelToken) -> Result<(), rungroup::BoxError> {
+    let beat = alive.clone();
+    move |token| {
+        let started = Instant::now();
+        while !token.wait_timeout(Duration::from_millis(10)) {
+            if started.elapsed() < beats {
+                beat.beat();
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The child's service when the heartbeat is declared in a nested group, which itself asks
+/// to notify systemd too (it must not: the top-level group speaks for the service).
+fn nested() -> std::process::ExitCode {
+    let mut inner = Group::new();
+    inner.notify_systemd();
+    let alive = Heartbeat::new(Duration::from_millis(100));
+    inner
+        .actor("worker")
+        .heartbeat(&alive)
+        .add_with_token(beating(&alive, Duration::from_millis(400)));
+    let mut g = Group::new();
+    g.notify_systemd();
+    g.actor("inner").add_group(inner);
+    until_eof(&mut g);
+    rungroup::exit_code(g.run())
+}
+
+/// The child's service when a non-critical actor with a heartbeat returns: the group goes on,
+/// healthy.
+fn non_critical() -> std::process::ExitCode {
+    let mut g = Group::new();
+    g.notify_systemd();
+    let alive = Heartbeat::new(Duration::from_millis(100));
+    let beat = alive.clone();
+    g.actor("batch").non_critical().heartbeat(&alive).add(
+        move || {
+            for _ in 0..10 {
+                beat.beat();
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Ok(())
+        },
+        |_| (),
+    );
+    until_eof(&mut g);
+    rungroup::exit_code(g.run())
+}
+
+/// The child's service runs 500 times in a row, each stopped 0-3 ms after it became ready,
+/// under a watchdog pinged every millisecond.
+fn flicker() -> std::process::ExitCode {
+    for i in 0..500u64 {
+        let mut g = Group::new();
+        g.notify_systemd();
+        g.actor("idle").add_with_token(|token| {
+            token.wait();
+            Ok(())
+        });
+        let (readiness, stop) = (g.readiness(), g.stop_handle());
+        let stopper = std::thread::spawn(move || {
+            assert!(readiness.wait());
+            std::thread::sleep(Duration::from_micros(i % 4 * 1000));
+            stop.stop();
+        });
+        if g.run().is_ok() {
+            return std::process::ExitCode::FAILURE; // stopped, not a clean return
+        }
+        stopper.join().unwrap();
+    }
+    std::process::ExitCode::SUCCESS
+}
+
+/// The child's service misses its start deadline: `web`, waiting for `db`, never starts.
+fn late() -> std::process::ExitCode {
+    let mut g = Group::new();
+    g.notify_systemd();
+    g.start_deadline(Duration::from_millis(100));
+    let never = Ready::new();
+    g.actor("db").ready_when(&never).add_with_token(|token| {
+        token.wait();
+        Ok(())
+    });
+    g.actor("web").after("db").add_with_token(|token| {
+        token.wait();
+        Ok(())
+    });
+    rungroup::exit_code(g.run())
+}
+
 /// Runs as the child when asked to; a no-op test otherwise.
 #[test]
 fn child() {
     if std::env::var_os(CHILD).is_some() {
         let code = match std::env::var(CHILD).as_deref() {
             Ok("unread") => unread(),
+            Ok("nested") => nested(),
+            Ok("non_critical") => non_critical(),
+            Ok("flicker") => flicker(),
+            Ok("late") => late(),
             _ => service(),
         };
         std::process::exit(if code == std::process::ExitCode::SUCCESS {
@@ -243,4 +348,236 @@ fn an_unread_notify_socket_does_not_hang_the_group() {
     };
     let _ = std::fs::remove_dir_all(&dir);
     assert!(status.success(), "{status:?}");
+}
+
+/// A child run in `mode` with a notify socket of its own, in a scratch directory; `env` sets
+/// more variables (`NOTIFY_SOCKET` is the socket's absolute path unless `env` says otherwise).
+struct Notified {
+    child: std::process::Child,
+    rx: crossbeam_channel::Receiver<String>,
+    dir: std::path::PathBuf,
+    seen: Vec<String>,
+}
+
+impl Notified {
+    fn spawn(mode: &str, env: &[(&str, &str)]) -> Notified {
+        let dir =
+            std::env::temp_dir().join(format!("rungroup-systemd-{mode}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("notify");
+        let rx = listen(UnixDatagram::bind(&path).unwrap());
+        let child = Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "child", "--nocapture", "--test-threads=1"])
+            .current_dir(&dir)
+            .env(CHILD, mode)
+            .env("NOTIFY_SOCKET", &path)
+            .env_remove("WATCHDOG_USEC")
+            .env_remove("WATCHDOG_PID")
+            .envs(env.iter().copied())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        Notified {
+            child,
+            rx,
+            dir,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits for a message starting with `prefix`; returns its index in `seen`.
+    fn wait_for(&mut self, prefix: &str) -> usize {
+        wait_for(&self.rx, &mut self.seen, prefix);
+        self.seen.len() - 1
+    }
+
+    /// Ends the child (EOF on its stdin), waits for its exit, and collects what it sent.
+    fn finish(mut self) -> (std::process::ExitStatus, Vec<String>) {
+        drop(self.child.stdin.take());
+        let deadline = Instant::now() + GUARD;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() >= deadline {
+                let _ = self.child.kill();
+                panic!("the child did not exit: {:#?}", self.seen);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        // Whatever it sent before it exited is queued by now.
+        while let Ok(msg) = self.rx.recv_timeout(Duration::from_millis(100)) {
+            self.seen.push(msg);
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+        (status, std::mem::take(&mut self.seen))
+    }
+}
+
+fn count(seen: &[String], message: &str) -> usize {
+    seen.iter().filter(|m| *m == message).count()
+}
+
+/// A heartbeat declared inside a nested group counts in the top-level group's health: when it
+/// stalls the pings stop, and the status names it by its path. The nested group's own
+/// `notify_systemd` sends nothing: one `READY=1`, one `STOPPING=1`.
+#[test]
+fn a_nested_group_s_heartbeat_stops_the_pings() {
+    let mut child = Notified::spawn("nested", &[("WATCHDOG_USEC", "100000")]);
+    child.wait_for("READY=1");
+    child.wait_for("WATCHDOG=1");
+    let unhealthy = child.wait_for("STATUS=unhealthy");
+    assert_eq!(
+        child.seen[unhealthy],
+        "STATUS=unhealthy: heartbeat late: inner/worker; watchdog not pinged"
+    );
+    // Pings every 50 ms would show within this window; none may come.
+    let quiet_until = Instant::now() + Duration::from_millis(300);
+    while let Ok(msg) = child.rx.recv_deadline(quiet_until) {
+        assert_ne!(msg, "WATCHDOG=1", "{:#?}", child.seen);
+        child.seen.push(msg);
+    }
+    let (status, seen) = child.finish();
+    assert!(status.success(), "{status:?} {seen:#?}");
+    assert_eq!(count(&seen, "READY=1"), 1, "{seen:#?}");
+    assert_eq!(count(&seen, "STOPPING=1"), 1, "{seen:#?}");
+}
+
+/// A non-critical actor that returns no longer beats, and the group goes on: its heartbeat
+/// stops counting, and the pings go on.
+#[test]
+fn a_returned_non_critical_actor_s_heartbeat_does_not_stop_the_pings() {
+    let mut child = Notified::spawn("non_critical", &[("WATCHDOG_USEC", "100000")]);
+    child.wait_for("READY=1");
+    // The actor returns at about 100 ms; its heartbeat would be late from about 200 ms on.
+    std::thread::sleep(Duration::from_millis(500));
+    let before = child.seen.len();
+    let window = Instant::now() + Duration::from_millis(400);
+    while let Ok(msg) = child.rx.recv_deadline(window) {
+        child.seen.push(msg);
+    }
+    let pings = count(&child.seen[before..], "WATCHDOG=1");
+    let (status, seen) = child.finish();
+    assert!(status.success(), "{status:?} {seen:#?}");
+    assert!(
+        pings >= 3,
+        "{pings} pings in 400 ms (one every 50 ms): {seen:#?}"
+    );
+    assert!(
+        !seen.iter().any(|m| m.starts_with("STATUS=unhealthy")),
+        "{seen:#?}"
+    );
+}
+
+/// A group stopped moments after it became ready still says `READY=1`, before `STOPPING=1`;
+/// no ping, and no status of the teardown, comes before `STOPPING=1` or after it.
+#[test]
+fn ready_comes_before_stopping_and_no_ping_after_it() {
+    let child = Notified::spawn("flicker", &[("WATCHDOG_USEC", "2000")]);
+    let (status, seen) = child.finish();
+    assert!(status.success(), "{status:?}");
+    let (mut ready, mut stopped, mut runs) = (false, false, 0);
+    for (i, m) in seen.iter().enumerate() {
+        let context = || format!("message {i} of {seen:#?}");
+        match m.as_str() {
+            "READY=1" => {
+                assert!(!ready || stopped, "{}", context());
+                (ready, stopped) = (true, false);
+            }
+            "STOPPING=1" => {
+                assert!(
+                    ready && !stopped,
+                    "STOPPING=1 without READY=1: {}",
+                    context()
+                );
+                stopped = true;
+                runs += 1;
+            }
+            "WATCHDOG=1" => assert!(ready && !stopped, "{}", context()),
+            m if m.starts_with("STATUS=stopping") => assert!(stopped, "{}", context()),
+            _ => {}
+        }
+    }
+    assert_eq!(runs, 500, "{seen:#?}");
+}
+
+/// The status of a stopping group names the actors it waits for, not one that never started.
+#[test]
+fn the_stopping_status_names_only_the_actors_that_started() {
+    let mut child = Notified::spawn("late", &[]);
+    let stopping = child.wait_for("STOPPING=1");
+    let (status, seen) = child.finish();
+    assert_eq!(status.code(), Some(1), "{seen:#?}"); // not ready in time
+    assert_eq!(
+        seen[stopping + 1],
+        "STATUS=stopping: waiting for db",
+        "{seen:#?}"
+    );
+}
+
+/// Without a watchdog, a late heartbeat makes the status unhealthy, with no word of pings.
+#[test]
+fn without_a_watchdog_the_status_says_nothing_of_pings() {
+    let mut child = Notified::spawn("service", &[("STALL_AFTER_MS", "200")]);
+    let unhealthy = child.wait_for("STATUS=unhealthy");
+    let (status, seen) = child.finish();
+    assert!(status.success(), "{status:?} {seen:#?}");
+    assert_eq!(seen[unhealthy], "STATUS=unhealthy: heartbeat late: worker");
+    assert_eq!(count(&seen, "WATCHDOG=1"), 0, "{seen:#?}");
+}
+
+/// systemd's own client takes only an absolute path or `@name`: a relative `NOTIFY_SOCKET`
+/// (here one that names the socket from the child's working directory) is refused, and
+/// nothing is sent; the group runs as usual.
+#[test]
+fn a_relative_notify_socket_is_refused() {
+    let child = Notified::spawn("service", &[("NOTIFY_SOCKET", "notify")]);
+    std::thread::sleep(Duration::from_millis(200)); // the database is ready after 50 ms
+    let (status, seen) = child.finish();
+    assert!(status.success(), "{status:?}");
+    assert_eq!(seen, Vec::<String>::new());
+}
+
+/// `READY=1` refused by a full queue (a service manager busy elsewhere) is sent again: it
+/// arrives once the queue has room.
+#[test]
+fn a_ready_refused_by_a_full_queue_is_sent_again() {
+    let dir = std::env::temp_dir().join(format!("rungroup-systemd-full-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("notify");
+    let socket = UnixDatagram::bind(&path).unwrap();
+    // Fill the queue: the child's first messages find no room.
+    let filler = UnixDatagram::unbound().unwrap();
+    filler.set_nonblocking(true).unwrap();
+    let mut queued = 0;
+    while filler.send_to(b"FILLER=1", &path).is_ok() {
+        queued += 1;
+    }
+    assert!(queued > 0);
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child", "--nocapture", "--test-threads=1"])
+        .env(CHILD, "1")
+        .env("NOTIFY_SOCKET", &path)
+        .env_remove("WATCHDOG_USEC")
+        .env_remove("WATCHDOG_PID")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300)); // ready after 50 ms: refused meanwhile
+    let rx = listen(socket); // now read, and make room
+    let mut seen = Vec::new();
+    wait_for(&rx, &mut seen, "READY=1");
+    drop(child.stdin.take());
+    let status = child.wait().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(status.success(), "{status:?}");
+    assert!(seen
+        .iter()
+        .all(|m| m == "FILLER=1" || !m.starts_with("STOPPING")));
 }
