@@ -25,13 +25,18 @@
 //! Because web and scraper start after storage, storage is interrupted only once both have
 //! returned: every request in flight at SIGTERM is answered and stored before the final flush.
 //!
+//! Run by systemd (`Type=notify`), it says `READY=1` once every actor is ready, `STOPPING=1` at
+//! SIGTERM, and pings the watchdog while the scraper's heartbeat is on time. Its shutdown is
+//! bounded at 20 s: an actor still running then is named and the service exits 1.
+//!
 //! When a write fails (a full disk: try `--data /dev/full`), the records it held are lost after
 //! their `ok`. The storage actor then fails with the count and the cause, and the service exits
 //! 1 with, on stderr, `error: while stopping on SIGTERM, actor `storage` returned an error: 3
 //! acknowledged records not flushed to /dev/full: No space left on device (os error 28)`. It
 //! exits 0 only when every acknowledged record is in the file.
 //!
-//! Unix only (signals). Dependencies: `rungroup`, `crossbeam-channel`, `tiny_http`,
+//! Unix only (signals). Dependencies: `rungroup` (features `signal`, `systemd`),
+//! `crossbeam-channel`, `tiny_http`,
 //! `thiserror`, `log` (feature `kv`), `env_logger` (default features off, `humantime` on),
 //! `lexopt`.
 #![cfg_attr(not(unix), allow(dead_code, unused_imports))]
@@ -205,6 +210,13 @@ fn main() -> ExitCode {
             beat.beat();
             Ok(())
         });
+
+    // Under systemd (`Type=notify`): READY=1 once every actor is ready, STOPPING=1 at SIGTERM,
+    // WATCHDOG=1 while the scraper's heartbeat is on time. Nothing is sent elsewhere.
+    g.notify_systemd();
+    // Below systemd's TimeoutStopSec= and Kubernetes' grace period: an actor stuck in its
+    // shutdown is named, and the service exits 1 on its own instead of being killed.
+    g.teardown_deadline(Duration::from_secs(20));
 
     let result = g.run();
     info!(

@@ -38,6 +38,11 @@ impl Drop for Scratch {
 }
 
 fn start(scratch: &Scratch) -> (Service, SocketAddr) {
+    start_with(scratch, &[])
+}
+
+/// Starts the service with the environment variables `env`.
+fn start_with(scratch: &Scratch, env: &[(&str, &str)]) -> (Service, SocketAddr) {
     let (data, config) = (scratch.path("records.log"), scratch.path("config"));
     std::fs::write(&config, "label=v1\n").unwrap();
     let args = [
@@ -50,7 +55,7 @@ fn start(scratch: &Scratch) -> (Service, SocketAddr) {
         "--scrape-ms",
         "20",
     ];
-    let mut service = Service::start("service", &args);
+    let mut service = Service::start_with("service", &args, env);
     let line = service.wait_for("msg=listening");
     (service, field(&line, "addr").unwrap().parse().unwrap())
 }
@@ -172,6 +177,21 @@ fn write_in_flight_at_sigterm_is_stored() {
     assert!(stored.lines().any(|l| l == "slow"), "{stored}");
 }
 
+/// During the drain the web actor no longer accepts: a `/readyz` probe is refused (which
+/// Kubernetes counts as not ready), while the request in flight is answered.
+#[test]
+fn readyz_during_the_drain_is_refused() {
+    let scratch = Scratch::new("drain-probe");
+    let (mut service, addr) = start(&scratch);
+    let slow = std::thread::spawn(move || http_get(addr, "/write?record=slow&hold_ms=500"));
+    service.wait_for("holding a write");
+    service.signal("SIGTERM");
+    service.wait_for("stopped accepting");
+    assert!(http_get(addr, "/readyz").is_err(), "a probe was served");
+    assert_eq!(slow.join().unwrap().unwrap(), (200, "ok\n".to_owned()));
+    service.finish_ok();
+}
+
 /// `/readyz` comes from the group's readiness, `/healthz` from the scraper's heartbeat.
 #[test]
 fn readyz_and_healthz() {
@@ -192,6 +212,59 @@ fn readyz_and_healthz() {
     );
     service.signal("SIGTERM");
     service.finish_ok();
+}
+
+/// Run by systemd (`Type=notify`, `WatchdogSec=`): `READY=1` once every actor is ready,
+/// watchdog pings while the scraper beats, `STOPPING=1` at SIGTERM and no ping after it, and a
+/// clean exit. The notify socket is a datagram socket this test reads.
+#[test]
+fn speaks_to_systemd() {
+    let scratch = Scratch::new("notify");
+    let path = scratch.path("notify");
+    let socket = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+    socket.set_read_timeout(Some(GUARD)).unwrap();
+    let mut seen: Vec<String> = Vec::new();
+    let mut wait_for = |prefix: &str| loop {
+        let mut buf = [0u8; 4096];
+        let n = socket
+            .recv(&mut buf)
+            .unwrap_or_else(|err| panic!("no {prefix:?} ({err}) in {seen:#?}"));
+        let lines: Vec<String> = String::from_utf8_lossy(&buf[..n])
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        let found = lines.iter().any(|l| l.starts_with(prefix));
+        seen.extend(lines);
+        if found {
+            return seen.clone();
+        }
+    };
+    // A ping every 100 ms; the scraper beats every 20 ms against an interval of 60 ms.
+    let env = [
+        ("NOTIFY_SOCKET", path.as_str()),
+        ("WATCHDOG_USEC", "200000"),
+    ];
+    let (service, addr) = start_with(&scratch, &env);
+    wait_for("READY=1");
+    assert_eq!(http_get(addr, "/readyz").unwrap().0, 200);
+    wait_for("WATCHDOG=1");
+    service.signal("SIGTERM");
+    let seen = wait_for("STOPPING=1");
+    service.finish_ok();
+    let at = |m: &str| seen.iter().position(|l| l == m).unwrap();
+    let (ready, stopping) = (at("READY=1"), at("STOPPING=1"));
+    assert!(ready < at("WATCHDOG=1"), "{seen:#?}");
+    assert!(
+        seen[stopping + 1].starts_with("STATUS=stopping"),
+        "{seen:#?}"
+    );
+    // Whatever was sent before the exit is queued by now: no ping after STOPPING=1.
+    socket.set_nonblocking(true).unwrap();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = socket.recv(&mut buf) {
+        let text = String::from_utf8_lossy(&buf[..n]);
+        assert!(!text.contains("WATCHDOG=1"), "{seen:#?} then {text}");
+    }
 }
 
 /// Starts the service writing to `/dev/full`, where every write fails with ENOSPC, with

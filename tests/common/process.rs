@@ -60,10 +60,19 @@ pub(crate) struct Exit {
 impl Service {
     /// Starts example `name` with `args`, its stdin piped (and kept open).
     pub(crate) fn start(name: &str, args: &[&str]) -> Self {
+        Self::start_with(name, args, &[])
+    }
+
+    /// Starts example `name` with `args` and the environment variables `env`.
+    pub(crate) fn start_with(name: &str, args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(example_path(name))
             .args(args)
             .env_remove("TICK_PERIOD_MS")
             .env_remove("RUST_LOG") // the examples log at level info unless told otherwise
+            .env_remove("NOTIFY_SOCKET") // not told by a systemd that runs the tests
+            .env_remove("WATCHDOG_USEC")
+            .env_remove("WATCHDOG_PID")
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
