@@ -10,7 +10,7 @@ use std::time::Instant;
 use crossbeam_channel::Sender;
 
 use crate::error::{discard, panic_message};
-use crate::lifecycle::{Entry, Lifecycle};
+use crate::lifecycle::{Beating, Entry, Lifecycle};
 use crate::run::{Execute, Failure};
 use crate::status::RunState;
 use crate::Error;
@@ -37,10 +37,15 @@ struct Exit<'a> {
     at: Instant,
     /// Cancelled at its gate: it never started, and its end is no return of its own.
     cancelled: bool,
+    /// Its heartbeats: from its return on, they no longer count toward the group's health.
+    heartbeats: &'a [Beating],
 }
 
 impl Drop for Exit<'_> {
     fn drop(&mut self) {
+        for beating in self.heartbeats {
+            beating.retire();
+        }
         // Its readiness starts nobody from now on (decided before anyone can see it return).
         let was_ready = self.lifecycle.map(|l| l.retire(self.i));
         let mut result = self.result.take().unwrap_or_else(|| {
@@ -97,6 +102,7 @@ impl Drop for Exit<'_> {
 pub(crate) fn actor_thread(
     i: usize,
     execute: Execute,
+    heartbeats: &[Beating],
     results: &Sender<Message>,
     live: &RunState,
     lifecycle: Option<&Lifecycle>,
@@ -109,11 +115,13 @@ pub(crate) fn actor_thread(
         result: None,
         at: Instant::now(),
         cancelled: false,
+        heartbeats,
     };
     if let Some(lifecycle) = lifecycle {
         let never = match lifecycle.enter(i) {
             Entry::Start(at) => {
                 live.started(i);
+                start(heartbeats);
                 // After the live status says it runs: whoever sees it ready sees it running.
                 lifecycle.started(i, at);
                 None
@@ -152,6 +160,7 @@ pub(crate) fn actor_thread(
         }
     } else {
         live.started(i);
+        start(heartbeats);
     }
     let result = catch_unwind(AssertUnwindSafe(execute)).unwrap_or_else(|payload| {
         let message = panic_message(&*payload);
@@ -161,6 +170,14 @@ pub(crate) fn actor_thread(
     exit.at = Instant::now();
     log_exit(&result);
     exit.result = Some(result);
+}
+
+/// Its execute starts: its own heartbeats count from now, each with one interval to beat
+/// first (those handed up by a nested group start with their own actors).
+fn start(heartbeats: &[Beating]) {
+    for beating in heartbeats.iter().filter(|b| !b.forwarded) {
+        beating.start();
+    }
 }
 
 /// Emits the "actor exited" event from the actor's own thread, as it happens.

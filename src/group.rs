@@ -348,9 +348,11 @@ impl Group {
     /// asks for a watchdog (`WatchdogSec=`), `WATCHDOG=1` every half `WATCHDOG_USEC` while the
     /// group is healthy: ready, not stopping, and every [`Heartbeat`] on time (the unhealthy
     /// status then ends `; watchdog not pinged`). A heartbeat that stalls thus stops the pings,
-    /// and systemd restarts the service. A heartbeat whose actor has returned (a
-    /// [non-critical](ActorBuilder::non_critical) one, while the group goes on) no longer
-    /// counts.
+    /// and systemd restarts the service. A heartbeat counts only while its actor runs: from
+    /// its start (an actor that starts after another is not late before it starts) until it
+    /// returns (a [non-critical](ActorBuilder::non_critical) actor that returned while the
+    /// group goes on no longer holds it up), and not while a
+    /// [restartable](ActorBuilder::add_restartable) actor backs off.
     ///
     /// `READY=1` comes before `STOPPING=1` whenever the group has been ready, even for a
     /// moment, and nothing but the teardown's status lines comes after `STOPPING=1`.
@@ -369,8 +371,9 @@ impl Group {
     /// socket nobody reads loses messages but never holds up the group. `READY=1` alone, if a
     /// full queue refuses it, is tried again at each round of the notifier (at least every
     /// 250 ms) until it goes through, and once more before `STOPPING=1`. While the group runs, a thread
-    /// named `rungroup-systemd` sends them, and `run` waits for it before returning. The
-    /// watchdog is pinged at most every millisecond, however small `WATCHDOG_USEC` is.
+    /// named `rungroup-systemd` sends them, and `run` waits for it before returning. Pings
+    /// are at least a millisecond apart (a thousand a second at most), however small
+    /// `WATCHDOG_USEC` is.
     ///
     /// # Examples
     ///
@@ -573,7 +576,7 @@ pub struct ActorBuilder<'g> {
     stack_size: Option<usize>,
     ready: Option<Ready>,
     after: Vec<String>,
-    heartbeats: Vec<Heartbeat>,
+    heartbeats: Vec<Beating>,
     slot: Option<Arc<Slot>>,
     critical: bool,
 }
@@ -639,7 +642,10 @@ impl<'g> ActorBuilder<'g> {
     /// ```
     #[must_use = "the builder does nothing until one of its `add` methods"]
     pub fn heartbeat(mut self, heartbeat: &Heartbeat) -> Self {
-        self.heartbeats.push(heartbeat.clone());
+        if !self.heartbeats.iter().any(|b| b.heartbeat.is(heartbeat)) {
+            let beating = Beating::new(self.name.clone(), heartbeat.clone());
+            self.heartbeats.push(beating);
+        }
         self
     }
 
@@ -755,19 +761,20 @@ impl<'g> ActorBuilder<'g> {
     }
 
     pub(crate) fn push(self, execute: Execute, interrupt: Interrupt) -> &'g mut Group {
-        let actor = self.group.actors.len();
-        for heartbeat in self.heartbeats {
-            self.group.heartbeats.push(Beating {
-                name: self.name.clone(),
-                actor: Some(actor),
-                heartbeat,
-            });
+        // The group's health watches them; the actor's thread starts and retires them, and a
+        // restartable actor pauses its own while it backs off.
+        self.group
+            .heartbeats
+            .extend(self.heartbeats.iter().cloned());
+        if let Some(slot) = &self.slot {
+            slot.set_heartbeats(self.heartbeats.iter().filter(|b| !b.forwarded).cloned());
         }
         self.group.actors.push(Actor {
             name: self.name,
             stack_size: self.stack_size,
             ready: self.ready,
             after: self.after,
+            heartbeats: self.heartbeats,
             execute,
             interrupt,
             slot: self.slot,
@@ -958,13 +965,11 @@ impl<'g> ActorBuilder<'g> {
         // The top-level group speaks to systemd for the whole service: a nested group never
         // does, and its heartbeats count in its parent's health (named by their path).
         group.systemd = false;
-        for beating in &group.heartbeats {
-            self.group.heartbeats.push(Beating {
-                name: format!("{}/{}", self.name, beating.name),
-                actor: None,
-                heartbeat: beating.heartbeat.clone(),
-            });
-        }
+        let forwarded = group
+            .heartbeats
+            .iter()
+            .map(|b| b.forwarded(format!("{}/{}", self.name, b.name)));
+        self.heartbeats.extend(forwarded);
         // Whether this actor's interrupt, rather than the inner group's own stop handle, is
         // what stopped it: then the inner `Stopped` is no stop request of its own.
         let by_parent = Arc::new(AtomicBool::new(false));

@@ -168,11 +168,15 @@ impl fmt::Debug for Ready {
 /// Declare it with [`ActorBuilder::heartbeat`](crate::ActorBuilder::heartbeat) and call
 /// [`beat`](Heartbeat::beat) from the actor's loop. With the `systemd` feature, the watchdog
 /// pings (`WATCHDOG=1`) stop as soon as one heartbeat is late, so that systemd restarts a
-/// service whose worker is stuck even though its process is alive. The interval counts from
-/// the start of the run (with or without systemd), so an actor has one interval to beat for
-/// the first time. Once its actor has returned (a non-critical actor, while the group goes
-/// on), it no longer counts toward the group's health, until the next run;
-/// [`is_fresh`](Heartbeat::is_fresh) still says only whether it beat in time.
+/// service whose worker is stuck even though its process is alive.
+///
+/// The interval counts from the start of the actor that declares it (and of each new
+/// incarnation of a restartable actor): that start is a beat, so an actor has one interval to
+/// beat for the first time, with or without systemd. It counts toward the group's health only
+/// while that actor runs: not before it starts, not while it backs off, not once it has
+/// returned (a non-critical actor, while the group goes on).
+/// [`is_fresh`](Heartbeat::is_fresh) says only whether it beat in time. A heartbeat declared
+/// by several actors is one clock: a beat from any of them counts for all.
 ///
 /// # Panics
 ///
@@ -198,14 +202,78 @@ impl fmt::Debug for Ready {
 #[derive(Clone)]
 pub struct Heartbeat(Arc<HeartbeatInner>);
 
-/// A heartbeat as a group holds it: the name shown when it is late, and the index of the actor
-/// that declared it, whose return retires it (`None` for one forwarded from a nested group,
-/// which the nested group's own run retires).
+/// One declaration of a heartbeat by an actor ([`ActorBuilder::heartbeat`]): the name shown
+/// when it is late, and whether it counts toward the group's health. It counts from the
+/// moment its actor starts (or starts again after a backoff) until it returns, and not while
+/// it backs off. A nested group's declarations are handed to its parent with the same state,
+/// so that the inner actor's thread decides for both.
+///
+/// [`ActorBuilder::heartbeat`]: crate::ActorBuilder::heartbeat
 #[derive(Clone)]
 pub(crate) struct Beating {
     pub(crate) name: String,
-    pub(crate) actor: Option<usize>,
     pub(crate) heartbeat: Heartbeat,
+    /// Handed up from a nested group: its own actor's thread starts it, not the nested
+    /// group's (which only retires it when the nested group returns).
+    pub(crate) forwarded: bool,
+    counting: Arc<AtomicU8>,
+}
+
+/// A declared heartbeat's actor has not started yet.
+const UNCOUNTED: u8 = 0;
+const COUNTED: u8 = 1;
+/// Its restartable actor backs off.
+const PAUSED: u8 = 2;
+/// Its actor has returned.
+const RETURNED: u8 = 3;
+
+impl Beating {
+    pub(crate) fn new(name: String, heartbeat: Heartbeat) -> Self {
+        Beating {
+            name,
+            heartbeat,
+            forwarded: false,
+            counting: Arc::new(AtomicU8::new(UNCOUNTED)),
+        }
+    }
+
+    /// The same declaration, seen from the parent of the nested group that made it.
+    pub(crate) fn forwarded(&self, path: String) -> Self {
+        Beating {
+            name: path,
+            forwarded: true,
+            ..self.clone()
+        }
+    }
+
+    /// Its actor starts, or starts again after a backoff: it counts from now, with one
+    /// interval to beat first (this is a beat). Never once its actor has returned.
+    pub(crate) fn start(&self) {
+        self.heartbeat.beat();
+        let _ = self
+            .counting
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |state| {
+                (state != RETURNED).then_some(COUNTED)
+            });
+    }
+
+    /// Its restartable actor backs off: the restart policy, not the watchdog, handles that.
+    pub(crate) fn pause(&self) {
+        let _ =
+            self.counting
+                .compare_exchange(COUNTED, PAUSED, Ordering::AcqRel, Ordering::Acquire);
+    }
+
+    /// Its actor has returned: it no longer counts.
+    pub(crate) fn retire(&self) {
+        self.counting.store(RETURNED, Ordering::Release);
+    }
+
+    /// Whether it holds up the group's health: counted, and late.
+    #[cfg_attr(not(all(unix, feature = "systemd")), allow(dead_code))]
+    pub(crate) fn is_overdue(&self) -> bool {
+        self.counting.load(Ordering::Acquire) == COUNTED && self.heartbeat.late_by().is_some()
+    }
 }
 
 struct HeartbeatInner {
@@ -213,9 +281,6 @@ struct HeartbeatInner {
     base: Instant,
     /// Nanoseconds from `base` to the last beat.
     last: AtomicU64,
-    /// Its actor has returned in the current run: it no longer counts toward the group's
-    /// health (until the next run starts).
-    retired: AtomicBool,
 }
 
 impl Heartbeat {
@@ -235,7 +300,6 @@ impl Heartbeat {
             interval,
             base: Instant::now(),
             last: AtomicU64::new(0),
-            retired: AtomicBool::new(false),
         }))
     }
 
@@ -262,22 +326,9 @@ impl Heartbeat {
         self.late_by().is_none()
     }
 
-    /// A run that declares it starts: its first interval counts from now, and it counts
-    /// toward the group's health.
-    pub(crate) fn start_run(&self) {
-        self.beat();
-        self.0.retired.store(false, Ordering::Release);
-    }
-
-    /// Its actor has returned: it no longer counts toward the group's health in this run.
-    pub(crate) fn retire(&self) {
-        self.0.retired.store(true, Ordering::Release);
-    }
-
-    /// Whether it holds up the group's health: late, and its actor has not returned.
-    #[cfg_attr(not(all(unix, feature = "systemd")), allow(dead_code))]
-    pub(crate) fn is_overdue(&self) -> bool {
-        !self.0.retired.load(Ordering::Acquire) && self.late_by().is_some()
+    /// Whether `other` is this heartbeat (a clone of it).
+    pub(crate) fn is(&self, other: &Heartbeat) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
     }
 
     /// How much later than its interval the last beat is, if it is late.

@@ -15,7 +15,7 @@ use crate::actor::{actor_thread, Message};
 use crate::error::{discard, panic_message};
 use crate::handoff::GivenUp;
 use crate::interrupt::{self, Called, Interrupts};
-use crate::lifecycle::{self, Beating, Declared, Heartbeat, Lifecycle, Readiness, Ready};
+use crate::lifecycle::{self, Beating, Declared, Lifecycle, Readiness, Ready};
 use crate::report::{ActorReport, Cause, Outcome, Report};
 use crate::status::{ActorInfo, Live, RunState, Slot};
 use crate::{BoxError, CancelToken, Error};
@@ -86,6 +86,8 @@ pub(crate) struct Actor {
     pub(crate) ready: Option<Ready>,
     /// The names of the actors it starts after.
     pub(crate) after: Vec<String>,
+    /// The heartbeats it declared (and, a nested group, those of its actors).
+    pub(crate) heartbeats: Vec<Beating>,
     pub(crate) execute: Execute,
     pub(crate) interrupt: Interrupt,
     /// What it tells about itself while it runs, if it is more than a pair of closures.
@@ -131,15 +133,6 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
     if actors.is_empty() {
         return report;
     }
-    // Each heartbeat's first interval counts from now; the return of its actor retires it.
-    for beating in &options.heartbeats {
-        beating.heartbeat.start_run();
-    }
-    let retire: Vec<(usize, Heartbeat)> = options
-        .heartbeats
-        .iter()
-        .filter_map(|b| Some((b.actor?, b.heartbeat.clone())))
-        .collect();
     let state = Arc::new(RunState::new(actors.iter().map(|a| ActorInfo {
         name: a.name.clone(),
         critical: a.critical,
@@ -205,7 +198,6 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
         finished: 0,
         state: Arc::clone(&state),
         not_ready: Vec::new(),
-        retire,
     };
     let spawned = run.spawn_all(actors, options.stack_size, &state, lifecycle.as_ref());
     let (cause, first) = match spawned.failure {
@@ -411,8 +403,6 @@ struct Run {
     state: Arc<RunState>,
     /// The actors found not ready at the start deadline, if it expired.
     not_ready: Vec<usize>,
-    /// The declared heartbeats, each with its actor: retired when that actor returns.
-    retire: Vec<(usize, Heartbeat)>,
 }
 
 impl Run {
@@ -465,10 +455,10 @@ impl Run {
                 thread::yield_now();
             }
             running.count.fetch_add(1, Ordering::Relaxed);
-            let (tx, execute) = (tx.clone(), actor.execute);
+            let (tx, execute, heartbeats) = (tx.clone(), actor.execute, actor.heartbeats);
             let (live, lifecycle) = (Arc::clone(state), lifecycle.cloned());
             let spawned = spawn_caught(builder, move || {
-                actor_thread(i, execute, &tx, &live, lifecycle.as_deref())
+                actor_thread(i, execute, &heartbeats, &tx, &live, lifecycle.as_deref())
             });
             match spawned {
                 Ok(handle) => {
@@ -829,9 +819,6 @@ impl Run {
     /// Records an actor's exit and outcome; returns its index and result.
     fn record(&mut self, (i, result, exited): Message) -> (usize, Result<(), Error>) {
         self.recorded += 1;
-        for (_, heartbeat) in self.retire.iter().filter(|(actor, _)| *actor == i) {
-            heartbeat.retire(); // it can no longer beat: the group's health waits for it no more
-        }
         let report = &mut self.reports[i];
         if let Err(Failure::NeverStarted) = result {
             report.outcome = Outcome::NotStarted;

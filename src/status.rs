@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::actor::Running;
 use crate::dynamic::Pool;
+use crate::lifecycle::Beating;
 use crate::{DynamicSummary, Error, Ready};
 
 /// How many of an actor's last failures its [`Slot`] keeps.
@@ -25,6 +26,8 @@ pub(crate) struct Slot {
     errors: Mutex<VecDeque<Error>>,
     /// The pool of dynamic actors this actor is, if it is one.
     pool: OnceLock<Arc<Pool>>,
+    /// The heartbeats it declared: they do not count while it backs off.
+    heartbeats: OnceLock<Vec<Beating>>,
 }
 
 impl Slot {
@@ -37,8 +40,20 @@ impl Slot {
         self.pool.get().map(|pool| pool.summary())
     }
 
+    pub(crate) fn set_heartbeats(&self, heartbeats: impl Iterator<Item = Beating>) {
+        let _ = self.heartbeats.set(heartbeats.collect());
+    }
+
+    /// Backing off or not: its heartbeats pause while it does, and start afresh with the next
+    /// incarnation.
     pub(crate) fn set_backing_off(&self, backing_off: bool) {
         self.backing_off.store(backing_off, Ordering::Release);
+        for beating in self.heartbeats.get().into_iter().flatten() {
+            match backing_off {
+                true => beating.pause(),
+                false => beating.start(),
+            }
+        }
     }
 
     pub(crate) fn is_backing_off(&self) -> bool {

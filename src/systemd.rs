@@ -185,6 +185,8 @@ fn notify(
 ) {
     let ping_every = watchdog().map(|usec| (usec / 2).max(PING_AT_MOST_EVERY));
     let mut next_ping = ping_every.map(|every| Instant::now() + every);
+    // When the last ping went out: the next one goes at least `PING_AT_MOST_EVERY` later.
+    let mut last_ping: Option<Instant> = None;
     // Whether the last ping due was withheld for a late heartbeat (logged once each time).
     let mut withheld = false;
     let mut settled = readiness.done().clone();
@@ -192,7 +194,7 @@ fn notify(
     loop {
         let late: Vec<&str> = heartbeats
             .iter()
-            .filter(|b| b.heartbeat.is_overdue())
+            .filter(|b| b.is_overdue())
             .map(|b| b.name.as_str())
             .collect();
         let now = Instant::now();
@@ -213,7 +215,10 @@ fn notify(
             } else if readiness.is_stopping() {
                 None // `STOPPING=1` is on its way, with its status
             } else if !sent.ready {
-                Some(format!("starting: waiting for {}", not_ready().join(", ")))
+                // Empty just as the last actor became ready: `READY=1` comes next round.
+                let waiting = not_ready();
+                (!waiting.is_empty())
+                    .then(|| format!("starting: waiting for {}", waiting.join(", ")))
             } else if !late.is_empty() {
                 Some(format!(
                     "unhealthy: heartbeat late: {}{}",
@@ -236,6 +241,7 @@ fn notify(
             if ping_due && sent.ready && !stopping && !readiness.is_stopping() {
                 if late.is_empty() {
                     send("WATCHDOG=1\n");
+                    last_ping = Some(Instant::now());
                     if withheld {
                         event!(
                             info,
@@ -254,8 +260,10 @@ fn notify(
             }
         }
         if let (true, Some(at), Some(every)) = (ping_due, next_ping, ping_every) {
-            // The next ping is due one interval after this one, or after now if late.
-            next_ping = Some((at + every).max(now));
+            // The next ping is due one interval after this one; when late, as soon as the
+            // shortest interval allows, never twice at once.
+            let earliest = last_ping.map_or(now, |last| last + PING_AT_MOST_EVERY);
+            next_ping = Some((at + every).max(now).max(earliest));
         }
         let wake = next_ping.map_or(STATUS_EVERY, |at| {
             at.saturating_duration_since(Instant::now())

@@ -1204,21 +1204,40 @@ fn a_stop_before_the_start_deadline_is_clean() {
     }
 }
 
-/// A heartbeat's first interval counts from the start of the run that declares it, not from
-/// when it was made (with or without systemd): an actor has one interval to beat first.
+/// A heartbeat's first interval counts from the start of its actor, not from when it was made
+/// nor from the start of the run (with or without systemd): an actor has one interval to beat
+/// first, also one that starts after another.
 #[test]
-fn a_heartbeat_s_first_interval_counts_from_the_start_of_the_run() {
-    let alive = Heartbeat::new(Duration::from_millis(300));
+fn a_heartbeat_s_first_interval_counts_from_the_start_of_its_actor() {
+    let early = Heartbeat::new(Duration::from_millis(300));
+    let gated = Heartbeat::new(Duration::from_millis(300));
     std::thread::sleep(Duration::from_millis(400)); // made long before the run
-    assert!(!alive.is_fresh());
-    let mut g = Group::new();
-    let fresh = alive.clone();
-    g.actor("worker").heartbeat(&alive).add(
-        move || match fresh.is_fresh() {
+    assert!(!early.is_fresh());
+    let fresh = |alive: &Heartbeat| {
+        let alive = alive.clone();
+        move || match alive.is_fresh() {
             true => Ok(()),
             false => Err("late before the first interval was over".into()),
-        },
-        |_| (),
-    );
+        }
+    };
+    let slow = Ready::new();
+    let opened = slow.clone();
+    let mut g = Group::new();
+    g.actor("worker")
+        .heartbeat(&early)
+        .non_critical()
+        .add(fresh(&early), |_| ());
+    g.actor("db")
+        .ready_when(&slow)
+        .add_with_token(move |token| {
+            std::thread::sleep(Duration::from_millis(400)); // opening, longer than the interval
+            opened.set();
+            token.wait();
+            Ok(())
+        });
+    g.actor("web")
+        .after("db")
+        .heartbeat(&gated)
+        .add(fresh(&gated), |_| ());
     g.run().unwrap();
 }

@@ -8,7 +8,7 @@ use std::os::unix::net::UnixDatagram;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rungroup::{Group, Heartbeat, Ready};
+use rungroup::{Group, Heartbeat, Ready, RestartPolicy};
 
 mod common;
 use common::GUARD;
@@ -27,6 +27,25 @@ fn until_eof(g: &mut Group) {
     );
 }
 
+/// A group that notifies systemd, and a heartbeat with an interval of 100 ms.
+fn notifying() -> (Group, Heartbeat) {
+    let mut g = Group::new();
+    g.notify_systemd();
+    (g, Heartbeat::new(Duration::from_millis(100)))
+}
+
+/// A database actor, `db`, ready once it has opened, after `opening`.
+fn database(g: &mut Group, opening: Duration) {
+    let db = Ready::new();
+    let flag = db.clone();
+    g.actor("db").ready_when(&db).add_with_token(move |token| {
+        std::thread::sleep(opening);
+        flag.set();
+        token.wait();
+        Ok(())
+    });
+}
+
 /// The child's service: a database that is ready after a short start-up, a worker whose
 /// heartbeat stops after `STALL_AFTER_MS`, and an actor that ends the group at stdin's EOF.
 fn service() -> std::process::ExitCode {
@@ -38,14 +57,7 @@ fn service() -> std::process::ExitCode {
     );
     let mut g = Group::new();
     g.notify_systemd();
-    let db = Ready::new();
-    let flag = db.clone();
-    g.actor("db").ready_when(&db).add_with_token(move |token| {
-        std::thread::sleep(Duration::from_millis(50)); // opening
-        flag.set();
-        token.wait();
-        Ok(())
-    });
+    database(&mut g, Duration::from_millis(50));
     let alive = Heartbeat::new(Duration::from_millis(100));
     let beat = alive.clone();
     let started = Instant::now();
@@ -122,9 +134,7 @@ fn nested() -> std::process::ExitCode {
 /// The child's service when a non-critical actor with a heartbeat returns: the group goes on,
 /// healthy.
 fn non_critical() -> std::process::ExitCode {
-    let mut g = Group::new();
-    g.notify_systemd();
-    let alive = Heartbeat::new(Duration::from_millis(100));
+    let (mut g, alive) = notifying();
     let beat = alive.clone();
     g.actor("batch").non_critical().heartbeat(&alive).add(
         move || {
@@ -181,6 +191,104 @@ fn late() -> std::process::ExitCode {
     rungroup::exit_code(g.run())
 }
 
+/// The child's service when two actors declare one heartbeat: `a` (non-critical) returns at
+/// once, `b` stops beating at 300 ms.
+fn shared() -> std::process::ExitCode {
+    let (mut g, alive) = notifying();
+    let beat = alive.clone();
+    g.actor("a").non_critical().heartbeat(&alive).add(
+        move || {
+            beat.beat();
+            Ok(())
+        },
+        |_| (),
+    );
+    g.actor("b")
+        .heartbeat(&alive)
+        .add_with_token(beating(&alive, Duration::from_millis(300)));
+    until_eof(&mut g);
+    rungroup::exit_code(g.run())
+}
+
+/// The child's service when the actor with a heartbeat starts after a database that opens in
+/// 300 ms, and beats first 60 ms after its own start (within its 100 ms interval).
+fn gated() -> std::process::ExitCode {
+    let mut g = Group::new();
+    g.notify_systemd();
+    database(&mut g, Duration::from_millis(300));
+    let alive = Heartbeat::new(Duration::from_millis(100));
+    let beats = beating(&alive, Duration::MAX);
+    g.actor("worker")
+        .after("db")
+        .heartbeat(&alive)
+        .add_with_token(move |token| {
+            if token.wait_timeout(Duration::from_millis(60)) {
+                return Ok(());
+            }
+            beats(token)
+        });
+    until_eof(&mut g);
+    rungroup::exit_code(g.run())
+}
+
+/// The child's service when a non-critical nested group fails before its actor with a
+/// heartbeat ever starts (its order names an actor that does not exist).
+fn nested_invalid() -> std::process::ExitCode {
+    let mut inner = Group::new();
+    let alive = Heartbeat::new(Duration::from_millis(100));
+    inner
+        .actor("worker")
+        .after("nope")
+        .heartbeat(&alive)
+        .add_with_token(beating(&alive, Duration::MAX));
+    let mut g = Group::new();
+    g.notify_systemd();
+    g.actor("inner").non_critical().add_group(inner);
+    until_eof(&mut g);
+    rungroup::exit_code(g.run())
+}
+
+/// The child's service when a restartable actor with a heartbeat fails after 30 ms of beats,
+/// every time, and backs off 300 ms (three intervals) before each restart.
+fn backoff() -> std::process::ExitCode {
+    let (mut g, alive) = notifying();
+    let beat = alive.clone();
+    let policy = RestartPolicy::on_failure()
+        .backoff(Duration::from_millis(300), Duration::from_millis(300))
+        .intensity(1000, Duration::from_secs(60));
+    g.actor("flaky")
+        .heartbeat(&alive)
+        .add_restartable(policy, move |token| {
+            for _ in 0..3 {
+                beat.beat();
+                if token.wait_timeout(Duration::from_millis(10)) {
+                    return Ok(());
+                }
+            }
+            Err("lost its connection".into())
+        });
+    until_eof(&mut g);
+    rungroup::exit_code(g.run())
+}
+
+/// The child's service with a watchdog of 1 µs: it stops itself 300 ms after it is ready.
+fn pinged() -> std::process::ExitCode {
+    let mut g = Group::new();
+    g.notify_systemd();
+    g.actor("idle").add_with_token(|token| {
+        token.wait();
+        Ok(())
+    });
+    let (readiness, stop) = (g.readiness(), g.stop_handle());
+    std::thread::spawn(move || {
+        readiness.wait();
+        std::thread::sleep(Duration::from_millis(300));
+        stop.stop();
+    });
+    let _ = g.run();
+    std::process::ExitCode::SUCCESS
+}
+
 /// Runs as the child when asked to; a no-op test otherwise.
 #[test]
 fn child() {
@@ -191,6 +299,11 @@ fn child() {
             Ok("non_critical") => non_critical(),
             Ok("flicker") => flicker(),
             Ok("late") => late(),
+            Ok("shared") => shared(),
+            Ok("gated") => gated(),
+            Ok("nested_invalid") => nested_invalid(),
+            Ok("backoff") => backoff(),
+            Ok("pinged") => pinged(),
             _ => service(),
         };
         std::process::exit(if code == std::process::ExitCode::SUCCESS {
@@ -580,4 +693,81 @@ fn a_ready_refused_by_a_full_queue_is_sent_again() {
     assert!(seen
         .iter()
         .all(|m| m == "FILLER=1" || !m.starts_with("STOPPING")));
+}
+
+/// Runs the child in `mode` under a watchdog pinged every 50 ms; once it is ready, for
+/// `window`, no status may say it is unhealthy and the pings go on (one every 50 ms, with
+/// some slack). Returns its exit status and every message.
+fn stays_healthy(mode: &str, window: Duration) -> (std::process::ExitStatus, Vec<String>) {
+    let mut child = Notified::spawn(mode, &[("WATCHDOG_USEC", "100000")]);
+    child.wait_for("READY=1");
+    let until = Instant::now() + window;
+    let before = child.seen.len();
+    while let Ok(msg) = child.rx.recv_deadline(until) {
+        assert!(
+            !msg.starts_with("STATUS=unhealthy"),
+            "{:#?} then {msg}",
+            child.seen
+        );
+        child.seen.push(msg);
+    }
+    let pings = count(&child.seen[before..], "WATCHDOG=1");
+    let (status, seen) = child.finish();
+    let expected = window.as_millis() as usize / 50 * 3 / 4;
+    assert!(pings >= expected, "{pings} pings in {window:?}: {seen:#?}");
+    (status, seen)
+}
+
+/// One heartbeat declared by two actors is one clock that counts while either runs: the
+/// return of one does not hide that the other stopped beating.
+#[test]
+fn a_heartbeat_shared_by_two_actors_counts_while_either_runs() {
+    let mut child = Notified::spawn("shared", &[("WATCHDOG_USEC", "100000")]);
+    child.wait_for("READY=1");
+    let unhealthy = child.wait_for("STATUS=unhealthy");
+    assert_eq!(
+        child.seen[unhealthy],
+        "STATUS=unhealthy: heartbeat late: b; watchdog not pinged"
+    );
+    let (status, seen) = child.finish();
+    assert!(status.success(), "{status:?} {seen:#?}");
+}
+
+/// An actor that starts after another has its first interval from its own start: it is not
+/// late before it starts, nor just after.
+#[test]
+fn a_heartbeat_counts_from_its_actor_s_start() {
+    let (status, seen) = stays_healthy("gated", Duration::from_millis(400));
+    assert!(status.success(), "{status:?} {seen:#?}");
+}
+
+/// A nested group that fails before its actor starts takes that actor's heartbeat with it:
+/// the group goes on, healthy.
+#[test]
+fn a_nested_group_that_failed_does_not_hold_up_the_pings() {
+    stays_healthy("nested_invalid", Duration::from_millis(400));
+}
+
+/// While a restartable actor backs off, its heartbeat does not count (the restart policy
+/// handles the failure), and each incarnation starts with a fresh interval.
+#[test]
+fn a_restartable_actor_backing_off_does_not_stop_the_pings() {
+    // Two backoffs at least.
+    let (status, seen) = stays_healthy("backoff", Duration::from_millis(800));
+    assert!(status.success(), "{status:?} {seen:#?}");
+}
+
+/// However small `WATCHDOG_USEC` is, a thousand pings a second at most.
+#[test]
+fn pings_are_at_most_a_thousand_a_second() {
+    let mut child = Notified::spawn("pinged", &[("WATCHDOG_USEC", "1")]);
+    child.wait_for("READY=1");
+    let ready_at = Instant::now();
+    let stopping = child.wait_for("STOPPING=1");
+    let span = ready_at.elapsed();
+    let (status, seen) = child.finish();
+    assert!(status.success(), "{status:?}");
+    let pings = count(&seen[..stopping], "WATCHDOG=1");
+    let at_most = span.as_millis() as usize + 20;
+    assert!(pings > 10 && pings <= at_most, "{pings} pings in {span:?}");
 }
