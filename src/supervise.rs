@@ -207,6 +207,10 @@ impl<'g> ActorBuilder<'g> {
     /// (OTP's `rest_for_one`); a failure that restarts cannot mend is the intensity's job,
     /// which stops the group.
     ///
+    /// For the same reason a [`Heartbeat`](crate::Heartbeat) it declares does not count toward
+    /// the group's health while it backs off, and the start of each incarnation is a beat: the
+    /// systemd watchdog is for an actor that is stuck, not for one its policy is restarting.
+    ///
     /// # Examples
     ///
     /// ```
