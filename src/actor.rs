@@ -37,13 +37,15 @@ struct Exit<'a> {
     at: Instant,
     /// Cancelled at its gate: it never started, and its end is no return of its own.
     cancelled: bool,
-    /// Its heartbeats: from its return on, they no longer count toward the group's health.
+    /// Its heartbeats: from its return on, its own no longer count toward the group's health.
     heartbeats: &'a [Beating],
 }
 
 impl Drop for Exit<'_> {
     fn drop(&mut self) {
-        for beating in self.heartbeats {
+        // Its own heartbeats. Not those a nested group handed up: their actors retire them as
+        // they return, and one the nested group left running at its deadline still counts.
+        for beating in self.heartbeats.iter().filter(|b| !b.forwarded) {
             beating.retire();
         }
         // Its readiness starts nobody from now on (decided before anyone can see it return).

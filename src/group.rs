@@ -370,7 +370,8 @@ impl Group {
     /// The notifications are datagrams sent with std's `UnixDatagram`, without blocking: a
     /// socket nobody reads loses messages but never holds up the group. `READY=1` alone, if a
     /// full queue refuses it, is tried again at each round of the notifier (at least every
-    /// 250 ms) until it goes through, and once more before `STOPPING=1`. While the group runs, a thread
+    /// 250 ms) until it goes through, and once more before `STOPPING=1` (refused then, neither
+    /// is sent). While the group runs, a thread
     /// named `rungroup-systemd` sends them, and `run` waits for it before returning. Pings
     /// are at least a millisecond apart (a thousand a second at most), however small
     /// `WATCHDOG_USEC` is.

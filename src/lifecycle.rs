@@ -213,8 +213,8 @@ pub struct Heartbeat(Arc<HeartbeatInner>);
 pub(crate) struct Beating {
     pub(crate) name: String,
     pub(crate) heartbeat: Heartbeat,
-    /// Handed up from a nested group: its own actor's thread starts it, not the nested
-    /// group's (which only retires it when the nested group returns).
+    /// Handed up from a nested group: its own actor's thread starts and retires it, not the
+    /// nested group's (one left running at the nested group's deadline still counts).
     pub(crate) forwarded: bool,
     counting: Arc<AtomicU8>,
 }
@@ -463,7 +463,11 @@ impl Readiness {
     }
 
     pub(crate) fn set_stopping(&self) {
-        self.0.state.store(STOPPING, Ordering::Release);
+        if self.0.state.swap(STOPPING, Ordering::AcqRel) == READY {
+            // Ready a moment ago: whoever asks later (the systemd notifier's stop) knows it,
+            // even if `set_ready` has not recorded it yet.
+            self.0.became_ready.store(true, Ordering::Release);
+        }
         self.0.settled.cancel();
     }
 }

@@ -143,15 +143,19 @@ impl Notifier {
     }
 
     /// Tells systemd the teardown has started: `READY=1` first if the group was ready for a
-    /// moment too short for the notifier's thread to say so, then `STOPPING=1`.
+    /// moment too short for the notifier's thread to say so, then `STOPPING=1`. If a full queue
+    /// refuses that `READY=1`, `STOPPING=1` is not sent either: it must not arrive alone.
     pub(crate) fn stopping(&self, state: &RunState) {
         let status = stopping(state);
         let mut sent = self.sent.lock().unwrap_or_else(PoisonError::into_inner);
-        if !sent.ready && self.readiness.became_ready() {
+        let was_ready = self.readiness.became_ready();
+        if !sent.ready && was_ready {
             sent.ready = send("READY=1\nSTATUS=ready\n");
         }
         sent.stopping = true;
-        send(&format!("STOPPING=1\nSTATUS={status}\n"));
+        if sent.ready || !was_ready {
+            send(&format!("STOPPING=1\nSTATUS={status}\n"));
+        }
         sent.status = status;
     }
 

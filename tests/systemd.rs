@@ -289,6 +289,39 @@ fn pinged() -> std::process::ExitCode {
     std::process::ExitCode::SUCCESS
 }
 
+/// The child's service when a non-critical nested group gives up, at its teardown deadline,
+/// on a worker that is stuck: it stopped beating at 100 ms and ignores its interrupt.
+fn abandoned() -> std::process::ExitCode {
+    let mut inner = Group::new();
+    inner.teardown_deadline(Duration::from_millis(50));
+    let alive = Heartbeat::new(Duration::from_millis(100));
+    let beat = alive.clone();
+    inner.actor("w").heartbeat(&alive).add(
+        move || {
+            for _ in 0..10 {
+                beat.beat();
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            loop {
+                std::thread::sleep(Duration::from_secs(1)); // stuck
+            }
+        },
+        |_| (),
+    );
+    inner.actor("quit").add(
+        || {
+            std::thread::sleep(Duration::from_millis(300));
+            Ok(())
+        },
+        |_| (),
+    );
+    let mut g = Group::new();
+    g.notify_systemd();
+    g.actor("inner").non_critical().add_group(inner);
+    until_eof(&mut g);
+    rungroup::exit_code(g.run())
+}
+
 /// Runs as the child when asked to; a no-op test otherwise.
 #[test]
 fn child() {
@@ -304,6 +337,7 @@ fn child() {
             Ok("nested_invalid") => nested_invalid(),
             Ok("backoff") => backoff(),
             Ok("pinged") => pinged(),
+            Ok("abandoned") => abandoned(),
             _ => service(),
         };
         std::process::exit(if code == std::process::ExitCode::SUCCESS {
@@ -770,4 +804,27 @@ fn pings_are_at_most_a_thousand_a_second() {
     let pings = count(&seen[..stopping], "WATCHDOG=1");
     let at_most = span.as_millis() as usize + 20;
     assert!(pings > 10 && pings <= at_most, "{pings} pings in {span:?}");
+}
+
+/// A worker stuck past its nested group's teardown deadline has not returned: its heartbeat
+/// still counts after the nested group gave up on it, and the pings stay stopped.
+#[test]
+fn a_worker_left_running_by_a_nested_group_still_stops_the_pings() {
+    let mut child = Notified::spawn("abandoned", &[("WATCHDOG_USEC", "100000")]);
+    child.wait_for("READY=1");
+    child.wait_for("STATUS=unhealthy");
+    std::thread::sleep(Duration::from_millis(300)); // the nested group gives up at 350 ms
+    let before = child.seen.len();
+    let window = Instant::now() + Duration::from_millis(400);
+    while let Ok(msg) = child.rx.recv_deadline(window) {
+        child.seen.push(msg);
+    }
+    let after: Vec<String> = child.seen[before..].to_vec();
+    let (_, seen) = child.finish();
+    assert!(
+        !after
+            .iter()
+            .any(|m| m == "WATCHDOG=1" || m == "STATUS=ready"),
+        "{seen:#?}"
+    );
 }
