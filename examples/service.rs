@@ -18,7 +18,7 @@
 //!    interrupt writes what it holds and syncs the file.
 //! 4. `web`, declared `after("storage")`: starts once storage is ready; answers `/write` only
 //!    after the writer has taken the record, `/readyz` from the group's readiness and
-//!    `/healthz` from the scraper's heartbeat; on interrupt stops accepting and drains the
+//!    `/healthz` from its health (the scraper's heartbeat); on interrupt stops accepting and drains the
 //!    requests in flight.
 //! 5. `scraper`, also `after("storage")`: every `--scrape-ms`, records a sample.
 //!
@@ -54,7 +54,7 @@ use crossbeam_channel::{bounded, select, Receiver, Sender};
 use log::{error, info};
 #[cfg(unix)]
 use rungroup::signal::{OnSignal, StopSignals, SIGHUP};
-use rungroup::{BoxError, CancelToken, Group, Heartbeat, Readiness};
+use rungroup::{BoxError, CancelToken, Group, Health, Heartbeat, Readiness};
 use tiny_http::{Request, Response, Server};
 
 const USAGE: &str = "\
@@ -184,9 +184,9 @@ fn main() -> ExitCode {
 
     // The scraper beats after each scrape; /healthz says whether it is on time.
     let scraping = Heartbeat::new(options.scrape * 3);
-    let readiness = g.readiness();
+    let (readiness, health) = (g.readiness(), g.health());
     let unblock = Arc::clone(&server);
-    let (web_records, m, health) = (records.clone(), Arc::clone(&metrics), scraping.clone());
+    let (web_records, m) = (records.clone(), Arc::clone(&metrics));
     g.actor("web").after("storage").add(
         move || {
             serve(server, Duration::from_secs(10), move |request| {
@@ -238,7 +238,7 @@ fn handle(
     records: &Sender<Record>,
     metrics: &Metrics,
     readiness: &Readiness,
-    scraping: &Heartbeat,
+    health: &Health,
 ) {
     let url = request.url().to_owned();
     let response = if let Some(query) = url.strip_prefix("/write?record=") {
@@ -268,9 +268,14 @@ fn handle(
             false => Response::from_string("not ready\n").with_status_code(503),
         }
     } else if url == "/healthz" {
-        match scraping.is_fresh() {
+        // Alive while every heartbeat that counts (here the scraper's) is on time: the rule
+        // systemd's watchdog follows. A service that is draining is alive.
+        let late = health.late();
+        match late.is_empty() {
             true => Response::from_string("ok\n"),
-            false => Response::from_string("scraper stalled\n").with_status_code(503),
+            false => {
+                Response::from_string(format!("late: {}\n", late.join(", "))).with_status_code(503)
+            }
         }
     } else if url == "/metrics" {
         Response::from_string(format!(

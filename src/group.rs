@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::select;
 
-use crate::lifecycle::{Beating, Heartbeat, Readiness, Ready};
+use crate::lifecycle::{Beating, Health, Heartbeat, Readiness, Ready};
 use crate::report::Report;
 use crate::run::{self, Actor, Execute, Failure, Interrupt};
 use crate::status::{Live, Slot};
@@ -53,6 +53,8 @@ pub struct Group {
     start_deadline: Option<Duration>,
     /// The group's readiness, made when someone asks for it.
     readiness: Option<Readiness>,
+    /// The group's health, made when someone asks for it.
+    health: Option<Health>,
     /// Flags to set when the whole group is ready (a nested group's actor in its parent).
     also_ready: Vec<Ready>,
     /// The declared heartbeats, with their actors (and those of its nested groups).
@@ -86,6 +88,7 @@ impl Group {
             progress: Duration::from_secs(1),
             start_deadline: None,
             readiness: None,
+            health: None,
             also_ready: Vec::new(),
             heartbeats: Vec::new(),
             systemd: false,
@@ -310,6 +313,24 @@ impl Group {
             .clone()
     }
 
+    /// Returns the group's [`Health`]: whether every [`Heartbeat`] that counts beats in
+    /// time, by the rule the systemd watchdog follows; for a `/healthz` endpoint.
+    ///
+    /// Take it before [`run`](Group::run); every call returns a handle on the same state.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut g = rungroup::Group::new();
+    /// let health = g.health();
+    /// g.actor("worker").add(|| Ok(()), |_| ());
+    /// assert!(g.run().is_ok());
+    /// assert!(health.is_healthy());
+    /// ```
+    pub fn health(&mut self) -> Health {
+        self.health.get_or_insert_with(Health::default).clone()
+    }
+
     /// Bounds the start: if some actors are not ready `deadline` after the run started, the
     /// group stops with [`Error::NotReady`] naming them, a failure. It is judged by the
     /// actors' ready times ([`ActorReport::ready_after`](crate::ActorReport::ready_after))
@@ -503,6 +524,9 @@ impl Group {
         // systemd is told when the group is ready: that needs the readiness.
         if self.systemd && self.readiness.is_none() {
             self.readiness = Some(Readiness::default());
+        }
+        if let Some(health) = &self.health {
+            health.watch(&self.heartbeats);
         }
         let options = run::Options {
             stack_size: self.stack_size,

@@ -346,7 +346,7 @@ mod token;
 pub use crate::dynamic::{DynamicSummary, SpawnError, Spawner};
 pub use crate::error::{exit_code, BoxError, Error};
 pub use crate::group::{ActorBuilder, Group, StopHandle};
-pub use crate::lifecycle::{Heartbeat, Readiness, Ready};
+pub use crate::lifecycle::{Health, Heartbeat, Readiness, Ready};
 pub use crate::report::{ActorReport, Cause, Outcome, Report};
 pub use crate::status::{ActorState, ActorStatus, Status};
 pub use crate::supervise::RestartPolicy;

@@ -270,7 +270,6 @@ impl Beating {
     }
 
     /// Whether it holds up the group's health: counted, and late.
-    #[cfg_attr(not(all(unix, feature = "systemd")), allow(dead_code))]
     pub(crate) fn is_overdue(&self) -> bool {
         self.counting.load(Ordering::Acquire) == COUNTED && self.heartbeat.late_by().is_some()
     }
@@ -337,6 +336,94 @@ impl Heartbeat {
         let age = self.0.base.elapsed().saturating_sub(last);
         age.checked_sub(self.0.interval).filter(|d| !d.is_zero())
     }
+}
+
+/// The group's health, by the rule the systemd watchdog follows: every heartbeat that counts
+/// has beaten within its interval. Made by [`Group::health`](crate::Group::health); a cheap
+/// clone, for a `/healthz` (liveness) endpoint.
+///
+/// A heartbeat counts while the actor that declared it runs: from its start, not while a
+/// [restartable](crate::ActorBuilder::add_restartable) actor backs off, not once it has
+/// returned; a nested group's heartbeats count in its parent's health, named by their path
+/// (`inner/worker`). Before the run, and after it, nothing counts: the group is healthy.
+/// Readiness is another matter: a group that is starting or stopping is not ready, but alive.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use rungroup::{Group, Heartbeat};
+///
+/// let alive = Heartbeat::new(Duration::from_millis(20));
+/// let mut g = Group::new();
+/// g.actor("worker").heartbeat(&alive).add_with_token(|token| {
+///     token.wait(); // stuck: never beats
+///     Ok(())
+/// });
+/// let health = g.health();
+/// assert!(health.is_healthy()); // not running yet
+/// let stop = g.stop_handle();
+/// let runner = std::thread::spawn(move || g.run());
+/// std::thread::sleep(Duration::from_millis(100));
+/// assert_eq!(health.late(), ["worker"]);
+/// assert!(!health.is_healthy());
+/// stop.stop();
+/// let _ = runner.join();
+/// assert!(health.is_healthy()); // it has returned
+/// ```
+#[derive(Clone, Default)]
+pub struct Health(Arc<OnceLock<Vec<Beating>>>);
+
+impl Health {
+    /// Returns `true` unless a heartbeat that counts is late.
+    ///
+    /// ```
+    /// assert!(rungroup::Group::new().health().is_healthy());
+    /// ```
+    pub fn is_healthy(&self) -> bool {
+        !self.declared().iter().any(Beating::is_overdue)
+    }
+
+    /// The names of the actors whose heartbeats count and are late, in the order declared
+    /// (each name once).
+    ///
+    /// ```
+    /// assert!(rungroup::Group::new().health().late().is_empty());
+    /// ```
+    pub fn late(&self) -> Vec<String> {
+        late(self.declared())
+            .into_iter()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The run starts: these are the group's declarations.
+    pub(crate) fn watch(&self, declared: &[Beating]) {
+        let _ = self.0.set(declared.to_vec());
+    }
+
+    fn declared(&self) -> &[Beating] {
+        self.0.get().map_or(&[], Vec::as_slice)
+    }
+}
+
+impl fmt::Debug for Health {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Health")
+            .field("late", &self.late())
+            .finish()
+    }
+}
+
+/// The names of the declarations that count and are late, each once, in order.
+pub(crate) fn late(declared: &[Beating]) -> Vec<&str> {
+    let mut names: Vec<&str> = Vec::new();
+    for beating in declared.iter().filter(|b| b.is_overdue()) {
+        if !names.contains(&beating.name.as_str()) {
+            names.push(&beating.name);
+        }
+    }
+    names
 }
 
 impl fmt::Debug for Heartbeat {

@@ -196,11 +196,7 @@ fn notify(
     let mut settled = readiness.done().clone();
     let never = crossbeam_channel::never();
     loop {
-        let late: Vec<&str> = heartbeats
-            .iter()
-            .filter(|b| b.is_overdue())
-            .map(|b| b.name.as_str())
-            .collect();
+        let late = crate::lifecycle::late(heartbeats);
         let now = Instant::now();
         let ping_due = next_ping.is_some_and(|at| now >= at);
         {

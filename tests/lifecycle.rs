@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam_channel::bounded;
-use rungroup::{CancelToken, Cause, Error, Group, Heartbeat, Outcome, Ready};
+use rungroup::{
+    CancelToken, Cause, Error, Group, Health, Heartbeat, Outcome, Ready, RestartPolicy,
+};
 
 mod common;
 use common::*;
@@ -1240,4 +1242,76 @@ fn a_heartbeat_s_first_interval_counts_from_the_start_of_its_actor() {
         .heartbeat(&gated)
         .add(fresh(&gated), |_| ());
     g.run().unwrap();
+}
+
+/// Samples `health` every 2 ms for `window`; returns every distinct `late()` seen, in order.
+fn watch(health: &Health, window: Duration) -> Vec<Vec<String>> {
+    let until = std::time::Instant::now() + window;
+    let mut seen: Vec<Vec<String>> = Vec::new();
+    while std::time::Instant::now() < until {
+        let late = health.late();
+        assert_eq!(health.is_healthy(), late.is_empty());
+        if seen.last() != Some(&late) {
+            seen.push(late);
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    seen
+}
+
+/// Runs `g` on a thread of its own while `health` is watched for `window`, then stops it.
+fn run_watched(mut g: Group, window: Duration) -> Vec<Vec<String>> {
+    let (health, stop) = (g.health(), g.stop_handle());
+    let runner = std::thread::spawn(move || g.run());
+    let seen = watch(&health, window);
+    stop.stop();
+    let _ = runner.join().unwrap();
+    assert!(health.is_healthy(), "{:?} after the run", health.late());
+    seen
+}
+
+/// The group's health names the actors whose heartbeats are late, a nested group's by its
+/// path, and is healthy again once they have returned.
+#[test]
+fn health_names_the_late_heartbeats() {
+    let stuck = Heartbeat::new(Duration::from_millis(20));
+    let mut inner = Group::new();
+    idle(inner.actor("worker").heartbeat(&stuck));
+    let mut g = Group::new();
+    g.actor("inner").add_group(inner);
+    let seen = run_watched(g, Duration::from_millis(150));
+    assert_eq!(seen.last().unwrap(), &["inner/worker"], "{seen:?}");
+}
+
+/// A restartable actor backing off, a non-critical actor that returned and an actor that has
+/// not started yet hold nobody's health up: only a stuck actor does.
+#[test]
+fn health_follows_the_watchdog_s_rule() {
+    let interval = Duration::from_millis(200);
+    let (flaky, done, gated) = (
+        Heartbeat::new(interval),
+        Heartbeat::new(interval),
+        Heartbeat::new(interval),
+    );
+    let mut g = Group::new();
+    let beat = flaky.clone();
+    let policy = RestartPolicy::on_failure()
+        .backoff(Duration::from_millis(500), Duration::from_millis(500))
+        .intensity(100, Duration::from_secs(60));
+    g.actor("flaky")
+        .heartbeat(&flaky)
+        .add_restartable(policy, move |_| {
+            beat.beat();
+            Err("lost its connection".into())
+        });
+    g.actor("batch")
+        .non_critical()
+        .heartbeat(&done)
+        .add(|| Ok(()), |_| ());
+    let never = Ready::new();
+    idle(g.actor("db").ready_when(&never));
+    idle(g.actor("web").after("db").heartbeat(&gated));
+    // Two backoffs, each longer than the interval, and the non-critical actor long gone.
+    let seen = run_watched(g, Duration::from_millis(1200));
+    assert_eq!(seen, [Vec::<String>::new()]);
 }
