@@ -345,8 +345,10 @@ impl Heartbeat {
 /// A heartbeat counts while the actor that declared it runs: from its start, not while a
 /// [restartable](crate::ActorBuilder::add_restartable) actor backs off, not once it has
 /// returned; a nested group's heartbeats count in its parent's health, named by their path
-/// (`inner/worker`). Before the run, and after it, nothing counts: the group is healthy.
-/// Readiness is another matter: a group that is starting or stopping is not ready, but alive.
+/// (`inner/worker`). Before the run nothing counts, and after it only the heartbeat of an
+/// actor left running at an expired [teardown deadline](crate::Group::teardown_deadline)
+/// (stuck: it has not returned). Readiness is another matter: a group that is starting or
+/// stopping is not ready, but alive.
 ///
 /// # Examples
 ///

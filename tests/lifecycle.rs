@@ -1315,3 +1315,26 @@ fn health_follows_the_watchdog_s_rule() {
     let seen = run_watched(g, Duration::from_millis(1200));
     assert_eq!(seen, [Vec::<String>::new()]);
 }
+
+/// After a run whose teardown deadline expired, the heartbeat of the actor left running (it
+/// has not returned) still counts: the group is not healthy while it is stuck.
+#[test]
+fn health_after_an_expired_deadline_counts_the_stuck_actor() {
+    let alive = Heartbeat::new(Duration::from_millis(20));
+    let (release, stuck) = bounded::<()>(0);
+    let mut g = Group::new();
+    g.teardown_deadline(Duration::from_millis(20));
+    let health = g.health();
+    g.actor("stuck").heartbeat(&alive).add(
+        move || {
+            let _ = stuck.recv(); // deaf to its interrupt
+            Ok(())
+        },
+        |_| (),
+    );
+    g.actor("quit").add(|| Ok(()), |_| ());
+    assert!(matches!(g.run(), Err(Error::Deadline { .. })));
+    std::thread::sleep(Duration::from_millis(60));
+    assert_eq!(health.late(), ["stuck"]);
+    drop(release); // it returns
+}
