@@ -539,6 +539,7 @@ impl Group {
             also_ready: std::mem::take(&mut self.also_ready),
             heartbeats: std::mem::take(&mut self.heartbeats),
             systemd: self.systemd,
+            health: self.health.clone(),
         };
         let report = run::run(actors, options, start);
         // After the last actor: signal handlers stay until the run has ended.

@@ -345,10 +345,12 @@ impl Heartbeat {
 /// A heartbeat counts while the actor that declared it runs: from its start, not while a
 /// [restartable](crate::ActorBuilder::add_restartable) actor backs off, not once it has
 /// returned; a nested group's heartbeats count in its parent's health, named by their path
-/// (`inner/worker`). Before the run nothing counts, and after it only the heartbeat of an
-/// actor left running at an expired [teardown deadline](crate::Group::teardown_deadline)
-/// (stuck: it has not returned). Readiness is another matter: a group that is starting or
-/// stopping is not ready, but alive.
+/// (`inner/worker`). Before the run nothing counts. While the teardown runs nothing counts
+/// either: a group that is stopping is alive (an actor draining its work has stopped beating),
+/// and its [teardown deadline](crate::Group::teardown_deadline) is what bounds it. After the
+/// run, only the heartbeat of an actor left running at an expired deadline counts (stuck: it
+/// has not returned). Readiness is another matter: a group that is starting or stopping is
+/// not ready, but alive.
 ///
 /// # Examples
 ///
@@ -374,7 +376,14 @@ impl Heartbeat {
 /// assert!(health.is_healthy()); // it has returned
 /// ```
 #[derive(Clone, Default)]
-pub struct Health(Arc<OnceLock<Vec<Beating>>>);
+pub struct Health(Arc<HealthInner>);
+
+#[derive(Default)]
+struct HealthInner {
+    declared: OnceLock<Vec<Beating>>,
+    /// While the teardown runs, no heartbeat counts.
+    stopping: AtomicBool,
+}
 
 impl Health {
     /// Returns `true` unless a heartbeat that counts is late.
@@ -383,7 +392,7 @@ impl Health {
     /// assert!(rungroup::Group::new().health().is_healthy());
     /// ```
     pub fn is_healthy(&self) -> bool {
-        !self.declared().iter().any(Beating::is_overdue)
+        self.late().is_empty()
     }
 
     /// The names of the actors whose heartbeats count and are late, in the order declared
@@ -393,19 +402,22 @@ impl Health {
     /// assert!(rungroup::Group::new().health().late().is_empty());
     /// ```
     pub fn late(&self) -> Vec<String> {
-        late(self.declared())
-            .into_iter()
-            .map(str::to_owned)
-            .collect()
+        if self.0.stopping.load(Ordering::Acquire) {
+            return Vec::new();
+        }
+        let declared = self.0.declared.get().map_or(&[][..], Vec::as_slice);
+        late(declared).into_iter().map(str::to_owned).collect()
     }
 
     /// The run starts: these are the group's declarations.
     pub(crate) fn watch(&self, declared: &[Beating]) {
-        let _ = self.0.set(declared.to_vec());
+        let _ = self.0.declared.set(declared.to_vec());
     }
 
-    fn declared(&self) -> &[Beating] {
-        self.0.get().map_or(&[], Vec::as_slice)
+    /// The teardown starts (`true`): the heartbeats no longer count, its deadline bounds it;
+    /// the run has ended (`false`): those of actors still running count again.
+    pub(crate) fn set_stopping(&self, stopping: bool) {
+        self.0.stopping.store(stopping, Ordering::Release);
     }
 }
 

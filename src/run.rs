@@ -15,7 +15,7 @@ use crate::actor::{actor_thread, Message};
 use crate::error::{discard, panic_message};
 use crate::handoff::GivenUp;
 use crate::interrupt::{self, Called, Interrupts};
-use crate::lifecycle::{self, Beating, Declared, Lifecycle, Readiness, Ready};
+use crate::lifecycle::{self, Beating, Declared, Health, Lifecycle, Readiness, Ready};
 use crate::report::{ActorReport, Cause, Outcome, Report};
 use crate::status::{ActorInfo, Live, RunState, Slot};
 use crate::{BoxError, CancelToken, Error};
@@ -112,6 +112,8 @@ pub(crate) struct Options {
     pub(crate) heartbeats: Vec<Beating>,
     /// Whether to notify systemd (feature `systemd`).
     pub(crate) systemd: bool,
+    /// The group's health, if anyone asked for it.
+    pub(crate) health: Option<Health>,
 }
 
 const REPORTS: &str = "rungroup: every actor thread reports before it ends";
@@ -225,6 +227,9 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
     let teardown_started = start.elapsed();
     let teardown_start = Instant::now();
     state.teardown_started(teardown_start);
+    if let Some(health) = &options.health {
+        health.set_stopping(true);
+    }
     event!(
         info,
         "teardown started by {}",
@@ -338,6 +343,9 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
     report.blocked_interrupt = run.blocked_interrupt;
     report.order_given_up = given_up;
     report.not_ready = run.not_ready;
+    if let Some(health) = &options.health {
+        health.set_stopping(false); // only an actor left running at the deadline counts now
+    }
     report
 }
 

@@ -1338,3 +1338,33 @@ fn health_after_an_expired_deadline_counts_the_stuck_actor() {
     assert_eq!(health.late(), ["stuck"]);
     drop(release); // it returns
 }
+
+/// While the teardown runs no heartbeat counts: an actor that stopped beating to drain its
+/// work, slower than its interval, leaves the group healthy (its deadline bounds it).
+#[test]
+fn health_holds_while_the_teardown_drains() {
+    let alive = Heartbeat::new(Duration::from_millis(100));
+    let beat = alive.clone();
+    let mut g = Group::new();
+    g.actor("drainer")
+        .heartbeat(&alive)
+        .add_with_token(move |token| {
+            while !token.wait_timeout(Duration::from_millis(5)) {
+                beat.beat();
+            }
+            std::thread::sleep(Duration::from_millis(500)); // draining, not beating
+            Ok(())
+        });
+    let (health, stop) = (g.health(), g.stop_handle());
+    let runner = std::thread::spawn(move || g.run());
+    assert_eq!(
+        watch(&health, Duration::from_millis(150)),
+        [Vec::<String>::new()]
+    );
+    stop.stop();
+    assert_eq!(
+        watch(&health, Duration::from_millis(350)),
+        [Vec::<String>::new()]
+    );
+    let _ = runner.join().unwrap();
+}
