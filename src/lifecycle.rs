@@ -163,12 +163,13 @@ impl fmt::Debug for Ready {
 }
 
 /// A heartbeat that an actor beats to say it is alive: the group is healthy while every
-/// heartbeat has beaten within its interval.
+/// heartbeat that counts has beaten within its interval (see [`Health`]).
 ///
 /// Declare it with [`ActorBuilder::heartbeat`](crate::ActorBuilder::heartbeat) and call
 /// [`beat`](Heartbeat::beat) from the actor's loop. With the `systemd` feature, the watchdog
-/// pings (`WATCHDOG=1`) stop as soon as one heartbeat is late, so that systemd restarts a
-/// service whose worker is stuck even though its process is alive.
+/// pings (`WATCHDOG=1`) stop as soon as one heartbeat that counts is late, so that systemd
+/// restarts a service whose worker is stuck even though its process is alive;
+/// [`Group::health`](crate::Group::health) tells the same to a `/healthz`.
 ///
 /// The interval counts from the start of the actor that declares it (and of each new
 /// incarnation of a restartable actor): that start is a beat, so an actor has one interval to
