@@ -37,15 +37,14 @@ struct Exit<'a> {
     at: Instant,
     /// Cancelled at its gate: it never started, and its end is no return of its own.
     cancelled: bool,
-    /// Its heartbeats: from its return on, its own no longer count toward the group's health.
+    /// The heartbeats it declared: from its return on, they no longer count toward the
+    /// group's health.
     heartbeats: &'a [Beating],
 }
 
 impl Drop for Exit<'_> {
     fn drop(&mut self) {
-        // Its own heartbeats. Not those a nested group handed up: their actors retire them as
-        // they return, and one the nested group left running at its deadline still counts.
-        for beating in self.heartbeats.iter().filter(|b| !b.forwarded) {
+        for beating in self.heartbeats {
             beating.retire();
         }
         // Its readiness starts nobody from now on (decided before anyone can see it return).
@@ -174,10 +173,10 @@ pub(crate) fn actor_thread(
     exit.result = Some(result);
 }
 
-/// Its execute starts: its own heartbeats count from now, each with one interval to beat
-/// first (those handed up by a nested group start with their own actors).
+/// Its execute starts: the heartbeats it declared count from now, each with one interval to
+/// beat first.
 fn start(heartbeats: &[Beating]) {
-    for beating in heartbeats.iter().filter(|b| !b.forwarded) {
+    for beating in heartbeats {
         beating.start();
     }
 }

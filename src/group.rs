@@ -392,10 +392,9 @@ impl Group {
     /// socket nobody reads loses messages but never holds up the group. `READY=1` alone, if a
     /// full queue refuses it, is tried again at each round of the notifier (at least every
     /// 250 ms) until it goes through, and once more before `STOPPING=1` (refused then, neither
-    /// is sent). While the group runs, a thread
-    /// named `rungroup-systemd` sends them, and `run` waits for it before returning. Pings
-    /// are at least a millisecond apart (a thousand a second at most), however small
-    /// `WATCHDOG_USEC` is.
+    /// is sent). While the group runs, a thread named `rungroup-systemd` sends them, and `run`
+    /// waits for it before returning. The watchdog is pinged at most a thousand times a
+    /// second, however small `WATCHDOG_USEC` is.
     ///
     /// # Examples
     ///
@@ -524,9 +523,6 @@ impl Group {
         // systemd is told when the group is ready: that needs the readiness.
         if self.systemd && self.readiness.is_none() {
             self.readiness = Some(Readiness::default());
-        }
-        if let Some(health) = &self.health {
-            health.watch(&self.heartbeats);
         }
         let options = run::Options {
             stack_size: self.stack_size,
@@ -793,7 +789,7 @@ impl<'g> ActorBuilder<'g> {
             .heartbeats
             .extend(self.heartbeats.iter().cloned());
         if let Some(slot) = &self.slot {
-            slot.set_heartbeats(self.heartbeats.iter().filter(|b| !b.forwarded).cloned());
+            slot.set_heartbeats(self.heartbeats.iter().cloned());
         }
         self.group.actors.push(Actor {
             name: self.name,
@@ -989,18 +985,17 @@ impl<'g> ActorBuilder<'g> {
         group.also_ready.push(ready.clone());
         self.ready = Some(ready);
         // The top-level group speaks to systemd for the whole service: a nested group never
-        // does, and its heartbeats count in its parent's health (named by their path).
+        // does, and its heartbeats count in its parent's health, named by their path. Their
+        // own actors start and retire them, not this one: one that the nested group leaves
+        // running at its deadline still counts.
         group.systemd = false;
-        let forwarded = group
-            .heartbeats
-            .iter()
-            .map(|b| b.forwarded(format!("{}/{}", self.name, b.name)));
-        self.heartbeats.extend(forwarded);
+        let path = |b: &Beating| b.seen_as(format!("{}/{}", self.name, b.name));
+        let nested: Vec<Beating> = group.heartbeats.iter().map(path).collect();
         // Whether this actor's interrupt, rather than the inner group's own stop handle, is
         // what stopped it: then the inner `Stopped` is no stop request of its own.
         let by_parent = Arc::new(AtomicBool::new(false));
         let stopped_here = Arc::clone(&by_parent);
-        self.push(
+        let parent = self.push(
             Box::new(move || match group.run() {
                 Ok(()) => Ok(()),
                 Err(err) if by_parent.load(Ordering::Acquire) => match err.without_own_stop() {
@@ -1015,7 +1010,9 @@ impl<'g> ActorBuilder<'g> {
                 }
                 stop.stop();
             }),
-        )
+        );
+        parent.heartbeats.extend(nested); // after the nested group's actor's own
+        parent
     }
 }
 

@@ -214,9 +214,6 @@ pub struct Heartbeat(Arc<HeartbeatInner>);
 pub(crate) struct Beating {
     pub(crate) name: String,
     pub(crate) heartbeat: Heartbeat,
-    /// Handed up from a nested group: its own actor's thread starts and retires it, not the
-    /// nested group's (one left running at the nested group's deadline still counts).
-    pub(crate) forwarded: bool,
     counting: Arc<AtomicU8>,
 }
 
@@ -233,16 +230,15 @@ impl Beating {
         Beating {
             name,
             heartbeat,
-            forwarded: false,
             counting: Arc::new(AtomicU8::new(UNCOUNTED)),
         }
     }
 
-    /// The same declaration, seen from the parent of the nested group that made it.
-    pub(crate) fn forwarded(&self, path: String) -> Self {
+    /// The same declaration (one state), named by its path from the parent of the nested
+    /// group that made it.
+    pub(crate) fn seen_as(&self, path: String) -> Self {
         Beating {
             name: path,
-            forwarded: true,
             ..self.clone()
         }
     }
@@ -964,18 +960,23 @@ impl Gates {
         self.actors[i].unready.load(Ordering::Acquire) == 0
     }
 
-    /// Actor `i` never starts: `by`, a critical actor it starts after, has returned, so the
-    /// teardown is coming (or has come). Its thread is woken if it waits.
-    fn cancel(&self, i: usize) {
-        if self.actors[i]
+    /// Moves actor `i`'s gate from `WAITING` to `to` (it will never start) and wakes its thread
+    /// if it waits; or returns the state the gate had left `WAITING` for.
+    fn close(&self, i: usize, to: u8) -> Result<(), u8> {
+        self.actors[i]
             .state
-            .compare_exchange(WAITING, CANCELLED, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-        {
-            // Pairs with the fence in `enter`, as in `orphan`.
-            fence(Ordering::SeqCst);
-            self.wake(i);
-        }
+            .compare_exchange(WAITING, to, Ordering::AcqRel, Ordering::Acquire)?;
+        // Pairs with the fence in `enter`: either this sees the waiting thread, or that thread
+        // sees its gate closed.
+        fence(Ordering::SeqCst);
+        self.wake(i);
+        Ok(())
+    }
+
+    /// Actor `i` never starts: a critical actor it starts after has returned, so the teardown
+    /// is coming (or has come).
+    fn cancel(&self, i: usize) {
+        let _ = self.close(i, CANCELLED);
     }
 
     /// Actor `i` can never start: `by`, which it starts after, returned before it was ready.
@@ -985,20 +986,13 @@ impl Gates {
         if self.teardown.load(Ordering::Acquire) {
             return;
         }
-        let gate = &self.actors[i];
-        let _ =
-            gate.orphaned_by
-                .compare_exchange(usize::MAX, by, Ordering::AcqRel, Ordering::Acquire);
-        if gate
-            .state
-            .compare_exchange(WAITING, ORPHANED, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-        {
-            // Pairs with the fence in `enter`: either this sees the waiting thread, or that
-            // thread sees its gate orphaned.
-            fence(Ordering::SeqCst);
-            self.wake(i);
-        }
+        let _ = self.actors[i].orphaned_by.compare_exchange(
+            usize::MAX,
+            by,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
+        let _ = self.close(i, ORPHANED);
     }
 
     /// The teardown starts: the gates still waiting are cancelled, and only their threads are
@@ -1010,20 +1004,7 @@ impl Gates {
         // thread sees the teardown.
         fence(Ordering::SeqCst);
         (0..self.actors.len())
-            .map(|i| {
-                match self.actors[i].state.compare_exchange(
-                    WAITING,
-                    CANCELLED,
-                    Ordering::AcqRel,
-                    Ordering::Acquire,
-                ) {
-                    Ok(_) => {
-                        self.wake(i);
-                        false
-                    }
-                    Err(state) => state == STARTED,
-                }
-            })
+            .map(|i| self.close(i, CANCELLED) == Err(STARTED))
             .collect()
     }
 

@@ -86,7 +86,7 @@ pub(crate) struct Actor {
     pub(crate) ready: Option<Ready>,
     /// The names of the actors it starts after.
     pub(crate) after: Vec<String>,
-    /// The heartbeats it declared (and, a nested group, those of its actors).
+    /// The heartbeats it declared.
     pub(crate) heartbeats: Vec<Beating>,
     pub(crate) execute: Execute,
     pub(crate) interrupt: Interrupt,
@@ -132,6 +132,9 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
         start_deadline: options.start_deadline,
         not_ready: Vec::new(),
     };
+    if let Some(health) = &options.health {
+        health.watch(&options.heartbeats);
+    }
     if actors.is_empty() {
         return report;
     }
@@ -215,13 +218,7 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
     // group stops being ready here, before the teardown's start is timed, so that a ready
     // time is always before it.
     let started: Option<Vec<bool>> = lifecycle.as_ref().and_then(|l| l.stop());
-    for i in started
-        .iter()
-        .flatten()
-        .enumerate()
-        .filter(|(_, s)| !**s)
-        .map(|(i, _)| i)
-    {
+    for (i, _) in started.iter().flatten().enumerate().filter(|(_, s)| !**s) {
         state.exited(i); // never started: the live status waits for it no more
     }
     let teardown_started = start.elapsed();
