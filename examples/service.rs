@@ -27,7 +27,8 @@
 //!
 //! Run by systemd (`Type=notify`), it says `READY=1` once every actor is ready, `STOPPING=1` at
 //! SIGTERM, and pings the watchdog while the scraper's heartbeat is on time. Its shutdown is
-//! bounded at 20 s: an actor still running then is named and the service exits 1.
+//! bounded (`--teardown-ms`, 20 s by default): an actor still running then is named and the
+//! service exits 1.
 //!
 //! When a write fails (a full disk: try `--data /dev/full`), the records it held are lost after
 //! their `ok`. The storage actor then fails with the count and the cause, and the service exits
@@ -69,6 +70,9 @@ Options:
   --config PATH      the configuration file that SIGHUP re-reads
   --scrape-ms N      the scraper's period (default 1000)
   --flush-ms N       how often the buffered records are written (default 100)
+  --teardown-ms N    how long the shutdown may take before the actors still running are
+                     named and the service exits 1 (default 20000: below systemd's
+                     TimeoutStopSec= and Kubernetes' grace period)
   -h, --help         print this help
 ";
 
@@ -78,6 +82,7 @@ struct Options {
     config: Option<PathBuf>,
     scrape: Duration,
     flush: Duration,
+    teardown: Duration,
 }
 
 /// A record to store, and where to acknowledge it once the writer holds it.
@@ -216,7 +221,7 @@ fn main() -> ExitCode {
     g.notify_systemd();
     // Below systemd's TimeoutStopSec= and Kubernetes' grace period: an actor stuck in its
     // shutdown is named, and the service exits 1 on its own instead of being killed.
-    g.teardown_deadline(Duration::from_secs(20));
+    g.teardown_deadline(options.teardown);
 
     let result = g.run();
     info!(
@@ -439,6 +444,7 @@ fn parse_args() -> Result<Options, lexopt::Error> {
         config: None,
         scrape: Duration::from_secs(1),
         flush: Duration::from_millis(100),
+        teardown: Duration::from_secs(20),
     };
     let mut parser = lexopt::Parser::from_env();
     while let Some(arg) = parser.next()? {
@@ -448,6 +454,7 @@ fn parse_args() -> Result<Options, lexopt::Error> {
             Long("config") => options.config = Some(parser.value()?.into()),
             Long("scrape-ms") => options.scrape = millis(&mut parser, "scrape-ms")?,
             Long("flush-ms") => options.flush = millis(&mut parser, "flush-ms")?,
+            Long("teardown-ms") => options.teardown = millis(&mut parser, "teardown-ms")?,
             Short('h') | Long("help") => {
                 print!("{USAGE}");
                 std::process::exit(0);

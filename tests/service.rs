@@ -192,6 +192,47 @@ fn readyz_during_the_drain_is_refused() {
     service.finish_ok();
 }
 
+/// A shutdown that overruns `--teardown-ms` (a request held longer than that, within the
+/// drain bound) is a failure: exit 1, the actor still running named on stderr, never the
+/// graceful-shutdown line.
+#[test]
+fn a_shutdown_past_the_teardown_deadline_exits_1_and_names_the_actor() {
+    let scratch = Scratch::new("teardown-deadline");
+    let data = scratch.path("records.log");
+    let args = [
+        "--addr",
+        "127.0.0.1:0",
+        "--data",
+        &data,
+        "--teardown-ms",
+        "300",
+    ];
+    let mut service = Service::start("service", &args);
+    let line = service.wait_for("msg=listening");
+    let addr: SocketAddr = field(&line, "addr").unwrap().parse().unwrap();
+    let held = std::thread::spawn(move || http_get(addr, "/write?record=slow&hold_ms=3000"));
+    service.wait_for("holding a write");
+    service.signal("SIGTERM");
+    let exit = service.exit();
+    assert_eq!(exit.status.code(), Some(1), "{}", exit.stderr);
+    // Storage waits for web to stop, so the order is given up for it; it may or may not have
+    // flushed and returned by the time the group looks a last time.
+    let running = exit
+        .stderr
+        .strip_prefix(
+            "error: while stopping on SIGTERM, teardown deadline of 300ms expired; stop order \
+             given up, interrupted anyway: storage; still running: ",
+        )
+        .unwrap_or_else(|| panic!("{}", exit.stderr));
+    assert!(
+        ["web\n", "storage, web\n"].contains(&running),
+        "{}",
+        exit.stderr
+    );
+    assert!(!exit.messages.iter().any(|m| m == "shut down gracefully"));
+    let _ = held.join(); // cut when the process exited
+}
+
 /// `/readyz` comes from the group's readiness, `/healthz` from the scraper's heartbeat.
 #[test]
 fn readyz_and_healthz() {
