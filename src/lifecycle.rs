@@ -481,8 +481,11 @@ pub struct Readiness(Arc<ReadinessInner>);
 struct ReadinessInner {
     state: AtomicU8,
     became_ready: AtomicBool,
-    /// Cancelled when the group becomes ready or starts stopping.
-    settled: CancelToken,
+    /// Set once the group has become ready or started stopping, after `became_ready`.
+    settled: AtomicBool,
+    /// Cancelled once `settled` is set. Made by the first waiter: a group nobody waits on
+    /// makes no channel, and its start and teardown cancel nothing.
+    waiters: OnceLock<CancelToken>,
 }
 
 impl Readiness {
@@ -507,7 +510,7 @@ impl Readiness {
     /// assert!(!readiness.is_ready());
     /// ```
     pub fn wait(&self) -> bool {
-        self.0.settled.wait();
+        self.waiters().wait();
         self.0.became_ready.load(Ordering::Acquire)
     }
 
@@ -519,7 +522,7 @@ impl Readiness {
     /// assert!(!readiness.wait_timeout(std::time::Duration::from_millis(1)));
     /// ```
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
-        self.0.settled.wait_timeout(timeout);
+        self.waiters().wait_timeout(timeout);
         self.0.became_ready.load(Ordering::Acquire)
     }
 
@@ -531,7 +534,30 @@ impl Readiness {
     /// assert!(readiness.done().try_recv().is_err()); // nothing yet
     /// ```
     pub fn done(&self) -> &Receiver<()> {
-        self.0.settled.done()
+        self.waiters().done()
+    }
+
+    /// The token the waiters wait on, cancelled if the group has settled already.
+    fn waiters(&self) -> &CancelToken {
+        let token = self.0.waiters.get_or_init(CancelToken::new);
+        // Pairs with the fence in `settle`: either that sees this token, or this sees the
+        // group settled.
+        fence(Ordering::SeqCst);
+        if self.0.settled.load(Ordering::Acquire) {
+            token.cancel();
+        }
+        token
+    }
+
+    /// The group has become ready or started stopping (`became_ready` is up to date):
+    /// releases the waiters.
+    fn settle(&self) {
+        self.0.settled.store(true, Ordering::Release);
+        // Pairs with the fence in `waiters`.
+        fence(Ordering::SeqCst);
+        if let Some(token) = self.0.waiters.get() {
+            token.cancel();
+        }
     }
 
     /// Marks the group ready, unless its teardown has started; returns whether it did.
@@ -543,7 +569,7 @@ impl Readiness {
             .is_ok();
         if became {
             self.0.became_ready.store(true, Ordering::Release);
-            self.0.settled.cancel();
+            self.settle();
         }
         became
     }
@@ -566,7 +592,7 @@ impl Readiness {
             // even if `set_ready` has not recorded it yet.
             self.0.became_ready.store(true, Ordering::Release);
         }
-        self.0.settled.cancel();
+        self.settle();
     }
 }
 
