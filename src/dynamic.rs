@@ -294,7 +294,10 @@ impl Pool {
             };
             finish.result = Some(result);
         };
-        let spawned = crate::run::spawn_caught(thread::Builder::new().name(name.clone()), body);
+        let spawned = crate::run::spawn_caught(
+            thread::Builder::new().name(crate::run::thread_name(&name)),
+            body,
+        );
         match spawned {
             Ok(_) => {
                 event!(debug, "dynamic actor `{}` started", self.path(&name));

@@ -43,6 +43,14 @@ pub(crate) fn spawn_caught(
     })
 }
 
+/// A copy of `name` for [`thread::Builder::name`], with room for the NUL that std appends to
+/// make it a C string, so that this conversion does not reallocate it.
+pub(crate) fn thread_name(name: &str) -> String {
+    let mut copy = String::with_capacity(name.len() + 1);
+    copy.push_str(name);
+    copy
+}
+
 /// How an actor's thread ended, before it is given the actor's name.
 pub(crate) enum Failure {
     /// The user's execute returned an error.
@@ -444,7 +452,7 @@ impl Run {
                 continue;
             }
             let report = &mut self.reports[i];
-            let mut builder = thread::Builder::new().name(report.name.clone());
+            let mut builder = thread::Builder::new().name(thread_name(&report.name));
             if let Some(bytes) = actor.stack_size.or(stack_size) {
                 builder = builder.stack_size(bytes);
             }
