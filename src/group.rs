@@ -308,9 +308,7 @@ impl Group {
     /// let _ = runner.join();
     /// ```
     pub fn readiness(&mut self) -> Readiness {
-        self.readiness
-            .get_or_insert_with(Readiness::default)
-            .clone()
+        self.readiness.get_or_insert_with(Readiness::new).clone()
     }
 
     /// Returns the group's [`Health`]: whether every [`Heartbeat`] that counts beats in
@@ -522,7 +520,7 @@ impl Group {
         let guards = std::mem::take(&mut self.guards);
         // systemd is told when the group is ready: that needs the readiness.
         if self.systemd && self.readiness.is_none() {
-            self.readiness = Some(Readiness::default());
+            self.readiness = Some(Readiness::new());
         }
         let options = run::Options {
             stack_size: self.stack_size,

@@ -459,6 +459,13 @@ const STOPPING: u8 = 2;
 /// set; a nested group when all its actors are. Once the teardown starts the group is no longer
 /// ready, whether it had been or not.
 ///
+/// A `Readiness` comes only from a group: one that belonged to none would never be ready nor
+/// stopping, and its [`wait`](Readiness::wait) would block for ever.
+///
+/// ```compile_fail
+/// let readiness = rungroup::Readiness::default(); // no such constructor
+/// ```
+///
 /// # Examples
 ///
 /// ```
@@ -474,7 +481,9 @@ const STOPPING: u8 = 2;
 /// let _ = runner.join();
 /// assert!(!readiness.is_ready()); // stopping, then stopped
 /// ```
-#[derive(Clone, Default)]
+// No public constructor and no `Default`: a `Readiness` that belongs to no group would never
+// settle, and its `wait` would block for ever.
+#[derive(Clone)]
 pub struct Readiness(Arc<ReadinessInner>);
 
 #[derive(Default)]
@@ -489,6 +498,11 @@ struct ReadinessInner {
 }
 
 impl Readiness {
+    /// A group's readiness, before its run.
+    pub(crate) fn new() -> Self {
+        Readiness(Arc::default())
+    }
+
     /// Returns `true` while the group is ready: every actor ready, the teardown not started.
     ///
     /// ```

@@ -176,7 +176,7 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
             state: Arc::clone(&state),
             ready: actors.iter_mut().map(|a| a.ready.take()).collect(),
             plan,
-            readiness: options.readiness.unwrap_or_default(),
+            readiness: options.readiness.unwrap_or_else(Readiness::new),
             also: options.also_ready,
             start_deadline,
         }))

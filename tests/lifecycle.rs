@@ -1368,3 +1368,49 @@ fn health_holds_while_the_teardown_drains() {
     );
     let _ = runner.join().unwrap();
 }
+
+/// The first waiter makes the readiness's channel while the group settles on another thread:
+/// either the settle sees the channel and fires it, or the waiter sees the group settled and
+/// fires it itself; a waiter is never left waiting on a group that has settled. Each round
+/// releases the waiter and then, a varying moment later, drops the group (which settles it),
+/// so that the two meet at every offset; a few seconds cover tens of thousands of rounds.
+#[test]
+fn a_first_waiter_racing_the_settle_is_never_left_waiting() {
+    fn spin(n: usize) {
+        for _ in 0..n {
+            std::hint::spin_loop();
+        }
+    }
+    let (to_waiter, rounds) = bounded::<(rungroup::Readiness, usize)>(1);
+    let (to_test, fired) = bounded::<rungroup::Receiver<()>>(1);
+    let go = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let waiter = {
+        let go = Arc::clone(&go);
+        std::thread::spawn(move || {
+            for (round, (readiness, delay)) in rounds.iter().enumerate() {
+                go.store(round + 1, Ordering::Release); // about to make the channel
+                spin(delay);
+                to_test.send(readiness.done().clone()).unwrap();
+            }
+        })
+    };
+    let started = std::time::Instant::now();
+    let (mut round, mut lost) = (0, 0);
+    while started.elapsed() < Duration::from_secs(3) {
+        let mut g = Group::new();
+        to_waiter.send((g.readiness(), round % 64)).unwrap();
+        round += 1;
+        while go.load(Ordering::Acquire) != round {
+            std::hint::spin_loop();
+        }
+        spin(32);
+        drop(g); // settles it: a group dropped without running is stopping
+        let done = fired.recv().unwrap();
+        if !done.try_recv().is_err_and(|e| e.is_disconnected()) {
+            lost += 1;
+        }
+    }
+    drop(to_waiter);
+    waiter.join().unwrap();
+    assert_eq!(lost, 0, "{lost} of {round} waiters not released");
+}
