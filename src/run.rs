@@ -539,6 +539,9 @@ impl Run {
             let message = if expired {
                 match results.try_recv() {
                     Ok(message) => Some(message),
+                    // The deadline and the stop may both be due when the timer is chosen: the
+                    // stop is judged by its own time, below, like a stop chosen first.
+                    Err(_) if stop.is_some_and(CancelToken::is_cancelled) => None,
                     Err(_) => {
                         let (at, lifecycle) = start_deadline.expect("a timer has a deadline");
                         if let Some(not_ready) = self.not_ready_result(at, lifecycle) {

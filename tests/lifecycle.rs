@@ -1414,3 +1414,23 @@ fn a_first_waiter_racing_the_settle_is_never_left_waiting() {
     waiter.join().unwrap();
     assert_eq!(lost, 0, "{lost} of {round} waiters not released");
 }
+
+/// A stop requested before the start deadline is a stop, even when the deadline is also due by
+/// the time the run loop looks: the two are judged by their times, not by which one the loop's
+/// `select!` happens to pick (it picks at random among those ready).
+#[test]
+fn a_stop_before_the_start_deadline_is_a_stop_even_when_both_are_due() {
+    for round in 0..200 {
+        let mut g = Group::new();
+        g.start_deadline(Duration::from_micros(1));
+        g.actor("worker").add_with_token(|token| {
+            token.wait();
+            Ok(())
+        });
+        g.stop_handle().stop(); // before the run, so before its deadline
+        match g.run() {
+            Err(Error::Stopped { group: None }) => {}
+            other => panic!("round {round}: {other:?}"),
+        }
+    }
+}
