@@ -483,6 +483,13 @@ impl Error {
         }
     }
 
+    /// Whether threads outlive the run that returned this error: a nested group's expired
+    /// teardown deadline. Such an error fails the outer run even from a non-critical actor
+    /// (contract rule 8).
+    pub(crate) fn left_running(&self) -> bool {
+        matches!(self, Error::Deadline { .. })
+    }
+
     /// Records the stop request whose teardown was under way when this failure happened.
     pub(crate) fn during(mut self, stop: &Error) -> Self {
         match &mut self {

@@ -365,16 +365,22 @@ impl Report {
 
     /// Whether `actor` contributes to [`failures`](Report::failures).
     fn has_failure(actor: &ActorReport) -> bool {
-        actor.critical
-            && (matches!(&actor.outcome, Outcome::Err(e) if e.is_failure())
-                || actor.interrupt_panic.is_some())
+        matches!(&actor.outcome, Outcome::Err(e) if Self::fails_the_run(actor, e))
+            || (actor.critical && actor.interrupt_panic.is_some())
+    }
+
+    /// Whether `actor`'s error `e` is a failure of the run: a critical actor's, or a nested
+    /// group's expired deadline, which left threads running, from any actor.
+    fn fails_the_run(actor: &ActorReport, e: &Error) -> bool {
+        e.is_failure() && (actor.critical || e.left_running())
     }
 
     /// Returns every failure of the run, in the order they happened: the critical actors'
-    /// errors and panics, the failed spawn, the interrupts' panics. Stop requests are not
-    /// failures; nor is an actor still running at the deadline (see
-    /// [`Outcome::StillRunning`]); nor are the non-critical actors' errors and panics, which
-    /// [`non_critical_failures`](Report::non_critical_failures) lists.
+    /// errors and panics, the failed spawn, the interrupts' panics, and a nested group's
+    /// expired teardown deadline even if that actor is non-critical (its threads outlive the
+    /// run). Stop requests are not failures; nor is an actor still running at the deadline
+    /// (see [`Outcome::StillRunning`]); nor are the non-critical actors' other errors and
+    /// panics, which [`non_critical_failures`](Report::non_critical_failures) lists.
     ///
     /// # Examples
     ///
@@ -395,7 +401,7 @@ impl Report {
         let mut timed: Vec<(Duration, &Error)> = Vec::new();
         for actor in &self.actors {
             if let (Outcome::Err(e), Some(at)) = (&actor.outcome, actor.exited_after) {
-                if e.is_failure() && actor.critical {
+                if Self::fails_the_run(actor, e) {
                     timed.push((at, e));
                 }
             }
@@ -415,8 +421,11 @@ impl Report {
     }
 
     /// Returns the errors and panics of the [non-critical](crate::ActorBuilder::non_critical)
-    /// actors, their interrupts' panics included, in the order they happened. They are not in [`failures`](Report::failures)
-    /// nor in [`into_result`](Report::into_result): the group went on without those actors.
+    /// actors, their interrupts' panics included, in the order they happened. They are not in
+    /// [`failures`](Report::failures) nor in [`into_result`](Report::into_result): the group
+    /// went on without those actors. The exception is a non-critical nested group whose
+    /// teardown deadline expired: it left threads running, so its [`Error::Deadline`] is a
+    /// failure of the run, listed there and not here.
     ///
     /// # Examples
     ///
@@ -440,7 +449,7 @@ impl Report {
             .iter()
             .filter(|a| !a.critical)
             .filter_map(|a| Some((a.exited_after?, a.outcome.err()?)))
-            .filter(|(_, e)| e.is_failure())
+            .filter(|(_, e)| e.is_failure() && !e.left_running())
             .collect();
         // Their interrupts' panics too.
         timed.extend(
@@ -469,8 +478,12 @@ impl Report {
         self.blocked_interrupt.is_none()
             && self.order_given_up.is_empty()
             && !matches!(self.cause, Cause::NotReady | Cause::Invalid(_))
-            && !self.actors.iter().any(|a| {
-                a.outcome.is_failure() && (a.critical || matches!(a.outcome, Outcome::StillRunning))
+            && !self.actors.iter().any(|a| match &a.outcome {
+                Outcome::Err(e) => Self::fails_the_run(a, e),
+                outcome => {
+                    outcome.is_failure()
+                        && (a.critical || matches!(a.outcome, Outcome::StillRunning))
+                }
             })
             && self
                 .actors

@@ -193,3 +193,61 @@ fn a_non_critical_escalation_does_not_stop_the_group() {
     ));
     assert!(matches!(report.into_result(), Err(Error::Stopped { .. })));
 }
+
+/// A non-critical nested group whose own teardown deadline expired leaves a thread running: the
+/// outer run fails with that `Error::Deadline` (contract rule 8), whether the outer teardown
+/// stopped the nested group or the nested group failed on its own first.
+#[test]
+fn a_nested_group_left_running_at_its_deadline_fails_the_run_even_if_non_critical() {
+    for on_its_own in [false, true] {
+        let release = rungroup::CancelToken::new();
+        let stuck = release.clone();
+        let mut inner = Group::new();
+        inner.teardown_deadline(Duration::from_millis(50));
+        inner.actor("stuck").add(
+            move || {
+                stuck.wait(); // ignores its interrupt
+                Ok(())
+            },
+            |_| (),
+        );
+        if on_its_own {
+            inner.actor("fails").add(|| Err("disk full".into()), |_| ());
+        }
+        let (inner_done, inner_returned) = bounded::<()>(1);
+        let mut g = Group::new();
+        g.actor("inner").non_critical().add_group(inner);
+        g.actor("main").add_with_token(move |token| {
+            if on_its_own {
+                // The nested group has ended on its own (its deadline expired) before this returns.
+                let _ = inner_returned.recv_timeout(Duration::from_secs(10));
+            } else {
+                token.wait_timeout(Duration::from_millis(20));
+            }
+            Ok(())
+        });
+        let status = g.status();
+        let watcher = std::thread::spawn(move || {
+            while !status
+                .actors()
+                .first()
+                .is_some_and(|a| a.state == rungroup::ActorState::Exited)
+            {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            let _ = inner_done.send(());
+        });
+        let report = g.run_report();
+        assert!(!report.is_clean(), "{report}");
+        assert_eq!(report.failures().len(), 1, "{report}");
+        assert!(report.non_critical_failures().is_empty(), "{report}");
+        match report.into_result() {
+            Err(Error::Deadline { still_running, .. }) => {
+                assert_eq!(still_running, ["inner/stuck"])
+            }
+            other => panic!("on its own: {on_its_own}: {other:?}"),
+        }
+        release.cancel();
+        watcher.join().unwrap();
+    }
+}
