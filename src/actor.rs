@@ -144,19 +144,22 @@ pub(crate) fn actor_thread(
             })),
         };
         if let Some(never) = never {
-            // When it was told it would never start. Its captured state is dropped here, and a
-            // panic there is not silent: it is this actor's outcome.
+            // When it was told it would never start. Its captured state is dropped here. A
+            // panic there is caught and changes nothing, as wherever an actor never starts: its
+            // outcome says why it never ran (it never returned, so it never started the
+            // teardown either). The panic hook has printed it; the `log` feature logs it.
             exit.at = Instant::now();
-            exit.result = Some(
-                match catch_unwind(AssertUnwindSafe(move || drop(execute))) {
-                    Ok(()) => Err(never),
-                    Err(payload) => {
-                        let message = panic_message(&*payload);
-                        discard(payload);
-                        Err(Failure::Panic(message))
-                    }
-                },
-            );
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(execute))) {
+                let _message = panic_message(&*payload);
+                discard(payload);
+                event!(
+                    warn,
+                    "actor `{}` never started, and dropping its execute panicked: {}",
+                    live.name(i),
+                    _message
+                );
+            }
+            exit.result = Some(Err(never));
             return;
         }
     } else {

@@ -265,6 +265,12 @@
 //! hook still prints them to stderr). Under `panic = "abort"` a panic aborts the process, as
 //! always. The methods that panic on misuse say so under their own `# Panics`.
 //!
+//! The closures of an actor that never starts (its thread could not be spawned, its order
+//! is invalid, or the teardown came before its dependencies were ready) are dropped unrun. A
+//! panic in that drop is caught and changes nothing in the report: the actor is
+//! [`NotStarted`](Outcome::NotStarted) (or failed with the [`Error::Order`] that kept it from
+//! starting), the hook prints the panic, and the `log` feature logs it.
+//!
 //! # Signals
 //!
 //! The [`signal`] module (unix, feature `signal`) watches signals from the moment its

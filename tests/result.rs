@@ -577,36 +577,69 @@ fn non_critical_actors_never_fail_the_run() {
     assert!(!report.into_result().unwrap_err().is_failure());
 }
 
-/// An actor that never starts (its dependency never became ready) and whose captured state
-/// panics when dropped: the panic is its outcome, not silence.
-#[test]
-fn panicking_drop_of_a_never_started_actor_is_reported() {
+/// Adds actor `web`, after `dependency`, whose captured state panics when dropped; returns the
+/// count of those drops.
+fn add_dependent_panicking_on_drop(g: &mut Group, dependency: &str) -> Arc<AtomicUsize> {
     quiet_panics();
-    let never = rungroup::Ready::new();
     let drops = Arc::new(AtomicUsize::new(0));
     let state = PanicOnDrop(drops.clone());
-    let mut g = Group::new();
-    g.actor("dep")
-        .ready_when(&never)
-        .add(|| Err("dependency failed".into()), |_| ());
-    g.actor("a").after("dep").add(
+    g.actor("web").after(dependency).add(
         move || {
             let _keep = &state;
             Ok(())
         },
         |_| (),
     );
+    drops
+}
+
+/// An actor that never starts (its dependency never became ready) and whose captured state
+/// panics when dropped: it is still `NotStarted`, never an exit (which would make it the
+/// cause of the teardown when its report arrived first); the dependency's failure is the
+/// run's result.
+#[test]
+fn panicking_drop_of_a_never_started_actor_leaves_it_not_started() {
+    let never = rungroup::Ready::new();
+    let mut g = Group::new();
+    g.actor("dep")
+        .ready_when(&never)
+        .add(|| Err("dependency failed".into()), |_| ());
+    let drops = add_dependent_panicking_on_drop(&mut g, "dep");
     let report = report_guarded(g);
     assert_eq!(drops.load(Ordering::SeqCst), 1);
-    let a = report.actors[1]
-        .outcome
-        .err()
-        .expect("a panic, not silence");
     assert!(
-        matches!(a, Error::Panic { actor, .. } if actor == "a"),
+        matches!(report.actors[1].outcome, Outcome::NotStarted),
         "{report}"
     );
-    assert_eq!(report.failures().len(), 2);
+    assert_eq!(report.actors[1].exit_order, None, "{report}");
+    assert_eq!(report.cause, Cause::Actor(0), "{report}");
+    assert_eq!(report.failures().len(), 1, "{report}");
+    assert_eq!(report.into_result().unwrap_err().actor(), Some("dep"));
+}
+
+/// The same with a stop: the dependent cancelled at its gate has captured state that panics
+/// when dropped, and the run is still a clean stop, not a failure.
+#[test]
+fn a_stop_stays_clean_when_a_never_started_actor_panics_on_drop() {
+    let never = rungroup::Ready::new();
+    let mut g = Group::new();
+    g.actor("db").ready_when(&never).add_with_token(|token| {
+        token.wait();
+        Ok(())
+    });
+    let drops = add_dependent_panicking_on_drop(&mut g, "db");
+    g.stop_handle().stop();
+    let report = report_guarded(g);
+    assert_eq!(drops.load(Ordering::SeqCst), 1);
+    assert!(
+        matches!(report.actors[1].outcome, Outcome::NotStarted),
+        "{report}"
+    );
+    assert!(report.is_clean(), "{report}");
+    assert!(matches!(
+        report.into_result(),
+        Err(Error::Stopped { group: None })
+    ));
 }
 
 /// `exit_code` of a failure whose `Display` panics: status 1 all the same, no panic.
