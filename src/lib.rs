@@ -260,10 +260,13 @@
 //!
 //! # Panics
 //!
-//! Nothing dies silently, and nothing hangs because of a panic: panics in executes and
-//! interrupts are caught, keep their message and are reported as errors (the default panic
-//! hook still prints them to stderr). Under `panic = "abort"` a panic aborts the process, as
-//! always. The methods that panic on misuse say so under their own `# Panics`.
+//! Nothing dies silently: panics in executes and interrupts are caught, keep their message and
+//! are reported as errors (the default panic hook still prints them to stderr). A panic does
+//! not hold `run` up by itself: an actor that panicked has returned, and the other interrupts
+//! are still called. An interrupt that panics before it has stopped its actor, though, leaves
+//! that actor running, and `run` waits for it as for any actor that ignores its interrupt;
+//! only a [teardown deadline](Group::teardown_deadline) bounds that wait. Under
+//! `panic = "abort"` a panic aborts the process, as always. The methods that panic on misuse say so under their own `# Panics`.
 //!
 //! The closures of an actor that never starts (its thread could not be spawned, its order
 //! is invalid, or the teardown came before its dependencies were ready) are dropped unrun. A

@@ -708,3 +708,43 @@ fn restartable_errors_with_panicking_drop_are_contained() {
     // The report keeps the last errors: dropping them is this test's own business.
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(report)));
 }
+
+/// An interrupt that panics before it has stopped its actor leaves that actor running: with a
+/// teardown deadline, `run` returns at the deadline, names the actor still running and keeps
+/// the interrupt's panic; it does not wait for ever.
+#[test]
+fn an_interrupt_that_panics_before_stopping_its_actor_is_bounded_by_the_deadline() {
+    quiet_panics(); // a backtrace printed by the hook could outlast the deadline
+    let release = rungroup::CancelToken::new();
+    let (stuck, token) = (release.clone(), rungroup::CancelToken::new());
+    let mut g = Group::new();
+    g.teardown_deadline(Duration::from_millis(300));
+    let to_stop = token.clone();
+    g.actor("worker").add(
+        move || {
+            select_either(&token, &stuck);
+            Ok(())
+        },
+        move |_| {
+            if std::hint::black_box(true) {
+                panic!("expected: interrupt panicked before cancelling");
+            }
+            to_stop.cancel();
+        },
+    );
+    g.actor("quits").add(|| Ok(()), |_| ());
+    let report = report_guarded(g);
+    release.cancel();
+    assert!(report.actors[0].interrupt_panic.is_some(), "{report}");
+    match report.into_result() {
+        Err(Error::Deadline { still_running, .. }) => assert_eq!(still_running, ["worker"]),
+        other => panic!("{other:?}"),
+    }
+}
+
+fn select_either(a: &rungroup::CancelToken, b: &rungroup::CancelToken) {
+    rungroup::select! {
+        recv(a.done()) -> _ => {}
+        recv(b.done()) -> _ => {}
+    }
+}
