@@ -523,6 +523,7 @@ impl Run {
         // when this thread looks: once it has passed, the results already sent are looked at
         // first; and an event that ends the wait (a critical result, the stop, the last
         // return) but happened after the deadline does not hide a `NotReady` that came first.
+        // Likewise a stop requested before such an event ended the wait first (`ended`).
         let mut start_deadline = start_deadline.zip(lifecycle);
         let mut timer = start_deadline.map(|(at, _)| crossbeam_channel::at(at));
         let mut expired = false;
@@ -530,11 +531,7 @@ impl Run {
             if self.recorded == self.spawned {
                 let last = self.reports.iter().filter_map(|a| a.exited_after).max();
                 let at = last.map_or_else(Instant::now, |last| self.start + last);
-                if let Some(not_ready) = self.not_ready_before(at, start_deadline) {
-                    return not_ready;
-                }
-                event!(info, "every actor has returned; none of them was critical");
-                return (Cause::AllExited, Ok(()));
+                return self.ended(at, (Cause::AllExited, Ok(())), stop, start_deadline);
             }
             let message = if expired {
                 match results.try_recv() {
@@ -574,12 +571,12 @@ impl Run {
             };
             let Some(message) = message else {
                 let at = stop.and_then(CancelToken::cancelled_at);
-                if let Some(not_ready) =
-                    self.not_ready_before(at.unwrap_or_else(Instant::now), start_deadline)
-                {
-                    return not_ready;
-                }
-                return (Cause::Stopped, Err(Error::Stopped { group: None }));
+                return self.ended(
+                    at.unwrap_or_else(Instant::now),
+                    stopped(),
+                    stop,
+                    start_deadline,
+                );
             };
             let (i, result) = self.record(message);
             if matches!(self.reports[i].outcome, Outcome::NotStarted) {
@@ -589,10 +586,7 @@ impl Run {
             }
             let exited = self.start + self.reports[i].exited_after.unwrap_or_default();
             if self.reports[i].critical {
-                if let Some(not_ready) = self.not_ready_before(exited, start_deadline) {
-                    return not_ready;
-                }
-                return (Cause::Actor(i), result);
+                return self.ended(exited, (Cause::Actor(i), result), stop, start_deadline);
             }
             if let Some(lifecycle) = lifecycle {
                 // The group's readiness waits for it no longer, from its exit on.
@@ -615,6 +609,33 @@ impl Run {
                 );
             }
         }
+    }
+
+    /// How the wait ends, given an event at `at` that ends it with `outcome`: the stop instead,
+    /// if it was requested no later (it ended the wait first, whichever of the two this thread
+    /// saw first); and either way `NotReady`, if the start deadline passed before, with actors
+    /// not ready.
+    fn ended(
+        &mut self,
+        at: Instant,
+        outcome: (Cause, Result<(), Error>),
+        stop: Option<&CancelToken>,
+        start_deadline: Option<(Instant, &Lifecycle)>,
+    ) -> (Cause, Result<(), Error>) {
+        let stopped_at = stop
+            .and_then(CancelToken::cancelled_at)
+            .filter(|&stopped| stopped <= at);
+        let (at, outcome) = match stopped_at {
+            Some(stopped_at) => (stopped_at, stopped()),
+            None => (at, outcome),
+        };
+        if let Some(not_ready) = self.not_ready_before(at, start_deadline) {
+            return not_ready;
+        }
+        if matches!(outcome.0, Cause::AllExited) {
+            event!(info, "every actor has returned; none of them was critical");
+        }
+        outcome
     }
 
     /// The `NotReady` result, if the start deadline (not found met yet) passed before `at`,
@@ -850,6 +871,11 @@ impl Run {
         };
         (i, result)
     }
+}
+
+/// How a run stopped by its stop handle ends the wait.
+fn stopped() -> (Cause, Result<(), Error>) {
+    (Cause::Stopped, Err(Error::Stopped { group: None }))
 }
 
 /// The actors a teardown still waits for, for the progress line.

@@ -1434,3 +1434,45 @@ fn a_stop_before_the_start_deadline_is_a_stop_even_when_both_are_due() {
         }
     }
 }
+
+/// A stop requested before the run ended the wait first, even when an actor returns at once
+/// (and, with a start deadline, after the deadline): the cause is the stop, judged by the
+/// times, not by which of the two the run loop happens to see first. The actor's failure, if
+/// it failed, is still the result, as one during the stop.
+#[test]
+fn a_stop_before_the_run_wins_over_a_return_after_it() {
+    for round in 0..200 {
+        let with_deadline = round % 2 == 0;
+        let mut g = Group::new();
+        if with_deadline {
+            g.start_deadline(Duration::from_micros(1));
+        }
+        g.actor("quits").add(
+            move || {
+                if with_deadline {
+                    Ok(())
+                } else {
+                    Err("boom".into())
+                }
+            },
+            |_| (),
+        );
+        for i in 0..4 {
+            g.actor(format!("idle{i}")).add_with_token(|token| {
+                token.wait();
+                Ok(())
+            });
+        }
+        g.stop_handle().stop(); // before the run: before the return and the deadline
+        let report = g.run_report();
+        assert_eq!(report.cause, Cause::Stopped, "round {round}: {report}");
+        match report.into_result() {
+            Err(Error::Stopped { group: None }) if with_deadline => {}
+            Err(e) if !with_deadline => {
+                assert_eq!(e.actor(), Some("quits"), "round {round}");
+                assert!(e.stopped_by().is_some(), "round {round}: {e:?}");
+            }
+            other => panic!("round {round}: {other:?}"),
+        }
+    }
+}
