@@ -725,9 +725,10 @@ impl<'g> ActorBuilder<'g> {
     /// [`Report::non_critical_failures`](crate::Report::non_critical_failures), not in
     /// [`Report::failures`](crate::Report::failures) nor in [`run`](Group::run)'s result (its
     /// interrupt's panic neither), so that the result rule's promise, a failure never looks
-    /// like a clean stop, holds for the critical actors. One error is a failure of the whole
-    /// run even here: a nested group's ([`add_group`](ActorBuilder::add_group))
-    /// [`Error::Deadline`](crate::Error::Deadline), whose threads outlive the run. Once it has returned, the group's
+    /// like a clean stop, holds for the critical actors. Some errors are failures of the whole
+    /// run even here: its failed spawn, its invalid order, and a nested group's
+    /// ([`add_group`](ActorBuilder::add_group)) [`Error::Deadline`](crate::Error::Deadline),
+    /// whose threads outlive the run. Once it has returned, the group's
     /// [readiness](Group::readiness) (and its [start deadline](Group::start_deadline)) no longer
     /// waits for it. An actor declared [`after`](ActorBuilder::after) it waits only for it to be
     /// ready: if it returns before it was ready, the actors still waiting for it can never

@@ -284,25 +284,64 @@ impl Report {
                 (None, first) => first,
             },
         };
-        let still_running: Vec<String> = self
+        let mut still_running: Vec<String> = self
             .actors
             .iter()
             .filter(|a| matches!(a.outcome, Outcome::StillRunning))
             .map(|a| a.name.clone())
             .collect(); // allocates only if one is still running
-        let blocked_interrupt = self.blocked_interrupt.map(|i| self.actors[i].name.clone());
-        let order_given_up: Vec<String> = self
+        let mut blocked_interrupt = self.blocked_interrupt.map(|i| self.actors[i].name.clone());
+        let mut order_given_up: Vec<String> = self
             .order_given_up
             .iter()
             .map(|&i| self.actors[i].name.clone())
             .collect();
+        let mut deadline = self.deadline;
+        // What nested groups left running at their own deadlines, even when another failure
+        // is the result: this run leaves it running too. Not again what the result names.
+        let named = |e: &Error| match (&result, e) {
+            (
+                Err(Error::Deadline {
+                    still_running: a,
+                    blocked_interrupt: b,
+                    order_given_up: c,
+                    ..
+                }),
+                Error::Deadline {
+                    still_running: x,
+                    blocked_interrupt: y,
+                    order_given_up: z,
+                    ..
+                },
+            ) => (a, b, c) == (x, y, z),
+            _ => false,
+        };
+        for actor in &self.actors {
+            if let Outcome::Err(
+                e @ Error::Deadline {
+                    deadline: theirs,
+                    still_running: s,
+                    blocked_interrupt: b,
+                    order_given_up: o,
+                    ..
+                },
+            ) = &actor.outcome
+            {
+                if !named(e) {
+                    deadline = deadline.or(Some(*theirs));
+                    still_running.extend(s.iter().cloned());
+                    blocked_interrupt = blocked_interrupt.or_else(|| b.clone());
+                    order_given_up.extend(o.iter().cloned());
+                }
+            }
+        }
         let result =
             if still_running.is_empty() && blocked_interrupt.is_none() && order_given_up.is_empty()
             {
                 result
             } else {
                 Err(Error::Deadline {
-                    deadline: self.deadline.unwrap_or_default(),
+                    deadline: deadline.unwrap_or_default(),
                     still_running,
                     blocked_interrupt,
                     order_given_up,
@@ -356,31 +395,39 @@ impl Report {
     /// The earliest failure, as [`failures`](Report::failures) would list it first, without
     /// building the list (the common clean run allocates nothing here).
     fn first_failure(&self) -> Option<Error> {
-        if matches!(self.cause, Cause::NotReady) || self.actors.iter().any(Self::has_failure) {
+        if matches!(self.cause, Cause::NotReady)
+            || (0..self.actors.len()).any(|i| self.has_failure(i))
+        {
             self.failures().into_iter().next()
         } else {
             None
         }
     }
 
-    /// Whether `actor` contributes to [`failures`](Report::failures).
-    fn has_failure(actor: &ActorReport) -> bool {
-        matches!(&actor.outcome, Outcome::Err(e) if Self::fails_the_run(actor, e))
+    /// Whether actor `i` contributes to [`failures`](Report::failures).
+    fn has_failure(&self, i: usize) -> bool {
+        let actor = &self.actors[i];
+        matches!(&actor.outcome, Outcome::Err(e) if self.fails_the_run(i, e))
             || (actor.critical && actor.interrupt_panic.is_some())
     }
 
-    /// Whether `actor`'s error `e` is a failure of the run: a critical actor's, or a nested
-    /// group's expired deadline, which left threads running, from any actor.
-    fn fails_the_run(actor: &ActorReport, e: &Error) -> bool {
-        e.is_failure() && (actor.critical || e.left_running())
+    /// Whether actor `i`'s error `e` is a failure of the run: a critical actor's, and from any
+    /// actor a nested group's expired deadline (it left threads running), a failed spawn or an
+    /// invalid order (the run could not start its actors).
+    fn fails_the_run(&self, i: usize, e: &Error) -> bool {
+        e.is_failure()
+            && (self.actors[i].critical
+                || e.left_running()
+                || matches!(self.cause, Cause::SpawnFailed(j) | Cause::Invalid(j) if j == i))
     }
 
     /// Returns every failure of the run, in the order they happened: the critical actors'
-    /// errors and panics, the failed spawn, the interrupts' panics, and a nested group's
-    /// expired teardown deadline even if that actor is non-critical (its threads outlive the
-    /// run). Stop requests are not failures; nor is an actor still running at the deadline
-    /// (see [`Outcome::StillRunning`]); nor are the non-critical actors' other errors and
-    /// panics, which [`non_critical_failures`](Report::non_critical_failures) lists.
+    /// errors and panics, the failed spawn, the interrupts' panics; and, even from a
+    /// non-critical actor, a failed spawn, an invalid order and a nested group's expired
+    /// teardown deadline (its threads outlive the run). Stop requests are not failures; nor is
+    /// an actor still running at the deadline (see [`Outcome::StillRunning`]); nor are the
+    /// non-critical actors' other errors and panics, which
+    /// [`non_critical_failures`](Report::non_critical_failures) lists.
     ///
     /// # Examples
     ///
@@ -399,9 +446,12 @@ impl Report {
     /// ```
     pub fn failures(&self) -> Vec<Error> {
         let mut timed: Vec<(Duration, &Error)> = Vec::new();
-        for actor in &self.actors {
-            if let (Outcome::Err(e), Some(at)) = (&actor.outcome, actor.exited_after) {
-                if Self::fails_the_run(actor, e) {
+        for (i, actor) in self.actors.iter().enumerate() {
+            // An invalid order failed before anything ran: at the start.
+            let invalid = matches!(self.cause, Cause::Invalid(j) if j == i);
+            let exited = actor.exited_after.or(invalid.then_some(Duration::ZERO));
+            if let (Outcome::Err(e), Some(at)) = (&actor.outcome, exited) {
+                if self.fails_the_run(i, e) {
                     timed.push((at, e));
                 }
             }
@@ -423,9 +473,9 @@ impl Report {
     /// Returns the errors and panics of the [non-critical](crate::ActorBuilder::non_critical)
     /// actors, their interrupts' panics included, in the order they happened. They are not in
     /// [`failures`](Report::failures) nor in [`into_result`](Report::into_result): the group
-    /// went on without those actors. The exception is a non-critical nested group whose
-    /// teardown deadline expired: it left threads running, so its [`Error::Deadline`] is a
-    /// failure of the run, listed there and not here.
+    /// went on without those actors. The exceptions are failures of the whole run, listed there
+    /// and not here: a failed spawn, an invalid order, and a nested group's expired teardown
+    /// deadline ([`Error::Deadline`]: it left threads running).
     ///
     /// # Examples
     ///
@@ -444,12 +494,12 @@ impl Report {
     /// assert!(report.is_clean());
     /// ```
     pub fn non_critical_failures(&self) -> Vec<Error> {
-        let mut timed: Vec<(Duration, &Error)> = self
-            .actors
-            .iter()
-            .filter(|a| !a.critical)
-            .filter_map(|a| Some((a.exited_after?, a.outcome.err()?)))
-            .filter(|(_, e)| e.is_failure() && !e.left_running())
+        let mut timed: Vec<(Duration, &Error)> = (0..self.actors.len())
+            .filter(|&i| !self.actors[i].critical)
+            .filter_map(|i| {
+                let (actor, e) = (&self.actors[i], self.actors[i].outcome.err()?);
+                (e.is_failure() && !self.fails_the_run(i, e)).then_some((actor.exited_after?, e))
+            })
             .collect();
         // Their interrupts' panics too.
         timed.extend(
@@ -478,13 +528,17 @@ impl Report {
         self.blocked_interrupt.is_none()
             && self.order_given_up.is_empty()
             && !matches!(self.cause, Cause::NotReady | Cause::Invalid(_))
-            && !self.actors.iter().any(|a| match &a.outcome {
-                Outcome::Err(e) => Self::fails_the_run(a, e),
-                outcome => {
-                    outcome.is_failure()
-                        && (a.critical || matches!(a.outcome, Outcome::StillRunning))
-                }
-            })
+            && !self
+                .actors
+                .iter()
+                .enumerate()
+                .any(|(i, a)| match &a.outcome {
+                    Outcome::Err(e) => self.fails_the_run(i, e),
+                    outcome => {
+                        outcome.is_failure()
+                            && (a.critical || matches!(a.outcome, Outcome::StillRunning))
+                    }
+                })
             && self
                 .actors
                 .iter()

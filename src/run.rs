@@ -367,7 +367,7 @@ fn invalid(mut report: Report, actors: Vec<Actor>, at: usize, reason: String) ->
         };
         report
             .actors
-            .push(ActorReport::new(actor.name, outcome, true));
+            .push(ActorReport::new(actor.name, outcome, actor.critical));
         let (execute, interrupt) = (actor.execute, actor.interrupt);
         quietly(move || drop((execute, interrupt)));
     }

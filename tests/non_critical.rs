@@ -194,6 +194,22 @@ fn a_non_critical_escalation_does_not_stop_the_group() {
     assert!(matches!(report.into_result(), Err(Error::Stopped { .. })));
 }
 
+/// A group with a 50 ms teardown deadline and an actor `stuck` that ignores its interrupt
+/// until `release` is cancelled.
+fn group_left_running(release: &rungroup::CancelToken) -> Group {
+    let stuck = release.clone();
+    let mut inner = Group::new();
+    inner.teardown_deadline(Duration::from_millis(50));
+    inner.actor("stuck").add(
+        move || {
+            stuck.wait(); // ignores its interrupt
+            Ok(())
+        },
+        |_| (),
+    );
+    inner
+}
+
 /// A non-critical nested group whose own teardown deadline expired leaves a thread running: the
 /// outer run fails with that `Error::Deadline` (contract rule 8), whether the outer teardown
 /// stopped the nested group or the nested group failed on its own first.
@@ -201,16 +217,7 @@ fn a_non_critical_escalation_does_not_stop_the_group() {
 fn a_nested_group_left_running_at_its_deadline_fails_the_run_even_if_non_critical() {
     for on_its_own in [false, true] {
         let release = rungroup::CancelToken::new();
-        let stuck = release.clone();
-        let mut inner = Group::new();
-        inner.teardown_deadline(Duration::from_millis(50));
-        inner.actor("stuck").add(
-            move || {
-                stuck.wait(); // ignores its interrupt
-                Ok(())
-            },
-            |_| (),
-        );
+        let mut inner = group_left_running(&release);
         if on_its_own {
             inner.actor("fails").add(|| Err("disk full".into()), |_| ());
         }
@@ -249,5 +256,86 @@ fn a_nested_group_left_running_at_its_deadline_fails_the_run_even_if_non_critica
         }
         release.cancel();
         watcher.join().unwrap();
+    }
+}
+
+/// Two levels down: a nested group whose first failure is its own actor's, while a group
+/// nested in it is left running at its deadline. The middle group's result is that
+/// `Error::Deadline` (with its first failure inside), and the outer run fails with it although
+/// the middle group is non-critical.
+#[test]
+fn a_deadline_two_levels_down_fails_the_outer_run() {
+    let release = rungroup::CancelToken::new();
+    let inner = group_left_running(&release);
+    let mut middle = Group::new();
+    middle.actor("inner").add_group(inner);
+    middle.actor("fails").add(|| Err("boom".into()), |_| ());
+    let mut g = Group::new();
+    g.actor("middle").non_critical().add_group(middle);
+    let status = g.status();
+    g.actor("main").add_with_token(move |token| {
+        // Until the middle group has returned, or at most ten seconds.
+        for _ in 0..10_000 {
+            let middle = status.actors().first().map(|a| a.state);
+            if middle == Some(rungroup::ActorState::Exited) || token.is_cancelled() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        Ok(())
+    });
+    let report = g.run_report();
+    assert!(!report.is_clean(), "{report}");
+    assert_eq!(report.failures().len(), 1, "{report}");
+    assert!(report.non_critical_failures().is_empty(), "{report}");
+    match report.into_result() {
+        Err(Error::Deadline {
+            still_running,
+            first,
+            ..
+        }) => {
+            assert_eq!(still_running, ["middle/inner/stuck"]);
+            assert_eq!(
+                first.and_then(|e| e.actor().map(str::to_owned)).as_deref(),
+                Some("middle/fails")
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    release.cancel();
+}
+
+/// A non-critical actor whose thread cannot be spawned, or whose order is invalid, fails the
+/// whole run (the group could not start its actors): in the result, and so in `failures` and
+/// `is_clean`, not among the non-critical failures; and its report keeps it non-critical.
+#[test]
+fn a_non_critical_actor_that_cannot_start_fails_the_run() {
+    for invalid_order in [false, true] {
+        let mut g = Group::new();
+        g.actor("main").add_with_token(|token| {
+            token.wait();
+            Ok(())
+        });
+        let optional = g.actor("optional").non_critical();
+        let optional = if invalid_order {
+            optional.after("nobody")
+        } else {
+            optional.stack_size(1 << 50)
+        };
+        optional.add(|| Ok(()), |_| ());
+        let report = g.run_report();
+        assert!(!report.actors[1].critical, "{report}");
+        assert!(!report.is_clean(), "{report}");
+        assert_eq!(report.failures().len(), 1, "{report}");
+        assert!(report.non_critical_failures().is_empty(), "{report}");
+        let err = report.into_result().unwrap_err();
+        assert_eq!(err.actor(), Some("optional"));
+        assert!(
+            matches!(
+                (&err, invalid_order),
+                (Error::Spawn { .. }, false) | (Error::Order { .. }, true)
+            ),
+            "{err:?}"
+        );
     }
 }
