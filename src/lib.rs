@@ -268,11 +268,13 @@
 //! only a [teardown deadline](Group::teardown_deadline) bounds that wait. Under
 //! `panic = "abort"` a panic aborts the process, as always. The methods that panic on misuse say so under their own `# Panics`.
 //!
-//! The closures of an actor that never starts (its thread could not be spawned, its order
-//! is invalid, or the teardown came before its dependencies were ready) are dropped unrun. A
-//! panic in that drop is caught and changes nothing in the report: the actor is
-//! [`NotStarted`](Outcome::NotStarted) (or failed with the [`Error::Order`] that kept it from
-//! starting), the hook prints the panic, and the `log` feature logs it.
+//! The closures of an actor that never starts (its thread could not be spawned, an order is
+//! invalid, or the teardown came before its dependencies were ready) are dropped unrun. A
+//! panic in that drop is caught; the hook prints it, and the actor's outcome stays what it
+//! was: [`NotStarted`](Outcome::NotStarted), or the [`Error::Order`] that kept it from
+//! starting. The one difference is a thread that could not be spawned: std drops the closure
+//! inside the failed spawn, so the system's error is lost, and that actor's [`Error::Spawn`]
+//! says instead that dropping it panicked.
 //!
 //! # Signals
 //!

@@ -116,7 +116,10 @@ pub struct ActorReport {
     /// How its execute function ended.
     pub outcome: Outcome,
     /// Its position in the order of exits: 0 for the first actor to return.
-    /// `None` if it never ran or was still running at the deadline.
+    /// `None` if it was [`NotStarted`](Outcome::NotStarted) or still running at the deadline.
+    /// An actor whose thread could not be spawned counts as the first exit (0), and one that
+    /// could never start because a dependency returned before it was ready
+    /// ([`Error::Order`]) has the place of that report, although neither ran.
     pub exit_order: Option<usize>,
     /// When its execute function returned, from the start of the run.
     pub exited_after: Option<Duration>,
@@ -179,7 +182,8 @@ pub enum Outcome {
     /// It had not returned when the teardown deadline expired; its thread is detached.
     StillRunning,
     /// It was never started: an earlier actor's thread could not be spawned, the teardown
-    /// started before its dependencies were ready, or its start order was invalid.
+    /// started (a critical dependency's return included) before its dependencies were ready,
+    /// or another actor's start order was invalid (that actor's outcome is [`Error::Order`]).
     NotStarted,
 }
 

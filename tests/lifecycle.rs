@@ -478,8 +478,11 @@ fn a_critical_actor_after_a_non_critical_one_gone_unready_fails_the_group() {
     add_idle(&mut g, "main");
     let report = report_guarded(g);
     assert!(matches!(report.actors[1].outcome, Outcome::Err(_)));
-    // It never started: its interrupt is not called.
+    // It never started: its interrupt is not called; its report has a place in the exits,
+    // after its dependency's.
     assert_eq!(report.actors[1].interrupted_after, None, "{report}");
+    assert_eq!(report.actors[0].exit_order, Some(0), "{report}");
+    assert_eq!(report.actors[1].exit_order, Some(1), "{report}");
     match report.into_result() {
         Err(Error::Order { actor, reason }) => {
             assert_eq!(actor, "web");

@@ -451,6 +451,15 @@ fn panicking_drop_of_never_started_actors_is_contained() {
     let report = report_guarded(g);
     assert_eq!(report.cause, Cause::SpawnFailed(1));
     assert!(matches!(report.actors[2].outcome, Outcome::NotStarted));
+    assert_eq!(report.actors[2].exit_order, None);
+    assert_eq!(report.actors[1].exit_order, Some(0)); // a failed spawn is the first exit
+    assert!(
+        report.actors[1]
+            .outcome
+            .to_string()
+            .contains("dropping the actor panicked"),
+        "{report}"
+    );
     assert_eq!(drops.load(Ordering::SeqCst), 3);
     assert!(matches!(report.into_result(), Err(Error::Spawn { .. })));
 }
