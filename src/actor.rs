@@ -40,6 +40,20 @@ struct Exit<'a> {
     /// The heartbeats it declared: from its return on, they no longer count toward the
     /// group's health.
     heartbeats: &'a [Beating],
+    /// Its exit time is being taken for the start deadline's judge (`Progress::timing`), until
+    /// it has reported.
+    timing: bool,
+}
+
+impl Exit<'_> {
+    /// Takes its exit time now, timed for the start deadline's judge until it has reported.
+    fn exits_now(&mut self) {
+        if let Some(lifecycle) = self.lifecycle {
+            lifecycle.progress.timing();
+            self.timing = true;
+        }
+        self.at = Instant::now();
+    }
 }
 
 impl Drop for Exit<'_> {
@@ -80,6 +94,9 @@ impl Drop for Exit<'_> {
         // Cannot fail while `run` waits: the receiver lives until every actor reported or the
         // deadline expired, and the capacity leaves room for every message.
         let _ = self.results.send((self.i, result, self.at));
+        if let (true, Some(lifecycle)) = (self.timing, self.lifecycle) {
+            lifecycle.progress.timed(); // reported: the exit time is published
+        }
         // Reported first, so that the exit order is the order of the reports; counted out
         // after, so that `run` waits for the interrupts called here.
         if let Some(lifecycle) = self.lifecycle {
@@ -117,6 +134,7 @@ pub(crate) fn actor_thread(
         at: Instant::now(),
         cancelled: false,
         heartbeats,
+        timing: false,
     };
     if let Some(lifecycle) = lifecycle {
         let never = match lifecycle.enter(i) {
@@ -144,11 +162,11 @@ pub(crate) fn actor_thread(
             })),
         };
         if let Some(never) = never {
-            // When it was told it would never start. Its captured state is dropped here. A
-            // panic there is caught and changes nothing, as wherever an actor never starts: its
-            // outcome says why it never ran (it never returned, so it never started the
-            // teardown either). The panic hook has printed it; the `log` feature logs it.
-            exit.at = Instant::now();
+            // Told it would never start. Its captured state is dropped here. A panic there is
+            // caught and changes nothing, as wherever an actor never starts: its outcome says
+            // why it never ran (it never returned, so it never started the teardown either).
+            // The panic hook has printed it; the `log` feature logs it. Its report's time is
+            // taken after that user code, which the start deadline's judge must not wait for.
             if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(execute))) {
                 let _message = panic_message(&*payload);
                 discard(payload);
@@ -159,6 +177,7 @@ pub(crate) fn actor_thread(
                     _message
                 );
             }
+            exit.exits_now();
             exit.result = Some(Err(never));
             return;
         }
@@ -171,7 +190,7 @@ pub(crate) fn actor_thread(
         discard(payload); // a payload whose drop panics must not stop this thread reporting
         Err(Failure::Panic(message))
     });
-    exit.at = Instant::now();
+    exit.exits_now();
     log_exit(&result);
     exit.result = Some(result);
 }

@@ -639,6 +639,9 @@ pub(crate) struct Progress {
     any_ready: AtomicBool,
     /// See [`Declared::start_deadline`].
     start_deadline: Option<Instant>,
+    /// How many threads are taking a time the start deadline is judged by (a start, a ready
+    /// time, an exit) and have not published it yet. See [`Progress::timing`].
+    timings: AtomicUsize,
 }
 
 /// One actor's readiness in a run.
@@ -660,6 +663,28 @@ const RETIRED: u8 = 4;
 const READY_BIT: u8 = 8;
 
 impl Progress {
+    /// A thread is about to take a time the start deadline is judged by (an actor's start, its
+    /// ready time, its exit), and will publish it (the ready time stored, the exit reported)
+    /// before [`timed`](Progress::timed). Not while it waits for anything.
+    pub(crate) fn timing(&self) {
+        self.timings.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The time taken since [`timing`](Progress::timing) is published.
+    pub(crate) fn timed(&self) {
+        self.timings.fetch_sub(1, Ordering::Release);
+    }
+
+    /// For the judge of the start deadline, once it has passed: waits until every time being
+    /// taken is published, so that what it then sees includes every time before now (a time
+    /// taken later is later). Each such window is a few steps on a running thread that waits
+    /// for nothing.
+    pub(crate) fn settle_timings(&self) {
+        while self.timings.load(Ordering::SeqCst) != 0 {
+            thread::yield_now();
+        }
+    }
+
     /// Adds `bit` to actor `i`'s latch; returns whether that made it ready.
     fn latch(&self, i: usize, bit: u8) -> bool {
         let latch = &self.actors[i].latch;
@@ -685,9 +710,11 @@ impl Progress {
     /// its own start, nor before the dependency that let it start; and whoever judges a start
     /// deadline never sees a ready time earlier than the moment it could see the actor ready.
     fn flag_set(&self, i: usize) {
+        self.timing();
         if self.latch(i, FLAG_SET) {
             self.one_ready(i, Instant::now());
         }
+        self.timed();
     }
 
     /// Actor `i` has started its execute, having passed its gate at `at`: it is ready if its
@@ -967,8 +994,10 @@ impl Gates {
     }
 
     /// On actor `i`'s thread: waits until its dependencies are all ready, the teardown starts,
-    /// or its gate was orphaned, and says whether it may start.
-    fn enter(&self, i: usize) -> Entry {
+    /// or its gate was orphaned, and says whether it may start. Its start time is being taken
+    /// from the moment it stops waiting (see [`Progress::timing`]): if it starts, until its
+    /// thread has called [`Lifecycle::started`].
+    fn enter(&self, i: usize, progress: &Progress) -> Entry {
         let gate = &self.actors[i];
         if !self.ready(i) {
             let _ = gate.waiter.set(thread::current());
@@ -983,17 +1012,20 @@ impl Gates {
         // Start if every dependency is ready; give up if the teardown came first. The start
         // time is taken before the decision: a critical dependency that returns and finds this
         // actor started (see `cancel`) stamps its exit after it.
+        progress.timing();
         let at = Instant::now();
         let target = if self.ready(i) { STARTED } else { CANCELLED };
-        match gate
+        let entry = match gate
             .state
             .compare_exchange(WAITING, target, Ordering::AcqRel, Ordering::Acquire)
             .map_or_else(|state| state, |_| target)
         {
-            STARTED => Entry::Start(at),
+            STARTED => return Entry::Start(at),
             ORPHANED => Entry::Orphaned(gate.orphaned_by.load(Ordering::Acquire)),
             _ => Entry::Cancelled,
-        }
+        };
+        progress.timed(); // it never starts: its thread reports that as an exit, timed too
+        entry
     }
 
     fn ready(&self, i: usize) -> bool {
@@ -1094,6 +1126,7 @@ impl Lifecycle {
             gates: plan.as_ref().map(|p| Gates::new(Arc::clone(p))),
             any_ready: AtomicBool::new(false),
             start_deadline: declared.start_deadline,
+            timings: AtomicUsize::new(0),
         });
         // An actor that declared no flag is ready as soon as it starts.
         for (i, ready) in declared.ready.iter().enumerate() {
@@ -1115,11 +1148,15 @@ impl Lifecycle {
     }
 
     /// Called on actor `i`'s thread before its execute: waits for its dependencies to be
-    /// ready, and says whether it may start.
+    /// ready, and says whether it may start. If it may, its start is being timed until
+    /// [`started`](Lifecycle::started).
     pub(crate) fn enter(&self, i: usize) -> Entry {
         match &self.progress.gates {
-            Some(gates) => gates.enter(i),
-            None => Entry::Start(Instant::now()),
+            Some(gates) => gates.enter(i, &self.progress),
+            None => {
+                self.progress.timing();
+                Entry::Start(Instant::now())
+            }
         }
     }
 
@@ -1135,9 +1172,10 @@ impl Lifecycle {
     }
 
     /// Actor `i` runs its execute (and its live status says so): it is ready now if it
-    /// declared no flag or its flag is set.
+    /// declared no flag or its flag is set. Its start time is published.
     pub(crate) fn started(&self, i: usize, at: Instant) {
         self.progress.started(i, at);
+        self.progress.timed();
     }
 
     /// Actor `i` has returned (or never started), and is about to report: its readiness
@@ -1183,6 +1221,35 @@ impl Lifecycle {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The start deadline's judge waits for a time being taken to be published: a thread
+    /// that took an actor's ready time (or start, or exit) before the deadline and was
+    /// preempted before storing it is not judged without it. (Pausing the library's thread
+    /// at that point, as a review did, made `the_start_deadline_is_judged_by_the_ready_times`
+    /// fail without this wait.)
+    #[test]
+    fn the_judge_waits_for_a_time_being_taken() {
+        let lifecycle = Lifecycle::new(Declared {
+            state: Arc::new(RunState::new(std::iter::empty())),
+            ready: Vec::new(),
+            plan: None,
+            readiness: Readiness::new(),
+            also: Vec::new(),
+            start_deadline: None,
+        });
+        let progress = Arc::clone(&lifecycle.progress);
+        progress.timing();
+        let published = Arc::new(AtomicBool::new(false));
+        let (theirs, flag) = (Arc::clone(&progress), Arc::clone(&published));
+        let taker = thread::spawn(move || {
+            thread::sleep(Duration::from_millis(20)); // preempted between the two
+            flag.store(true, Ordering::Release);
+            theirs.timed();
+        });
+        progress.settle_timings();
+        assert!(published.load(Ordering::Acquire));
+        taker.join().unwrap();
+    }
 
     /// A flag never set does not keep the runs it was declared in alive.
     #[test]

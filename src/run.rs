@@ -562,6 +562,11 @@ impl Run {
                             recv(results) -> message => Some(message.expect(REPORTS)),
                             recv(stop) -> _ => None,
                             recv(deadline) -> _ => {
+                                // What happened before now is published (a thread may have
+                                // taken a time before the deadline and not yet reported it).
+                                if let Some((_, lifecycle)) = start_deadline {
+                                    lifecycle.progress.settle_timings();
+                                }
                                 expired = true;
                                 continue;
                             }
@@ -658,6 +663,7 @@ impl Run {
         deadline: Instant,
         lifecycle: &Lifecycle,
     ) -> Option<(Cause, Result<(), Error>)> {
+        lifecycle.progress.settle_timings(); // every ready time before now is stored
         let not_ready = self.not_ready_at(deadline, lifecycle);
         if not_ready.is_empty() {
             return None;
