@@ -665,14 +665,19 @@ const READY_BIT: u8 = 8;
 impl Progress {
     /// A thread is about to take a time the start deadline is judged by (an actor's start, its
     /// ready time, its exit), and will publish it (the ready time stored, the exit reported)
-    /// before [`timed`](Progress::timed). Not while it waits for anything.
+    /// before [`timed`](Progress::timed). Not while it waits for anything. Nothing to count
+    /// without a start deadline.
     pub(crate) fn timing(&self) {
-        self.timings.fetch_add(1, Ordering::SeqCst);
+        if self.start_deadline.is_some() {
+            self.timings.fetch_add(1, Ordering::SeqCst);
+        }
     }
 
     /// The time taken since [`timing`](Progress::timing) is published.
     pub(crate) fn timed(&self) {
-        self.timings.fetch_sub(1, Ordering::Release);
+        if self.start_deadline.is_some() {
+            self.timings.fetch_sub(1, Ordering::Release);
+        }
     }
 
     /// For the judge of the start deadline, once it has passed: waits until every time being
@@ -1235,7 +1240,7 @@ mod tests {
             plan: None,
             readiness: Readiness::new(),
             also: Vec::new(),
-            start_deadline: None,
+            start_deadline: Some(Instant::now()),
         });
         let progress = Arc::clone(&lifecycle.progress);
         progress.timing();
