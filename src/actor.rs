@@ -40,18 +40,16 @@ struct Exit<'a> {
     /// The heartbeats it declared: from its return on, they no longer count toward the
     /// group's health.
     heartbeats: &'a [Beating],
-    /// Its exit time is being taken for the start deadline's judge (`Progress::timing`), until
-    /// it has reported.
+    /// Its exit time is being taken (`RunState::timing`), until it has reported.
     timing: bool,
 }
 
 impl Exit<'_> {
-    /// Takes its exit time now, timed for the start deadline's judge until it has reported.
+    /// Takes its exit time now, timed (`RunState::timing`) until it has reported: the run loop
+    /// decides by exit times which return came first.
     fn exits_now(&mut self) {
-        if let Some(lifecycle) = self.lifecycle {
-            lifecycle.progress.timing();
-            self.timing = true;
-        }
+        self.live.timing();
+        self.timing = true;
         self.at = Instant::now();
     }
 }
@@ -94,11 +92,11 @@ impl Drop for Exit<'_> {
         // Cannot fail while `run` waits: the receiver lives until every actor reported or the
         // deadline expired, and the capacity leaves room for every message.
         let _ = self.results.send((self.i, result, self.at));
-        if let (true, Some(lifecycle)) = (self.timing, self.lifecycle) {
-            lifecycle.progress.timed(); // reported: the exit time is published
+        if self.timing {
+            self.live.timed(); // reported: the exit time is published
         }
-        // Reported first, so that the exit order is the order of the reports; counted out
-        // after, so that `run` waits for the interrupts called here.
+        // Reported first, so that a dependency it interrupts exits after it; counted out after,
+        // so that `run` waits for the interrupts called here.
         if let Some(lifecycle) = self.lifecycle {
             if let Some(handoff) = &lifecycle.handoff {
                 handoff.exited(self.i, self.live);

@@ -639,9 +639,6 @@ pub(crate) struct Progress {
     any_ready: AtomicBool,
     /// See [`Declared::start_deadline`].
     start_deadline: Option<Instant>,
-    /// How many threads are taking a time the start deadline is judged by (a start, a ready
-    /// time, an exit) and have not published it yet. See [`Progress::timing`].
-    timings: AtomicUsize,
 }
 
 /// One actor's readiness in a run.
@@ -663,30 +660,18 @@ const RETIRED: u8 = 4;
 const READY_BIT: u8 = 8;
 
 impl Progress {
-    /// A thread is about to take a time the start deadline is judged by (an actor's start, its
-    /// ready time, its exit), and will publish it (the ready time stored, the exit reported)
-    /// before [`timed`](Progress::timed). Not while it waits for anything. Nothing to count
-    /// without a start deadline.
+    /// A thread is about to take an actor's start or ready time, which the start deadline is
+    /// judged by (see [`RunState::timing`]); nothing to count without a start deadline.
     pub(crate) fn timing(&self) {
         if self.start_deadline.is_some() {
-            self.timings.fetch_add(1, Ordering::SeqCst);
+            self.state.timing();
         }
     }
 
     /// The time taken since [`timing`](Progress::timing) is published.
     pub(crate) fn timed(&self) {
         if self.start_deadline.is_some() {
-            self.timings.fetch_sub(1, Ordering::Release);
-        }
-    }
-
-    /// For the judge of the start deadline, once it has passed: waits until every time being
-    /// taken is published, so that what it then sees includes every time before now (a time
-    /// taken later is later). Each such window is a few steps on a running thread that waits
-    /// for nothing.
-    pub(crate) fn settle_timings(&self) {
-        while self.timings.load(Ordering::SeqCst) != 0 {
-            thread::yield_now();
+            self.state.timed();
         }
     }
 
@@ -1131,7 +1116,6 @@ impl Lifecycle {
             gates: plan.as_ref().map(|p| Gates::new(Arc::clone(p))),
             any_ready: AtomicBool::new(false),
             start_deadline: declared.start_deadline,
-            timings: AtomicUsize::new(0),
         });
         // An actor that declared no flag is ready as soon as it starts.
         for (i, ready) in declared.ready.iter().enumerate() {
@@ -1251,7 +1235,7 @@ mod tests {
             flag.store(true, Ordering::Release);
             theirs.timed();
         });
-        progress.settle_timings();
+        progress.state.settle_timings();
         assert!(published.load(Ordering::Acquire));
         taker.join().unwrap();
     }

@@ -341,6 +341,16 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
             actor.dynamic = slot.dynamic();
         }
     }
+    // The exit order is the order of the exit times: a thread preempted between its return and
+    // its report reports late. (Reports in the same order keep it: a failed spawn's, those
+    // orphaned after their dependency's report.)
+    let mut exited: Vec<usize> = (0..run.reports.len())
+        .filter(|&i| run.reports[i].exit_order.is_some())
+        .collect();
+    exited.sort_by_key(|&i| (run.reports[i].exited_after, run.reports[i].exit_order));
+    for (order, i) in exited.into_iter().enumerate() {
+        run.reports[i].exit_order = Some(order);
+    }
     report.actors = run.reports;
     report.cause = cause;
     report.teardown_started = Some(teardown_started);
@@ -564,9 +574,7 @@ impl Run {
                             recv(deadline) -> _ => {
                                 // What happened before now is published (a thread may have
                                 // taken a time before the deadline and not yet reported it).
-                                if let Some((_, lifecycle)) = start_deadline {
-                                    lifecycle.progress.settle_timings();
-                                }
+                                self.state.settle_timings();
                                 expired = true;
                                 continue;
                             }
@@ -574,46 +582,70 @@ impl Run {
                     }
                 }
             };
-            let Some(message) = message else {
-                let at = stop.and_then(CancelToken::cancelled_at);
-                return self.ended(
-                    at.unwrap_or_else(Instant::now),
-                    stopped(),
-                    stop,
-                    start_deadline,
-                );
+            let event = match message {
+                None => {
+                    let at = stop.and_then(CancelToken::cancelled_at);
+                    (at.unwrap_or_else(Instant::now), stopped())
+                }
+                Some(message) => match self.take(message, lifecycle) {
+                    Some((at, i, result)) => (at, (Cause::Actor(i), result)),
+                    None => continue,
+                },
             };
-            let (i, result) = self.record(message);
-            if matches!(self.reports[i].outcome, Outcome::NotStarted) {
-                // Cancelled at its gate by a critical dependency's return, whose result is on
-                // its way: not a return of its own.
-                continue;
+            // This event ends the wait, unless another came first that this thread has not
+            // seen yet: once every exit being taken has been reported, the earliest of those
+            // in wins (a thread preempted between its return and its report reports late).
+            let (mut at, mut outcome) = event;
+            self.state.settle_timings();
+            while let Ok(message) = results.try_recv() {
+                if let Some((exited, i, result)) = self.take(message, lifecycle) {
+                    if exited < at {
+                        (at, outcome) = (exited, (Cause::Actor(i), result));
+                    }
+                }
             }
-            let exited = self.start + self.reports[i].exited_after.unwrap_or_default();
-            if self.reports[i].critical {
-                return self.ended(exited, (Cause::Actor(i), result), stop, start_deadline);
-            }
-            if let Some(lifecycle) = lifecycle {
-                // The group's readiness waits for it no longer, from its exit on.
-                lifecycle.progress.gone(i, exited);
-            }
-            let report = &self.reports[i];
-            if report.outcome.is_failure() {
-                event!(
-                    warn,
-                    "non-critical actor `{}` exited: {}; the group goes on",
-                    report.name,
-                    report.outcome
-                );
-            } else {
-                event!(
-                    info,
-                    "non-critical actor `{}` exited: {}; the group goes on",
-                    report.name,
-                    report.outcome
-                );
-            }
+            return self.ended(at, outcome, stop, start_deadline);
         }
+    }
+
+    /// Records a result; returns, for a critical actor's return, its exit time, index and
+    /// result. A non-critical actor's return is told to the lifecycle and logged.
+    fn take(
+        &mut self,
+        message: Message,
+        lifecycle: Option<&Lifecycle>,
+    ) -> Option<(Instant, usize, Result<(), Error>)> {
+        let (i, result) = self.record(message);
+        if matches!(self.reports[i].outcome, Outcome::NotStarted) {
+            // Cancelled at its gate by a critical dependency's return, whose result is on
+            // its way: not a return of its own.
+            return None;
+        }
+        let exited = self.start + self.reports[i].exited_after.unwrap_or_default();
+        if self.reports[i].critical {
+            return Some((exited, i, result));
+        }
+        if let Some(lifecycle) = lifecycle {
+            // The group's readiness waits for it no longer, from its exit on.
+            lifecycle.progress.gone(i, exited);
+        }
+        let report = &self.reports[i];
+        if report.outcome.is_failure() {
+            event!(
+                warn,
+                "non-critical actor `{}` exited: {}; the group goes on",
+                report.name,
+                report.outcome
+            );
+        } else {
+            event!(
+                info,
+                "non-critical actor `{}` exited: {}; the group goes on",
+                report.name,
+                report.outcome
+            );
+        }
+        None
     }
 
     /// How the wait ends, given an event at `at` that ends it with `outcome`: the stop instead,
@@ -663,7 +695,7 @@ impl Run {
         deadline: Instant,
         lifecycle: &Lifecycle,
     ) -> Option<(Cause, Result<(), Error>)> {
-        lifecycle.progress.settle_timings(); // every ready time before now is stored
+        self.state.settle_timings(); // every ready time before now is stored
         let not_ready = self.not_ready_at(deadline, lifecycle);
         if not_ready.is_empty() {
             return None;

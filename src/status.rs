@@ -129,6 +129,10 @@ pub(crate) struct RunState {
     /// The actor whose interrupt was last called and has not returned, plus one; 0 for none.
     /// (With a declared order, interrupts may run on several threads at once: this names one.)
     interrupting: AtomicUsize,
+    /// How many threads are taking a time that decides what ended the wait for the first
+    /// result (an exit; with a start deadline, also a start or a ready time) and have not
+    /// published it yet. See [`RunState::timing`].
+    timings: AtomicUsize,
 }
 
 impl RunState {
@@ -149,6 +153,28 @@ impl RunState {
             },
             teardown: OnceLock::new(),
             interrupting: AtomicUsize::new(0),
+            timings: AtomicUsize::new(0),
+        }
+    }
+
+    /// A thread is about to take such a time, and will publish it (report the exit, store the
+    /// ready time) before [`timed`](RunState::timed). Never while it waits for anything.
+    pub(crate) fn timing(&self) {
+        self.timings.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The time taken since [`timing`](RunState::timing) is published.
+    pub(crate) fn timed(&self) {
+        self.timings.fetch_sub(1, Ordering::Release);
+    }
+
+    /// For the run loop, deciding what ended its wait: waits until every such time being
+    /// taken is published, so that what it then sees includes every one before now (a time
+    /// taken later is later). Each window is a few steps on a running thread that waits for
+    /// nothing.
+    pub(crate) fn settle_timings(&self) {
+        while self.timings.load(Ordering::SeqCst) != 0 {
+            std::thread::yield_now();
         }
     }
 

@@ -551,3 +551,73 @@ fn unnamed_actors_in_a_loop_have_distinct_names() {
     let names: Vec<_> = report.actors.iter().map(|a| a.name.clone()).collect();
     assert_eq!(names, [at.clone(), format!("{at}#2"), format!("{at}#3")]);
 }
+
+/// The first to return is decided by the recorded exit times, not by the order in which the
+/// run loop happens to see the returns and the stop: a stop requested after a critical actor
+/// returned does not become the cause (nor its failure one "during the stop"), and with many
+/// actors returning at once the cause is the earliest and the exit order follows the times.
+#[test]
+fn the_first_return_is_judged_by_the_exit_times() {
+    // A stop after a failure: 100 idle actors keep the run loop spawning while both wait.
+    for round in 0..60 {
+        let mut g = Group::new();
+        g.actor("fails").add(|| Err("boom".into()), |_| ());
+        let (status, stop) = (g.status(), g.stop_handle());
+        g.actor("stopper").add_with_token(move |token| {
+            while !token.is_cancelled()
+                && status.actors().first().map(|a| a.state) != Some(rungroup::ActorState::Exited)
+            {
+                std::thread::yield_now();
+            }
+            stop.stop(); // after `fails` has returned
+            Ok(())
+        });
+        for i in 0..100 {
+            g.actor(format!("idle{i}")).add_with_token(|token| {
+                token.wait();
+                Ok(())
+            });
+        }
+        let report = report_guarded(g);
+        assert_eq!(
+            report.cause,
+            rungroup::Cause::Actor(0),
+            "round {round}: {report}"
+        );
+        let err = report.into_result().unwrap_err();
+        assert!(err.stopped_by().is_none(), "round {round}: {err:?}");
+    }
+    // Sixteen failures at once.
+    for round in 0..100 {
+        let barrier = Arc::new(std::sync::Barrier::new(16));
+        let mut g = Group::new();
+        for i in 0..16 {
+            let barrier = Arc::clone(&barrier);
+            g.actor(format!("c{i}")).add(
+                move || {
+                    barrier.wait();
+                    Err("boom".into())
+                },
+                |_| (),
+            );
+        }
+        let report = report_guarded(g);
+        let first = report
+            .cause_actor()
+            .and_then(|name| report.actors.iter().find(|a| a.name == name));
+        let earliest = report.actors.iter().filter_map(|a| a.exited_after).min();
+        assert_eq!(
+            first.and_then(|a| a.exited_after),
+            earliest,
+            "round {round}: {report}"
+        );
+        let mut by_order: Vec<_> = report.actors.iter().collect();
+        by_order.sort_by_key(|a| a.exit_order);
+        assert!(
+            by_order
+                .windows(2)
+                .all(|w| w[0].exited_after <= w[1].exited_after),
+            "round {round}: {report}"
+        );
+    }
+}
