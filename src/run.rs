@@ -344,12 +344,14 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
     // The exit order is the order of the exit times: a thread preempted between its return and
     // its report reports late. (Reports in the same order keep it: a failed spawn's, those
     // orphaned after their dependency's report.)
-    let mut exited: Vec<usize> = (0..run.reports.len())
-        .filter(|&i| run.reports[i].exit_order.is_some())
-        .collect();
-    exited.sort_by_key(|&i| (run.reports[i].exited_after, run.reports[i].exit_order));
-    for (order, i) in exited.into_iter().enumerate() {
-        run.reports[i].exit_order = Some(order);
+    if run.exits > 1 {
+        let mut exited: Vec<usize> = (0..run.reports.len())
+            .filter(|&i| run.reports[i].exit_order.is_some())
+            .collect();
+        exited.sort_by_key(|&i| (run.reports[i].exited_after, run.reports[i].exit_order));
+        for (order, i) in exited.into_iter().enumerate() {
+            run.reports[i].exit_order = Some(order);
+        }
     }
     report.actors = run.reports;
     report.cause = cause;
