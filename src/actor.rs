@@ -188,8 +188,10 @@ pub(crate) fn actor_thread(
         discard(payload); // a payload whose drop panics must not stop this thread reporting
         Err(Failure::Panic(message))
     });
-    exit.exits_now();
+    // Logged first: its exit time is taken, and timed until it is reported, with no user code
+    // in between (a logger that blocks must not hold up the run loop).
     log_exit(&result);
+    exit.exits_now();
     exit.result = Some(result);
 }
 

@@ -702,9 +702,10 @@ impl Progress {
     fn flag_set(&self, i: usize) {
         self.timing();
         if self.latch(i, FLAG_SET) {
-            self.one_ready(i, Instant::now());
+            self.one_ready(i, Instant::now()); // which says when the time is published
+        } else {
+            self.timed();
         }
-        self.timed();
     }
 
     /// Actor `i` has started its execute, having passed its gate at `at`: it is ready if its
@@ -712,7 +713,9 @@ impl Progress {
     /// it declared none.
     fn started(&self, i: usize, at: Instant) {
         if self.latch(i, STARTED_BIT) {
-            self.one_ready(i, at);
+            self.one_ready(i, at); // which says when the time is published
+        } else {
+            self.timed();
         }
     }
 
@@ -728,8 +731,13 @@ impl Progress {
     fn one_ready(&self, i: usize, at: Instant) {
         self.any_ready.store(true, Ordering::Release);
         // Not counted again if it already was: a non-critical actor that left before it was ready.
-        if !self.actors[i].counted.swap(true, Ordering::AcqRel) {
+        let counted = !self.actors[i].counted.swap(true, Ordering::AcqRel);
+        if counted {
             let _ = self.actors[i].ready_at.set(at);
+        }
+        // Its ready time is published (see `timing`); what follows may run a logger.
+        self.timed();
+        if counted {
             event!(debug, "actor `{}` ready", self.state.name(i));
             self.one_settled(at);
         }
@@ -1164,7 +1172,6 @@ impl Lifecycle {
     /// declared no flag or its flag is set. Its start time is published.
     pub(crate) fn started(&self, i: usize, at: Instant) {
         self.progress.started(i, at);
-        self.progress.timed();
     }
 
     /// Actor `i` has returned (or never started), and is about to report: its readiness

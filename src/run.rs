@@ -344,13 +344,20 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
     // The exit order is the order of the exit times: a thread preempted between its return and
     // its report reports late. (Reports in the same order keep it: a failed spawn's, those
     // orphaned after their dependency's report.)
+    // A failed spawn stays the first exit (0): it is the cause, whatever returned while the
+    // threads were being spawned.
     if run.exits > 1 {
+        let failed = match cause {
+            Cause::SpawnFailed(i) => Some(i),
+            _ => None,
+        };
         let mut exited: Vec<usize> = (0..run.reports.len())
-            .filter(|&i| run.reports[i].exit_order.is_some())
+            .filter(|&i| run.reports[i].exit_order.is_some() && Some(i) != failed)
             .collect();
         exited.sort_by_key(|&i| (run.reports[i].exited_after, run.reports[i].exit_order));
+        let first = usize::from(failed.is_some());
         for (order, i) in exited.into_iter().enumerate() {
-            run.reports[i].exit_order = Some(order);
+            run.reports[i].exit_order = Some(first + order);
         }
     }
     report.actors = run.reports;

@@ -27,6 +27,12 @@ impl log::Log for Capture {
                 !message.contains("logger-panics"),
                 "the logger panicked on {message:?}"
             );
+            // And one that blocks on others, as one writing to a full pipe does.
+            if message.contains("logger-blocks")
+                && (message.contains("exited") || message.ends_with("ready"))
+            {
+                std::thread::sleep(Duration::from_secs(3));
+            }
             RECORDS.lock().unwrap().push((record.level(), message));
         }
     }
@@ -305,4 +311,67 @@ fn supervision_events() {
             "dynamic actor `jobs/job` returned an error: bad input; the group goes on"
         )
     );
+}
+
+/// A logger that blocks while an actor's exit is being logged holds up that actor only: the
+/// run loop does not wait for it to decide what ended its wait, and the teardown deadline
+/// still bounds `run`.
+#[test]
+fn a_logger_that_blocks_on_an_exit_does_not_hold_up_run() {
+    let _serial = install();
+    let mut g = Group::new();
+    g.teardown_deadline(Duration::from_millis(100));
+    let stop = g.stop_handle();
+    g.actor("logger-blocks")
+        .non_critical()
+        .add(|| Ok(()), |_| ());
+    g.actor("main").add_with_token(|token| {
+        token.wait();
+        Ok(())
+    });
+    let stopper = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        stop.stop();
+    });
+    let started = std::time::Instant::now();
+    let report = report_guarded(g);
+    let took = started.elapsed();
+    stopper.join().unwrap();
+    assert_eq!(report.cause, rungroup::Cause::Stopped, "{report}");
+    assert!(took < Duration::from_secs(2), "run took {took:?}: {report}");
+}
+
+/// The same while an actor's readiness is being logged, with a start deadline: its ready time
+/// is published before the logger runs, so the deadline is judged on time and names only the
+/// actor that is not ready.
+#[test]
+fn a_logger_that_blocks_on_a_ready_line_does_not_hold_up_the_start_deadline() {
+    let _serial = install();
+    let never = rungroup::Ready::new();
+    let mut g = Group::new();
+    g.start_deadline(Duration::from_millis(20));
+    g.teardown_deadline(Duration::from_millis(100));
+    g.actor("logger-blocks").add_with_token(|token| {
+        token.wait();
+        Ok(())
+    });
+    g.actor("never").ready_when(&never).add_with_token(|token| {
+        token.wait();
+        Ok(())
+    });
+    let started = std::time::Instant::now();
+    let report = report_guarded(g);
+    let took = started.elapsed();
+    assert_eq!(report.cause, rungroup::Cause::NotReady, "{report}");
+    assert!(took < Duration::from_secs(2), "run took {took:?}: {report}");
+    match report.into_result() {
+        Err(rungroup::Error::Deadline {
+            first: Some(first), ..
+        }) => match *first {
+            rungroup::Error::NotReady { not_ready, .. } => assert_eq!(not_ready, ["never"]),
+            other => panic!("{other:?}"),
+        },
+        Err(rungroup::Error::NotReady { not_ready, .. }) => assert_eq!(not_ready, ["never"]),
+        other => panic!("{other:?}"),
+    }
 }
