@@ -698,13 +698,15 @@ impl Run {
         self.not_ready_result(deadline, lifecycle)
     }
 
-    /// The `NotReady` result, if some actors were not ready at `deadline`.
+    /// The `NotReady` result, if some actors were not ready at `deadline`. Every ready time
+    /// before it is stored already: `wait_first` settles the timings once it has seen the
+    /// deadline pass, or an event after it, and one taken since is later; once every actor has
+    /// returned, none is being taken.
     fn not_ready_result(
         &mut self,
         deadline: Instant,
         lifecycle: &Lifecycle,
     ) -> Option<(Cause, Result<(), Error>)> {
-        self.state.settle_timings(); // every ready time before now is stored
         let not_ready = self.not_ready_at(deadline, lifecycle);
         if not_ready.is_empty() {
             return None;
