@@ -557,7 +557,7 @@ impl Run {
                     Ok(message) => Some(message),
                     // The deadline and the stop may both be due when the timer is chosen: the
                     // stop is judged by its own time, below, like a stop chosen first.
-                    Err(_) if stop.is_some_and(CancelToken::is_cancelled) => None,
+                    Err(_) if stop.and_then(CancelToken::cancelled_at).is_some() => None,
                     Err(_) => {
                         let (at, lifecycle) = start_deadline.expect("a timer has a deadline");
                         if let Some(not_ready) = self.not_ready_result(at, lifecycle) {

@@ -1,6 +1,7 @@
 //! A cancellation token: Go's `context.WithCancel` for threads.
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -53,6 +54,9 @@ struct Inner {
     /// When it was first cancelled, once it is (a group's stop is judged against its start
     /// deadline).
     cancelled_at: OnceLock<Instant>,
+    /// Set before the time of the first cancel is taken: from then on, [`CancelToken::cancelled_at`]
+    /// waits for that time to be stored instead of missing it.
+    cancelling: AtomicBool,
     /// Dropped on cancel, which disconnects `done` for every waiter at once.
     sender: Mutex<Option<Sender<()>>>,
     done: Receiver<()>,
@@ -72,6 +76,7 @@ impl CancelToken {
         CancelToken {
             inner: Arc::new(Inner {
                 cancelled_at: OnceLock::new(),
+                cancelling: AtomicBool::new(false),
                 sender: Mutex::new(Some(sender)),
                 done,
             }),
@@ -91,6 +96,7 @@ impl CancelToken {
     /// assert!(token.is_cancelled());
     /// ```
     pub fn cancel(&self) {
+        self.inner.cancelling.store(true, Ordering::SeqCst);
         self.inner.cancelled_at.get_or_init(Instant::now);
         // A poisoned lock only means another canceller panicked; the Option is still valid.
         let sender = self
@@ -102,9 +108,19 @@ impl CancelToken {
         drop(sender);
     }
 
-    /// When the token was first cancelled, if it was.
+    /// When the token was first cancelled, if it was. A cancel whose time is being taken is
+    /// waited for (a few steps on a running thread that waits for nothing), so that a run loop
+    /// judging what came first does not miss a stop timed before the event it saw.
     pub(crate) fn cancelled_at(&self) -> Option<Instant> {
-        self.inner.cancelled_at.get().copied()
+        if !self.inner.cancelling.load(Ordering::SeqCst) {
+            return None;
+        }
+        loop {
+            if let Some(&at) = self.inner.cancelled_at.get() {
+                return Some(at);
+            }
+            std::thread::yield_now();
+        }
     }
 
     /// Returns `true` once the token has been cancelled.
@@ -282,6 +298,24 @@ mod tests {
         let token = CancelToken::new();
         assert!(!token.wait_timeout(Duration::from_millis(5)));
         assert!(!token.is_cancelled());
+    }
+
+    /// The run loop judges a stop by its time: one whose time was taken, by a thread
+    /// preempted before storing it, is waited for rather than missed (it may have come before
+    /// the actor's return that the run loop saw, and then it is the cause).
+    #[test]
+    fn a_stop_being_timed_is_waited_for() {
+        let token = CancelToken::new();
+        let before = Instant::now();
+        token.inner.cancelling.store(true, Ordering::SeqCst); // as `cancel` does first
+        let theirs = token.clone();
+        let canceller = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20)); // preempted before storing
+            theirs.inner.cancelled_at.get_or_init(|| before);
+        });
+        assert_eq!(token.cancelled_at(), Some(before));
+        canceller.join().unwrap();
+        assert_eq!(CancelToken::new().cancelled_at(), None); // never cancelled: no wait
     }
 
     #[test]
