@@ -605,6 +605,11 @@ impl Run {
             // seen yet: once every exit being taken has been reported, the earliest of those
             // in wins (a thread preempted between its return and its report reports late).
             let (mut at, mut outcome) = event;
+            if self.recorded == self.spawned && start_deadline.is_none() {
+                // Every exit is in, and without a start deadline only exits are timed: no
+                // time being taken can come first (as always with a single actor).
+                return self.ended(at, outcome, stop, start_deadline);
+            }
             self.state.settle_timings();
             while let Ok(message) = results.try_recv() {
                 if let Some((exited, i, result)) = self.take(message, lifecycle) {
