@@ -528,8 +528,9 @@ impl Readiness {
         self.0.became_ready.load(Ordering::Acquire)
     }
 
-    /// Like [`wait`](Readiness::wait), for at most `timeout`; returns `true` if the group
-    /// became ready in time.
+    /// Like [`wait`](Readiness::wait), for at most `timeout`; returns `true` if it saw the
+    /// group ready within `timeout`. (An actor's ready time is taken before it is published:
+    /// the report may give a ready time a little before the moment a waiter could see it.)
     ///
     /// ```
     /// let readiness = rungroup::Group::new().readiness();
