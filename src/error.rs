@@ -444,6 +444,12 @@ impl Error {
         }
     }
 
+    /// Whether an error an actor returned carries an expired teardown deadline: see
+    /// [`left_running`](Error::left_running).
+    pub(crate) fn leaves_running(source: &BoxError) -> bool {
+        left_running(&**source)
+    }
+
     /// Returns `true` if an error an actor returned stands for a stop request.
     pub(crate) fn is_stop(source: &BoxError) -> bool {
         #[cfg(all(unix, feature = "signal"))]
@@ -484,10 +490,11 @@ impl Error {
     }
 
     /// Whether threads outlive the run that returned this error: a nested group's expired
-    /// teardown deadline. Such an error fails the outer run even from a non-critical actor
-    /// (contract rule 8).
+    /// teardown deadline, or an error that carries one in its source chain (a group that an
+    /// execute ran itself). Such an error fails the outer run even from a non-critical actor
+    /// (contract rule 8), and is not restarted.
     pub(crate) fn left_running(&self) -> bool {
-        matches!(self, Error::Deadline { .. })
+        left_running(self)
     }
 
     /// Records the stop request whose teardown was under way when this failure happened.
@@ -848,6 +855,19 @@ pub(crate) fn discard(payload: Box<dyn std::any::Any + Send>) {
         }
     }
     std::mem::forget(payload);
+}
+
+/// Whether `err`, or an error in its source chain, is an [`Error::Deadline`]: a run that
+/// returned with threads still running.
+fn left_running(err: &(dyn StdError + 'static)) -> bool {
+    let mut next = Some(err);
+    while let Some(err) = next {
+        if let Some(Error::Deadline { .. }) = err.downcast_ref::<Error>() {
+            return true;
+        }
+        next = err.source();
+    }
+    false
 }
 
 #[cfg(test)]

@@ -80,7 +80,10 @@
 //!    exception is a [teardown deadline](Group::teardown_deadline) that expired: then `run`
 //!    returns [`Error::Deadline`], which names the actors still running and the interrupt still
 //!    blocked, whose threads are detached. This holds for nested groups too: an inner group
-//!    whose deadline expired makes the outer `run` fail, never return `Ok(())`. (The
+//!    whose deadline expired makes the outer `run` fail, never return `Ok(())`, even from a
+//!    non-critical actor; so does an actor that runs a group itself and returns an error with
+//!    that [`Error::Deadline`] in its source chain, and a restartable actor is not restarted
+//!    over one. (The
 //!    [`signal`] module's dispatcher thread is the process's, not a group's: it lives on.)
 //!
 //! # The result rule

@@ -416,8 +416,9 @@ impl Report {
     }
 
     /// Whether actor `i`'s error `e` is a failure of the run: a critical actor's, and from any
-    /// actor a nested group's expired deadline (it left threads running), a failed spawn or an
-    /// invalid order (the run could not start its actors).
+    /// actor a nested group's expired deadline (it left threads running; also when it is in the
+    /// source chain of an actor's error), a failed spawn or an invalid order (the run could not
+    /// start its actors).
     fn fails_the_run(&self, i: usize, e: &Error) -> bool {
         e.is_failure()
             && (self.actors[i].critical
@@ -428,10 +429,10 @@ impl Report {
     /// Returns every failure of the run, in the order they happened: the critical actors'
     /// errors and panics, the failed spawn, the interrupts' panics; and, even from a
     /// non-critical actor, a failed spawn, an invalid order and a nested group's expired
-    /// teardown deadline (its threads outlive the run). Stop requests are not failures; nor is
-    /// an actor still running at the deadline (see [`Outcome::StillRunning`]); nor are the
-    /// non-critical actors' other errors and panics, which
-    /// [`non_critical_failures`](Report::non_critical_failures) lists.
+    /// teardown deadline, or an error with one in its source chain (its threads outlive the
+    /// run). Stop requests are not failures; nor is an actor still running at the deadline (see
+    /// [`Outcome::StillRunning`]); nor are the non-critical actors' other errors and panics,
+    /// which [`non_critical_failures`](Report::non_critical_failures) lists.
     ///
     /// # Examples
     ///
@@ -479,7 +480,8 @@ impl Report {
     /// [`failures`](Report::failures) nor in [`into_result`](Report::into_result): the group
     /// went on without those actors. The exceptions are failures of the whole run, listed there
     /// and not here: a failed spawn, an invalid order, and a nested group's expired teardown
-    /// deadline ([`Error::Deadline`]: it left threads running).
+    /// deadline ([`Error::Deadline`], also in an error's source chain: it left threads
+    /// running).
     ///
     /// # Examples
     ///

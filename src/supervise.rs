@@ -191,7 +191,10 @@ impl<'g> ActorBuilder<'g> {
     /// - the token cancelled during a backoff wait: `Ok(())` (the failures it had are in the
     ///   [report](crate::ActorReport::last_errors), and were logged, not in the result);
     /// - a failure beyond the intensity: [`Error::RestartLimit`], which stops the group as any
-    ///   failure does (unless the actor is [non-critical](ActorBuilder::non_critical)).
+    ///   failure does (unless the actor is [non-critical](ActorBuilder::non_critical));
+    /// - an error with an [`Error::Deadline`] in its source chain (a group the incarnation ran
+    ///   returned at its teardown deadline, its stuck threads still running): that error, not
+    ///   restarted, and a failure of the run even from a non-critical actor (contract rule 8).
     ///
     /// [`ActorReport::restarts`](crate::ActorReport::restarts) counts the restarts and
     /// [`ActorReport::last_errors`](crate::ActorReport::last_errors) keeps the last failures.
@@ -313,7 +316,14 @@ where
             }
         };
         let stop_request = matches!(&outcome, Err(Failure::User(e)) if Error::is_stop(e));
-        if token.is_cancelled() || stop_request || (outcome.is_ok() && !policy.always) {
+        // A group it ran returned at its teardown deadline with threads still running: a
+        // next incarnation would run beside them (and the leak would grow with each restart).
+        let left_running = matches!(&outcome, Err(Failure::User(e)) if Error::leaves_running(e));
+        if token.is_cancelled()
+            || stop_request
+            || left_running
+            || (outcome.is_ok() && !policy.always)
+        {
             return outcome; // the actor's outcome, as any actor's
         }
         let last = outcome.err().map(|failure| failure.into_error(name));

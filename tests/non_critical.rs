@@ -259,6 +259,50 @@ fn a_nested_group_left_running_at_its_deadline_fails_the_run_even_if_non_critica
     }
 }
 
+/// An actor that runs a group itself and returns its `Error::Deadline` (boxed, or in the
+/// source chain of an error of its own) left a thread running: that fails the outer run even
+/// from a non-critical actor (contract rule 8).
+#[test]
+fn a_group_run_by_hand_left_running_fails_the_run_even_if_non_critical() {
+    #[derive(Debug, thiserror::Error)]
+    #[error("the worker pool did not stop")]
+    struct Wrapped(#[source] Error);
+    for wrapped in [false, true] {
+        let release = rungroup::CancelToken::new();
+        let inner = group_left_running(&release);
+        let mut g = Group::new();
+        g.actor("pool").non_critical().add(
+            move || {
+                let mut inner = inner;
+                inner.actor("quits").add(|| Ok(()), |_| ());
+                match inner.run() {
+                    Err(e) if wrapped => Err(Wrapped(e).into()),
+                    other => Ok(other?),
+                }
+            },
+            |_| (),
+        );
+        let status = g.status();
+        g.actor("main").add_with_token(move |token| {
+            while !token.is_cancelled() && status.actors()[0].state != rungroup::ActorState::Exited
+            {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Ok(())
+        });
+        let report = g.run_report();
+        assert!(!report.is_clean(), "{report}");
+        assert!(report.non_critical_failures().is_empty(), "{report}");
+        let err = report.into_result().unwrap_err();
+        assert_eq!(err.actor(), Some("pool"), "{err:#}");
+        assert!(
+            matches!(err.find_source::<Error>(), Some(Error::Deadline { .. })),
+            "wrapped: {wrapped}: {err:#}"
+        );
+        release.cancel();
+    }
+}
+
 /// Two levels down: a nested group whose first failure is its own actor's, while a group
 /// nested in it is left running at its deadline. The middle group's result is that
 /// `Error::Deadline` (with its first failure inside), and the outer run fails with it although

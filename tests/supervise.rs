@@ -207,6 +207,67 @@ fn a_stop_request_is_never_restarted() {
     }
 }
 
+/// An incarnation that ran a group itself, which returned at its teardown deadline with a
+/// thread still running, is not restarted: the next one would run beside that thread, and each
+/// restart would leave one more. Its error is the actor's outcome, and fails the run even from
+/// a non-critical actor (contract rule 8).
+#[test]
+fn an_incarnation_that_left_threads_running_is_not_restarted() {
+    for critical in [true, false] {
+        let release = rungroup::CancelToken::new();
+        let calls = Arc::new(AtomicUsize::new(0));
+        let (counter, stuck) = (calls.clone(), release.clone());
+        let mut g = Group::new();
+        let mut actor = g.actor("supervisor");
+        if !critical {
+            actor = actor.non_critical();
+        }
+        actor.add_restartable(at_once(RestartPolicy::always(), 5), move |_| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let stuck = stuck.clone();
+            let mut inner = Group::new();
+            inner.teardown_deadline(Duration::from_millis(20));
+            inner.actor("stuck").add(
+                move || {
+                    stuck.wait(); // ignores its interrupt
+                    Ok(())
+                },
+                |_| (),
+            );
+            inner.actor("quits").add(|| Ok(()), |_| ());
+            inner.run()?; // `Error::Deadline`, boxed as the incarnation's error
+            Ok(())
+        });
+        if !critical {
+            // Something for the group to wait on, stopped once the supervisor has returned.
+            let status = g.status();
+            g.actor("main").add_with_token(move |token| {
+                while !token.is_cancelled()
+                    && status.actors()[0].state != rungroup::ActorState::Exited
+                {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Ok(())
+            });
+        }
+        let report = report_guarded(g);
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            1,
+            "critical: {critical}: {report}"
+        );
+        assert_eq!(report.actors[0].restarts, 0, "{report}");
+        assert!(!report.is_clean(), "{report}");
+        let err = report.into_result().unwrap_err();
+        assert_eq!(err.actor(), Some("supervisor"), "{err:#}");
+        match err.find_source::<Error>() {
+            Some(Error::Deadline { still_running, .. }) => assert_eq!(*still_running, ["stuck"]),
+            other => panic!("critical: {critical}: {other:?}"),
+        }
+        release.cancel();
+    }
+}
+
 #[test]
 fn the_interrupt_stops_the_incarnation_and_prevents_the_next() {
     let calls = Arc::new(AtomicUsize::new(0));
