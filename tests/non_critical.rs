@@ -194,22 +194,6 @@ fn a_non_critical_escalation_does_not_stop_the_group() {
     assert!(matches!(report.into_result(), Err(Error::Stopped { .. })));
 }
 
-/// A group with a 50 ms teardown deadline and an actor `stuck` that ignores its interrupt
-/// until `release` is cancelled.
-fn group_left_running(release: &rungroup::CancelToken) -> Group {
-    let stuck = release.clone();
-    let mut inner = Group::new();
-    inner.teardown_deadline(Duration::from_millis(50));
-    inner.actor("stuck").add(
-        move || {
-            stuck.wait(); // ignores its interrupt
-            Ok(())
-        },
-        |_| (),
-    );
-    inner
-}
-
 /// A non-critical nested group whose own teardown deadline expired leaves a thread running: the
 /// outer run fails with that `Error::Deadline` (contract rule 8), whether the outer teardown
 /// stopped the nested group or the nested group failed on its own first.

@@ -224,16 +224,7 @@ fn an_incarnation_that_left_threads_running_is_not_restarted() {
         }
         actor.add_restartable(at_once(RestartPolicy::always(), 5), move |_| {
             counter.fetch_add(1, Ordering::SeqCst);
-            let stuck = stuck.clone();
-            let mut inner = Group::new();
-            inner.teardown_deadline(Duration::from_millis(20));
-            inner.actor("stuck").add(
-                move || {
-                    stuck.wait(); // ignores its interrupt
-                    Ok(())
-                },
-                |_| (),
-            );
+            let mut inner = group_left_running(&stuck);
             inner.actor("quits").add(|| Ok(()), |_| ());
             inner.run()?; // `Error::Deadline`, boxed as the incarnation's error
             Ok(())

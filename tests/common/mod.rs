@@ -110,3 +110,19 @@ pub(crate) fn stable_thread_count() -> usize {
         last = now;
     }
 }
+
+/// A group with a 50 ms teardown deadline and an actor `stuck` that ignores its interrupt
+/// until `release` is cancelled: once stopped, its `run` returns `Error::Deadline`.
+pub(crate) fn group_left_running(release: &rungroup::CancelToken) -> Group {
+    let stuck = release.clone();
+    let mut inner = Group::new();
+    inner.teardown_deadline(Duration::from_millis(50));
+    inner.actor("stuck").add(
+        move || {
+            stuck.wait(); // ignores its interrupt
+            Ok(())
+        },
+        |_| (),
+    );
+    inner
+}
