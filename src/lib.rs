@@ -189,10 +189,13 @@
 //!   *permanent* and *transient* children, with an exponential backoff and a restart intensity
 //!   past which the actor fails with [`Error::RestartLimit`] and stops the group. Restarts
 //!   run on the actor's own thread; like OTP's `one_for_one`, they leave its readiness and its
-//!   dependents alone.
+//!   dependents alone. An incarnation whose error carries an [`Error::Deadline`] (a group it
+//!   ran left threads running) is not restarted: that error ends the actor.
 //! - **Non-critical actors** ([`ActorBuilder::non_critical`], OTP's *temporary*): their
 //!   return does not start the teardown, and their failures are reported apart
-//!   ([`Report::non_critical_failures`]), never in `run`'s result.
+//!   ([`Report::non_critical_failures`]), never in `run`'s result, except those that fail the
+//!   run itself: a failed spawn, an invalid order, and an [`Error::Deadline`] that left threads
+//!   running (rule 8).
 //! - **Dynamic actors** ([`ActorBuilder::spawner`], [`Spawner`]): added while the group runs,
 //!   one per connection or job, non-critical, interrupted and waited for at the teardown, and
 //!   summarised once finished ([`DynamicSummary`]).
