@@ -548,8 +548,7 @@ impl Run {
         let mut expired = false;
         loop {
             if self.recorded == self.spawned {
-                let last = self.reports.iter().filter_map(|a| a.exited_after).max();
-                let at = last.map_or_else(Instant::now, |last| self.start + last);
+                let at = self.last_exit();
                 return self.ended(at, (Cause::AllExited, Ok(())), stop, start_deadline);
             }
             let message = if expired {
@@ -618,8 +617,24 @@ impl Run {
                     }
                 }
             }
+            // Those taken may have been the last, all non-critical: if the last of them
+            // returned before the event, the wait had ended then, with nothing left to wait
+            // for (a critical return in is never before the last exit).
+            if self.recorded == self.spawned {
+                let last = self.last_exit();
+                if last < at {
+                    (at, outcome) = (last, (Cause::AllExited, Ok(())));
+                }
+            }
             return self.ended(at, outcome, stop, start_deadline);
         }
+    }
+
+    /// When the last of the actors recorded so far returned (now if none did: every one
+    /// recorded never started).
+    fn last_exit(&self) -> Instant {
+        let last = self.reports.iter().filter_map(|a| a.exited_after).max();
+        last.map_or_else(Instant::now, |last| self.start + last)
     }
 
     /// Records a result; returns, for a critical actor's return, its exit time, index and

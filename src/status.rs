@@ -170,11 +170,13 @@ impl RunState {
 
     /// For the run loop, deciding what ended its wait: waits until every such time being
     /// taken is published, so that what it then sees includes every one before now (a time
-    /// taken later is later). Each window is a few steps on a running thread that waits for
-    /// nothing.
+    /// taken later is later). Each window is a few steps on a thread that waits for nothing;
+    /// the wait backs off to sleeping, so that a thread preempted in its window gets the CPU
+    /// even if it runs at a lower priority (see [`backoff`]).
     pub(crate) fn settle_timings(&self) {
+        let mut round = 0;
         while self.timings.load(Ordering::SeqCst) != 0 {
-            std::thread::yield_now();
+            backoff(&mut round);
         }
     }
 
@@ -464,6 +466,22 @@ impl fmt::Display for Live {
         }
         Ok(())
     }
+}
+
+/// One more round of waiting for another thread to finish a few steps (publishing a time it
+/// took): a few yields, then sleeps from 1 µs doubling up to 1 ms. Yielding alone would spin
+/// for as long as that thread does not run, and would never let it run if it has a lower
+/// real-time priority than the waiter on the same CPU (`sched_yield` only yields to equal or
+/// higher priorities); a sleep leaves the CPU to it.
+pub(crate) fn backoff(round: &mut u32) {
+    const YIELDS: u32 = 8;
+    if *round < YIELDS {
+        std::thread::yield_now();
+    } else {
+        let doublings = (*round - YIELDS).min(10); // 1 µs << 10 ≈ 1 ms
+        std::thread::sleep(Duration::from_micros(1 << doublings));
+    }
+    *round += 1;
 }
 
 #[cfg(test)]

@@ -144,6 +144,35 @@ fn when_every_actor_is_non_critical_and_returned_the_group_ends() {
     assert!(report.into_result().is_ok());
 }
 
+/// Every actor is non-critical and has returned (the live status says `Exited` only after its
+/// exit time is taken) before the stop is requested: the wait ended when the last one returned,
+/// and the stop, later, is not the cause, however the run loop happened to see the two.
+#[test]
+fn a_stop_after_every_actor_returned_is_not_the_cause() {
+    for _ in 0..300 {
+        let mut g = Group::new();
+        g.actor("n").non_critical().add(
+            || {
+                std::thread::sleep(Duration::from_micros(200));
+                Ok(())
+            },
+            |_| (),
+        );
+        let stop = g.stop_handle();
+        let status = g.status();
+        let watcher = std::thread::spawn(move || {
+            while status.actors().first().map(|a| a.state) != Some(rungroup::ActorState::Exited) {
+                std::thread::yield_now();
+            }
+            stop.stop();
+        });
+        let report = report_guarded(g);
+        watcher.join().unwrap();
+        assert_eq!(report.cause, Cause::AllExited, "{report}");
+        assert!(report.into_result().is_ok());
+    }
+}
+
 #[test]
 fn a_non_critical_actor_still_running_at_the_deadline_is_named() {
     let (_hold, held) = bounded::<()>(0);
