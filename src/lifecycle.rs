@@ -107,7 +107,9 @@ impl Ready {
     /// assert!(ready.is_set());
     /// ```
     pub fn is_set(&self) -> bool {
-        self.0.token.is_cancelled()
+        // The flag itself, stored before the actors it is declared for are counted ready: a
+        // dependent started by it sees it set (the token is cancelled only after counting).
+        self.0.set.load(Ordering::Acquire)
     }
 
     /// Counts this flag, once it is set, for every actor it is linked to and not counted for.

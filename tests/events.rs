@@ -316,6 +316,50 @@ fn supervision_events() {
 /// A logger that blocks while an actor's exit is being logged holds up that actor only: the
 /// run loop does not wait for it to decide what ended its wait, and the teardown deadline
 /// still bounds `run`.
+/// A dependent started because its dependency's flag was set sees that flag set, and the live
+/// status shows the dependency ready, even while the flag is still being counted for another
+/// actor that shares it (here held up by a logger that blocks on that actor's "ready" line).
+#[test]
+fn a_dependent_sees_the_flag_that_started_it_set() {
+    let _serial = install();
+    let flag = rungroup::Ready::new();
+    let (set, seen_by_web) = (flag.clone(), flag.clone());
+    let (seen_tx, seen) = bounded(1);
+    let (cache_runs, cache_running) = bounded(1);
+    let mut g = Group::new();
+    let status = g.status();
+    g.actor("db")
+        .ready_when(&flag)
+        .add_with_token(move |token| {
+            // Once cache runs, setting the flag makes it ready too, counted on this thread.
+            cache_running.recv_timeout(GUARD).unwrap();
+            set.set();
+            token.wait();
+            Ok(())
+        });
+    g.actor("logger-blocks-cache")
+        .ready_when(&flag)
+        .add_with_token(move |token| {
+            cache_runs.send(()).unwrap();
+            token.wait();
+            Ok(())
+        });
+    g.actor("web").after("db").add(
+        move || {
+            let db = status.actors()[0].state;
+            seen_tx.send((seen_by_web.is_set(), db)).unwrap();
+            Ok(())
+        },
+        |_| (),
+    );
+    let report = report_guarded(g);
+    assert!(report.into_result().is_ok());
+    assert_eq!(
+        seen.recv_timeout(GUARD).unwrap(),
+        (true, rungroup::ActorState::Ready)
+    );
+}
+
 #[test]
 fn a_logger_that_blocks_on_an_exit_does_not_hold_up_run() {
     let _serial = install();
