@@ -600,11 +600,26 @@ const TRIALS_PER_CHILD: usize = 100;
 const TRIALS: usize = 300;
 
 /// The signals a hammer may use: each is fresh in a child, and SIGWINCH is left for `settle`.
+/// Not those the child was started with ignored (under `nohup`, SIGHUP): raised before the
+/// watcher, such a signal is neither delivered nor fatal, as the crate promises.
 fn hammer_signals() -> Vec<i32> {
     let mut signals = vec![SIGUSR1, SIGUSR2, SIGHUP, SIGALRM];
     #[cfg(any(target_os = "linux", target_os = "android"))]
     signals.extend(libc::SIGRTMIN()..=libc::SIGRTMAX());
+    let ignored = ignored_at_start();
+    signals.retain(|&s| ignored & (1u64 << (s - 1)) == 0);
     signals
+}
+
+/// The signals this process was started with ignored, as a mask (bit `n - 1` for signal `n`),
+/// from Linux's `/proc/self/status`; none where that cannot be read.
+fn ignored_at_start() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("SigIgn:"))
+        .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+        .unwrap_or(0)
 }
 
 /// One trial: a thread raises `signal` at a random moment around `StopSignals::new`. Returns
