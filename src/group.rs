@@ -1006,7 +1006,7 @@ impl<'g> ActorBuilder<'g> {
                 Err(err) => Err(Failure::Group(err)),
             }),
             Box::new(move |_| {
-                if !stop.is_stopped() {
+                if !stop.token.is_cancelling() {
                     stopped_here.store(true, Ordering::Release);
                 }
                 stop.stop();

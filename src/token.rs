@@ -125,8 +125,7 @@ impl CancelToken {
         }
     }
 
-    /// Returns `true` once [`cancel`](CancelToken::cancel) has been called (from the call on,
-    /// even before it has returned).
+    /// Returns `true` once the token has been cancelled.
     ///
     /// # Examples
     ///
@@ -137,8 +136,16 @@ impl CancelToken {
     /// assert!(token.is_cancelled());
     /// ```
     pub fn is_cancelled(&self) -> bool {
-        // From the moment `cancel` is called: a group's interrupt that asks whether someone
-        // else stopped the group first must not miss a cancel under way.
+        // Once the time is stored, not from the call on: whoever sees the token cancelled and
+        // returns takes its own exit time after the stop's, so the run loop judges the stop
+        // first.
+        self.inner.cancelled_at.get().is_some()
+    }
+
+    /// Returns `true` from the moment [`cancel`](CancelToken::cancel) is called, before its
+    /// time is stored: for a nested group's interrupt, which must not claim a stop already
+    /// under way as its own.
+    pub(crate) fn is_cancelling(&self) -> bool {
         self.inner.cancelling.load(Ordering::SeqCst)
     }
 
@@ -313,7 +320,7 @@ mod tests {
         let token = CancelToken::new();
         let before = Instant::now();
         token.inner.cancelling.store(true, Ordering::SeqCst); // as `cancel` does first
-        assert!(token.is_cancelled()); // cancelled from the call on
+        assert!(token.is_cancelling() && !token.is_cancelled()); // under way, no time yet
         let theirs = token.clone();
         let canceller = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(20)); // preempted before storing
