@@ -77,6 +77,12 @@ impl Drop for Exit<'_> {
                 self.at = self.at.max(Instant::now());
             }
         }
+        // What groups run on this thread left running, whatever the execute returned (it may
+        // have swallowed or converted their `Error::Deadline`): its run fails with it.
+        if let Some(left) = crate::leftover::take() {
+            self.live
+                .set_left(self.i, left.nest(self.live.name(self.i)));
+        }
         // The live status sees the error no later than the exit.
         if let Err(failure) = result {
             result = match failure {

@@ -10,6 +10,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
 
 use crate::error::{discard, panic_message};
+use crate::leftover::LeftRunning;
 use crate::run::{quietly, Interrupt};
 use crate::status::LAST_ERRORS;
 use crate::{ActorBuilder, BoxError, CancelToken, Error};
@@ -208,6 +209,8 @@ struct Inner {
     failures: VecDeque<Error>,
     /// The group's first result, once the pool has been interrupted.
     first: Option<Result<(), Error>>,
+    /// What groups run on the dynamic actors' threads left running at their deadlines.
+    left: Option<LeftRunning>,
 }
 
 /// The pool of a [`Spawner`].
@@ -330,14 +333,22 @@ impl Pool {
         }
     }
 
-    /// Records the return of dynamic actor `id`; its interrupt, if not called, is dropped.
-    fn finished(&self, id: u64, path: &str, result: Result<(), Error>) {
+    /// Records the return of dynamic actor `id`, and what groups run on its thread left
+    /// running; its interrupt, if not called, is dropped.
+    fn finished(&self, id: u64, path: &str, result: Result<(), Error>, left: Option<LeftRunning>) {
         match &result {
             Ok(()) => event!(debug, "dynamic actor `{}` exited: ok", path),
             // The error names the actor: "dynamic actor `pool/x` returned an error: …".
             Err(e) => event!(warn, "dynamic {:#}; the group goes on", e),
         }
         let mut inner = self.lock();
+        if let Some(left) = left {
+            let name = path.get(self.name.len() + 1..).unwrap_or(path);
+            inner
+                .left
+                .get_or_insert_with(LeftRunning::default)
+                .merge(&left.nest(name));
+        }
         let interrupt = inner.live.remove(&id).and_then(|(_, interrupt)| interrupt);
         let mut oldest = None;
         inner.summary.running -= 1;
@@ -462,7 +473,8 @@ impl Drop for Finish {
                 stopped_by: None,
             })
         });
-        self.pool.finished(self.id, &self.path, result);
+        let left = crate::leftover::take();
+        self.pool.finished(self.id, &self.path, result, left);
     }
 }
 
@@ -682,6 +694,7 @@ impl<'g> ActorBuilder<'g> {
                 summary: DynamicSummary::default(),
                 failures: VecDeque::new(),
                 first: None,
+                left: None,
             }),
             idle: Condvar::new(),
         });
@@ -695,6 +708,10 @@ impl<'g> ActorBuilder<'g> {
                 pool.open();
                 waited.wait();
                 pool.wait_idle();
+                // What its dynamic actors left running is left by the pool actor: its run fails.
+                if let Some(left) = pool.lock().left.take() {
+                    crate::leftover::record(&left);
+                }
                 Ok(())
             }),
             Box::new(move |first| {

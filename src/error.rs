@@ -489,10 +489,10 @@ impl Error {
         }
     }
 
-    /// Whether threads outlive the run that returned this error: a nested group's expired
-    /// teardown deadline, or an error that carries one in its source chain (a group that an
-    /// execute ran itself). Such an error fails the outer run even from a non-critical actor
-    /// (contract rule 8), and is not restarted.
+    /// Whether threads outlive the run that returned this error: an expired teardown deadline,
+    /// itself or in its source chain. Such an error fails the outer run even from a
+    /// non-critical actor (contract rule 8), and is not restarted. (A group run on the actor's
+    /// own thread is caught whatever the error says: see `leftover`.)
     pub(crate) fn left_running(&self) -> bool {
         left_running(self)
     }

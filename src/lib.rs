@@ -79,11 +79,14 @@
 //!    returns once its closures are done, not once their thread-locals are destroyed). The
 //!    exception is a [teardown deadline](Group::teardown_deadline) that expired: then `run`
 //!    returns [`Error::Deadline`], which names the actors still running and the interrupt still
-//!    blocked, whose threads are detached. This holds for nested groups too: an inner group
-//!    whose deadline expired makes the outer `run` fail, never return `Ok(())`, even from a
-//!    non-critical actor; so does an actor that runs a group itself and returns an error with
-//!    that [`Error::Deadline`] in its source chain, and a restartable actor is not restarted
-//!    over one. (The
+//!    blocked, whose threads are detached. This holds for nested groups too: a group run on an
+//!    actor's thread (added with [`add_group`](ActorBuilder::add_group), or run by its execute
+//!    itself, including a [dynamic actor](ActorBuilder::spawner)'s) whose deadline expired
+//!    makes the outer `run` return an [`Error::Deadline`] naming what it left running
+//!    (`actor/inner`), even if the actor is non-critical, and whatever its execute returned
+//!    (that error, wrapped, converted, or `Ok(())`); a restartable actor is not restarted over
+//!    it. A group run on another thread is told only by an [`Error::Deadline`] in the source
+//!    chain of the actor's error. (The
 //!    [`signal`] module's dispatcher thread is the process's, not a group's: it lives on.)
 //!
 //! # The result rule
@@ -189,16 +192,17 @@
 //!   *permanent* and *transient* children, with an exponential backoff and a restart intensity
 //!   past which the actor fails with [`Error::RestartLimit`] and stops the group. Restarts
 //!   run on the actor's own thread; like OTP's `one_for_one`, they leave its readiness and its
-//!   dependents alone. An incarnation whose error carries an [`Error::Deadline`] (a group it
-//!   ran left threads running) is not restarted: that error ends the actor.
+//!   dependents alone. An incarnation that left threads running (a group it ran returned at
+//!   its teardown deadline) is not restarted: its outcome ends the actor.
 //! - **Non-critical actors** ([`ActorBuilder::non_critical`], OTP's *temporary*): their
 //!   return does not start the teardown, and their failures are reported apart
 //!   ([`Report::non_critical_failures`]), never in `run`'s result, except those that fail the
-//!   run itself: a failed spawn, an invalid order, and an [`Error::Deadline`] that left threads
-//!   running (rule 8).
+//!   run itself: a failed spawn, an invalid order, and threads left running by a group run on
+//!   its thread (rule 8).
 //! - **Dynamic actors** ([`ActorBuilder::spawner`], [`Spawner`]): added while the group runs,
 //!   one per connection or job, non-critical, interrupted and waited for at the teardown, and
-//!   summarised once finished ([`DynamicSummary`]).
+//!   summarised once finished ([`DynamicSummary`]); threads left running by a group one of
+//!   them ran fail the run all the same (rule 8).
 //! - **Live status** ([`Group::status`], [`Status`]): every actor's [`ActorState`], restarts
 //!   and last failure, for a `/healthz`.
 //!
@@ -348,6 +352,7 @@ mod error;
 mod group;
 mod handoff;
 mod interrupt;
+mod leftover;
 mod lifecycle;
 mod report;
 mod run;

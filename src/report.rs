@@ -3,6 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::leftover::LeftRunning;
 use crate::Error;
 
 /// What happened during one [`Group::run_report`](crate::Group::run_report): every actor's
@@ -152,6 +153,10 @@ pub struct ActorReport {
     /// [`ActorBuilder::spawner`](crate::ActorBuilder::spawner)): counts and the last
     /// failures, not one entry per dynamic actor.
     pub dynamic: Option<crate::DynamicSummary>,
+    /// What groups run on its thread (nested with `add_group`, or run by its execute itself)
+    /// left running at their teardown deadlines, paths prefixed with its name: its run fails
+    /// with an `Error::Deadline` naming them (contract rule 8), whatever its execute returned.
+    pub(crate) left: Option<LeftRunning>,
 }
 
 /// How an actor's execute function ended. Part of an [`ActorReport`].
@@ -268,8 +273,8 @@ impl Report {
     /// such failure, in time, with the stop request that started the teardown as its
     /// [`stopped_by`](Error::stopped_by). Otherwise the first result (`Ok(())` or the stop
     /// request). And if actors were still running, or an interrupt still blocked, at the
-    /// deadline, an [`Error::Deadline`] that names them and carries that result as its
-    /// `first`.
+    /// deadline, here or in a group run on an actor's thread (named `actor/inner`), an
+    /// [`Error::Deadline`] that names them and carries that result as its `first`.
     ///
     /// # Examples
     ///
@@ -288,73 +293,67 @@ impl Report {
                 (None, first) => first,
             },
         };
-        let mut still_running: Vec<String> = self
-            .actors
-            .iter()
-            .filter(|a| matches!(a.outcome, Outcome::StillRunning))
-            .map(|a| a.name.clone())
-            .collect(); // allocates only if one is still running
-        let mut blocked_interrupt = self.blocked_interrupt.map(|i| self.actors[i].name.clone());
-        let mut order_given_up: Vec<String> = self
-            .order_given_up
-            .iter()
-            .map(|&i| self.actors[i].name.clone())
-            .collect();
-        let mut deadline = self.deadline;
-        // What nested groups left running at their own deadlines, even when another failure
-        // is the result: this run leaves it running too. Not again what the result names.
-        let named = |e: &Error| match (&result, e) {
-            (
-                Err(Error::Deadline {
-                    still_running: a,
-                    blocked_interrupt: b,
-                    order_given_up: c,
-                    ..
-                }),
-                Error::Deadline {
-                    still_running: x,
-                    blocked_interrupt: y,
-                    order_given_up: z,
-                    ..
-                },
-            ) => (a, b, c) == (x, y, z),
+        // What this run and the runs nested in it left running, even when another failure is
+        // the result: this run leaves it running too. Not again what the result names (a
+        // nested group's `Error::Deadline` that was the first failure).
+        let named = |left: &LeftRunning| match &result {
+            Err(Error::Deadline {
+                still_running,
+                blocked_interrupt,
+                order_given_up,
+                ..
+            }) => {
+                (still_running, blocked_interrupt, order_given_up)
+                    == (
+                        &left.still_running,
+                        &left.blocked_interrupt,
+                        &left.order_given_up,
+                    )
+            }
             _ => false,
         };
-        for actor in &self.actors {
-            if let Outcome::Err(
-                e @ Error::Deadline {
-                    deadline: theirs,
-                    still_running: s,
-                    blocked_interrupt: b,
-                    order_given_up: o,
-                    ..
-                },
-            ) = &actor.outcome
-            {
-                if !named(e) {
-                    deadline = deadline.or(Some(*theirs));
-                    still_running.extend(s.iter().cloned());
-                    blocked_interrupt = blocked_interrupt.or_else(|| b.clone());
-                    order_given_up.extend(o.iter().cloned());
-                }
-            }
-        }
-        let result =
-            if still_running.is_empty() && blocked_interrupt.is_none() && order_given_up.is_empty()
-            {
-                result
-            } else {
-                Err(Error::Deadline {
-                    deadline: deadline.unwrap_or_default(),
-                    still_running,
-                    blocked_interrupt,
-                    order_given_up,
-                    first: result.err().map(Box::new),
-                })
-            };
+        let left = self.left_running(named);
+        let result = if left.is_empty() {
+            result
+        } else {
+            Err(Error::Deadline {
+                deadline: left.deadline.unwrap_or_default(),
+                still_running: left.still_running,
+                blocked_interrupt: left.blocked_interrupt,
+                order_given_up: left.order_given_up,
+                first: result.err().map(Box::new),
+            })
+        };
         // The errors not returned are dropped here: a `Drop` that panics must not escape.
         crate::run::quietly(move || drop(self));
         result
+    }
+
+    /// What this run left running at its deadline, and what the runs on its actors' threads
+    /// left, except those `skip` says: the actors still running, the interrupt still blocked,
+    /// the order given up.
+    pub(crate) fn left_running(&self, skip: impl Fn(&LeftRunning) -> bool) -> LeftRunning {
+        let mut left = LeftRunning {
+            deadline: self.deadline,
+            still_running: self
+                .actors
+                .iter()
+                .filter(|a| matches!(a.outcome, Outcome::StillRunning))
+                .map(|a| a.name.clone())
+                .collect(), // allocates only if one is still running
+            blocked_interrupt: self.blocked_interrupt.map(|i| self.actors[i].name.clone()),
+            order_given_up: self
+                .order_given_up
+                .iter()
+                .map(|&i| self.actors[i].name.clone())
+                .collect(),
+        };
+        for nested in self.actors.iter().filter_map(|a| a.left.as_ref()) {
+            if !skip(nested) {
+                left.merge(nested);
+            }
+        }
+        left
     }
 
     /// Returns the name of the actor whose exit (or failed spawn, or invalid order) started
@@ -413,24 +412,27 @@ impl Report {
         let actor = &self.actors[i];
         matches!(&actor.outcome, Outcome::Err(e) if self.fails_the_run(i, e))
             || (actor.critical && actor.interrupt_panic.is_some())
+            || actor.left.is_some()
     }
 
     /// Whether actor `i`'s error `e` is a failure of the run: a critical actor's, and from any
-    /// actor a nested group's expired deadline (it left threads running; also when it is in the
-    /// source chain of an actor's error), a failed spawn or an invalid order (the run could not
-    /// start its actors).
+    /// actor one that left threads running (a group run on its thread, or an `Error::Deadline`
+    /// in the error's source chain), a failed spawn or an invalid order (the run could not start
+    /// its actors).
     fn fails_the_run(&self, i: usize, e: &Error) -> bool {
         e.is_failure()
             && (self.actors[i].critical
                 || e.left_running()
+                || self.actors[i].left.is_some()
                 || matches!(self.cause, Cause::SpawnFailed(j) | Cause::Invalid(j) if j == i))
     }
 
     /// Returns every failure of the run, in the order they happened: the critical actors'
     /// errors and panics, the failed spawn, the interrupts' panics; and, even from a
-    /// non-critical actor, a failed spawn, an invalid order and a nested group's expired
-    /// teardown deadline, or an error with one in its source chain (its threads outlive the
-    /// run). Stop requests are not failures; nor is an actor still running at the deadline (see
+    /// non-critical actor, a failed spawn, an invalid order, and threads left running by a group
+    /// run on its thread (its error, or an `Error::Deadline` naming them if its outcome was no
+    /// failure), or an error with an `Error::Deadline` in its source chain: those threads
+    /// outlive the run. Stop requests are not failures; nor is an actor still running at the deadline (see
     /// [`Outcome::StillRunning`]); nor are the non-critical actors' other errors and panics,
     /// which [`non_critical_failures`](Report::non_critical_failures) lists.
     ///
@@ -468,6 +470,24 @@ impl Report {
         }
         let mut failures: Vec<(Duration, Error)> =
             timed.into_iter().map(|(at, e)| (at, e.clone())).collect();
+        // An actor that left threads running although its own outcome is no failure of the
+        // run (a nested deadline it swallowed, or a stop request): that deadline.
+        for (i, actor) in self.actors.iter().enumerate() {
+            let failed = matches!(&actor.outcome, Outcome::Err(e) if self.fails_the_run(i, e));
+            if let (Some(left), false) = (&actor.left, failed) {
+                let left = left.clone();
+                failures.push((
+                    actor.exited_after.unwrap_or_default(),
+                    Error::Deadline {
+                        deadline: left.deadline.unwrap_or_default(),
+                        still_running: left.still_running,
+                        blocked_interrupt: left.blocked_interrupt,
+                        order_given_up: left.order_given_up,
+                        first: actor.outcome.err().cloned().map(Box::new),
+                    },
+                ));
+            }
+        }
         if let (Cause::NotReady, Err(e)) = (self.cause, self.first_result()) {
             failures.push((self.teardown_started.unwrap_or_default(), e));
         }
@@ -479,9 +499,8 @@ impl Report {
     /// actors, their interrupts' panics included, in the order they happened. They are not in
     /// [`failures`](Report::failures) nor in [`into_result`](Report::into_result): the group
     /// went on without those actors. The exceptions are failures of the whole run, listed there
-    /// and not here: a failed spawn, an invalid order, and a nested group's expired teardown
-    /// deadline ([`Error::Deadline`], also in an error's source chain: it left threads
-    /// running).
+    /// and not here: a failed spawn, an invalid order, and threads left running by a group run
+    /// on the actor's thread (or an [`Error::Deadline`] in its error's source chain).
     ///
     /// # Examples
     ///
@@ -548,7 +567,7 @@ impl Report {
             && self
                 .actors
                 .iter()
-                .all(|a| a.interrupt_panic.is_none() || !a.critical)
+                .all(|a| (a.interrupt_panic.is_none() || !a.critical) && a.left.is_none())
     }
 }
 
@@ -641,6 +660,7 @@ impl ActorReport {
             last_errors: Vec::new(),
             critical,
             dynamic: None,
+            left: None,
         }
     }
 }
@@ -673,6 +693,12 @@ impl fmt::Display for ActorReport {
         }
         if let Some(panic) = &self.interrupt_panic {
             write!(f, "; {panic}")?;
+        }
+        if let Some(left) = &self.left {
+            write!(f, "; left running: {}", left.still_running.join(", "))?;
+            if let Some(blocked) = &left.blocked_interrupt {
+                write!(f, "; interrupt still running: {blocked}")?;
+            }
         }
         Ok(())
     }

@@ -335,6 +335,7 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
         report.ready_after = lifecycle.progress.all_ready_at().map(since);
     }
     for (i, actor) in run.reports.iter_mut().enumerate() {
+        actor.left = state.left(i);
         if let Some(slot) = state.slot(i) {
             actor.restarts = slot.restarts();
             actor.last_errors = slot.last_errors();
@@ -369,6 +370,11 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
     report.not_ready = run.not_ready;
     if let Some(health) = &options.health {
         health.set_stopping(false); // only an actor left running at the deadline counts now
+    }
+    // Whoever ran this group on an actor's thread fails with what it left running.
+    let left = report.left_running(|_| false);
+    if !left.is_empty() {
+        crate::leftover::record(&left);
     }
     report
 }

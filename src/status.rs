@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::actor::Running;
 use crate::dynamic::Pool;
+use crate::leftover::LeftRunning;
 use crate::lifecycle::Beating;
 use crate::{DynamicSummary, Error, Ready};
 
@@ -118,6 +119,8 @@ struct ActorLive {
     state: AtomicU8,
     /// The error it exited with, set by the run loop as it records it.
     error: OnceLock<Error>,
+    /// What groups run on its thread left running, set by its thread as it reports.
+    left: OnceLock<LeftRunning>,
 }
 
 /// What a running group shares: its actors, where each is, and when the teardown started.
@@ -143,6 +146,7 @@ impl RunState {
                 info,
                 state: AtomicU8::new(STARTING),
                 error: OnceLock::new(),
+                left: OnceLock::new(),
             })
             .collect();
         RunState {
@@ -178,6 +182,17 @@ impl RunState {
         while self.timings.load(Ordering::SeqCst) != 0 {
             backoff(&mut round);
         }
+    }
+
+    /// Groups run on actor `i`'s thread left `left` running (its thread says so once, as it
+    /// reports).
+    pub(crate) fn set_left(&self, i: usize, left: LeftRunning) {
+        let _ = self.actors[i].left.set(left);
+    }
+
+    /// What groups run on actor `i`'s thread left running, if it has reported any.
+    pub(crate) fn left(&self, i: usize) -> Option<LeftRunning> {
+        self.actors[i].left.get().cloned()
     }
 
     /// Actor `i`'s name.

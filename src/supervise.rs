@@ -192,9 +192,11 @@ impl<'g> ActorBuilder<'g> {
     ///   [report](crate::ActorReport::last_errors), and were logged, not in the result);
     /// - a failure beyond the intensity: [`Error::RestartLimit`], which stops the group as any
     ///   failure does (unless the actor is [non-critical](ActorBuilder::non_critical));
-    /// - an error with an [`Error::Deadline`] in its source chain (a group the incarnation ran
-    ///   returned at its teardown deadline, its stuck threads still running): that error, not
-    ///   restarted, and a failure of the run even from a non-critical actor (contract rule 8).
+    /// - an incarnation that left threads running (a group it ran on this thread returned at
+    ///   its teardown deadline, whatever the incarnation then returned; or its error carries an
+    ///   [`Error::Deadline`] in its source chain): its outcome, not restarted; the run then
+    ///   fails with an `Error::Deadline` naming those threads, even from a non-critical actor
+    ///   (contract rule 8).
     ///
     /// [`ActorReport::restarts`](crate::ActorReport::restarts) counts the restarts and
     /// [`ActorReport::last_errors`](crate::ActorReport::last_errors) keeps the last failures.
@@ -306,6 +308,7 @@ where
     let mut intensity = Intensity::new(policy);
     let mut restarts = 0u32;
     loop {
+        let runs_left_running = crate::leftover::runs();
         let outcome = match catch_unwind(AssertUnwindSafe(|| f(token.clone()))) {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(Failure::User(e)),
@@ -318,7 +321,8 @@ where
         let stop_request = matches!(&outcome, Err(Failure::User(e)) if Error::is_stop(e));
         // A group it ran returned at its teardown deadline with threads still running: a
         // next incarnation would run beside them (and the leak would grow with each restart).
-        let left_running = matches!(&outcome, Err(Failure::User(e)) if Error::leaves_running(e));
+        let left_running = crate::leftover::runs() > runs_left_running
+            || matches!(&outcome, Err(Failure::User(e)) if Error::leaves_running(e));
         if token.is_cancelled()
             || stop_request
             || left_running

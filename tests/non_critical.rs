@@ -308,10 +308,135 @@ fn a_group_run_by_hand_left_running_fails_the_run_even_if_non_critical() {
         assert!(report.non_critical_failures().is_empty(), "{report}");
         let err = report.into_result().unwrap_err();
         assert_eq!(err.actor(), Some("pool"), "{err:#}");
-        assert!(
-            matches!(err.find_source::<Error>(), Some(Error::Deadline { .. })),
-            "wrapped: {wrapped}: {err:#}"
-        );
+        // Rule 8: this run returns an `Error::Deadline` naming the thread left running.
+        match &err {
+            Error::Deadline { still_running, .. } => assert_eq!(*still_running, ["pool/stuck"]),
+            other => panic!("wrapped: {wrapped}: {other:#}"),
+        }
+        release.cancel();
+    }
+}
+
+/// How an actor can leave a thread running through a group it runs on its own thread.
+#[derive(Clone, Copy, Debug)]
+enum Leaves {
+    /// `inner.run()?`.
+    Returned,
+    /// Through a helper returning `anyhow::Result`, whose conversion into a boxed error hides
+    /// the `Error::Deadline` from its source chain.
+    ThroughAnyhow,
+    /// `let _ = inner.run(); Ok(())`.
+    Swallowed,
+    /// A dynamic actor (`Spawner`) runs it.
+    FromADynamicActor,
+    /// A middle group run by hand, whose result is its critical actor's later failure.
+    BehindAnEarlierFailure,
+}
+
+/// The stuck group of `group_left_running`, with an actor that returns at once: its run ends
+/// at its 50 ms deadline, `stuck` still running.
+fn stuck_at_once(release: &rungroup::CancelToken) -> Group {
+    let mut inner = group_left_running(release);
+    inner.actor("quits").add(|| Ok(()), |_| ());
+    inner
+}
+
+fn through_anyhow(inner: Group) -> anyhow::Result<()> {
+    inner.run()?;
+    Ok(())
+}
+
+/// However a non-critical actor leaves a thread running through a group it ran on its own
+/// thread (its error returned, converted, swallowed; from a dynamic actor; behind another
+/// failure of a middle group), the run returns an `Error::Deadline` naming that thread (contract
+/// rule 8): never `Ok(())`, never another error alone.
+#[test]
+fn every_way_of_leaving_a_thread_running_fails_the_run() {
+    use Leaves::*;
+    for way in [
+        Returned,
+        ThroughAnyhow,
+        Swallowed,
+        FromADynamicActor,
+        BehindAnEarlierFailure,
+    ] {
+        let release = rungroup::CancelToken::new();
+        let inner = stuck_at_once(&release);
+        let mut g = Group::new();
+        let status = g.status();
+        let expected = match way {
+            Returned | ThroughAnyhow | Swallowed => {
+                g.actor("pool").non_critical().add(
+                    move || match way {
+                        Returned => Ok(inner.run()?),
+                        ThroughAnyhow => Ok(through_anyhow(inner)?),
+                        _ => {
+                            let _ = inner.run();
+                            Ok(())
+                        }
+                    },
+                    |_| (),
+                );
+                "pool/stuck"
+            }
+            FromADynamicActor => {
+                let spawner = g.actor("pool").spawner();
+                let summary = spawner.clone();
+                spawner
+                    .spawn("job", move || Ok(inner.run()?), |_| ())
+                    .unwrap();
+                g.actor("main").add(
+                    move || {
+                        while summary.summary().running > 0 {
+                            std::thread::sleep(Duration::from_millis(1));
+                        }
+                        Ok(())
+                    },
+                    |_| (),
+                );
+                "pool/job/stuck"
+            }
+            BehindAnEarlierFailure => {
+                let mut middle = Group::new();
+                let middle_status = middle.status();
+                middle
+                    .actor("pool")
+                    .non_critical()
+                    .add(move || Ok(inner.run()?), |_| ());
+                middle.actor("c").add(
+                    move || {
+                        while middle_status.actors()[0].state != rungroup::ActorState::Exited {
+                            std::thread::sleep(Duration::from_millis(1));
+                        }
+                        Err("c failed".into())
+                    },
+                    |_| (),
+                );
+                g.actor("middle")
+                    .non_critical()
+                    .add(move || Ok(middle.run()?), |_| ());
+                "middle/pool/stuck"
+            }
+        };
+        if !matches!(way, FromADynamicActor) {
+            g.actor("main").add_with_token(move |token| {
+                while !token.is_cancelled()
+                    && status.actors()[0].state != rungroup::ActorState::Exited
+                {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Ok(())
+            });
+        }
+        let report = report_guarded(g);
+        assert!(!report.is_clean(), "{way:?}: {report}");
+        assert!(!report.failures().is_empty(), "{way:?}: {report}");
+        match report.into_result() {
+            Err(Error::Deadline { still_running, .. }) => {
+                assert_eq!(still_running, [expected], "{way:?}")
+            }
+            other => panic!("{way:?}: {other:?}"),
+        }
         release.cancel();
     }
 }

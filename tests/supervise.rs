@@ -209,11 +209,21 @@ fn a_stop_request_is_never_restarted() {
 
 /// An incarnation that ran a group itself, which returned at its teardown deadline with a
 /// thread still running, is not restarted: the next one would run beside that thread, and each
-/// restart would leave one more. Its error is the actor's outcome, and fails the run even from
-/// a non-critical actor (contract rule 8).
+/// restart would leave one more. Whether it returned that error, converted it (anyhow hides it
+/// from the source chain) or swallowed it: its outcome ends the actor, and the run fails with
+/// an `Error::Deadline` naming the thread, even from a non-critical actor (contract rule 8).
 #[test]
 fn an_incarnation_that_left_threads_running_is_not_restarted() {
-    for critical in [true, false] {
+    fn through_anyhow(inner: Group) -> anyhow::Result<()> {
+        inner.run()?;
+        Ok(())
+    }
+    for (critical, way) in [
+        (true, "returned"),
+        (false, "returned"),
+        (true, "anyhow"),
+        (true, "swallowed"),
+    ] {
         let release = rungroup::CancelToken::new();
         let calls = Arc::new(AtomicUsize::new(0));
         let (counter, stuck) = (calls.clone(), release.clone());
@@ -226,7 +236,11 @@ fn an_incarnation_that_left_threads_running_is_not_restarted() {
             counter.fetch_add(1, Ordering::SeqCst);
             let mut inner = group_left_running(&stuck);
             inner.actor("quits").add(|| Ok(()), |_| ());
-            inner.run()?; // `Error::Deadline`, boxed as the incarnation's error
+            match way {
+                "returned" => inner.run()?, // `Error::Deadline`, boxed
+                "anyhow" => through_anyhow(inner)?,
+                _ => drop(inner.run()), // `always` would restart after an `Ok(())`
+            }
             Ok(())
         });
         if !critical {
@@ -245,15 +259,20 @@ fn an_incarnation_that_left_threads_running_is_not_restarted() {
         assert_eq!(
             calls.load(Ordering::SeqCst),
             1,
-            "critical: {critical}: {report}"
+            "{way}, critical: {critical}: {report}"
         );
         assert_eq!(report.actors[0].restarts, 0, "{report}");
         assert!(!report.is_clean(), "{report}");
         let err = report.into_result().unwrap_err();
-        assert_eq!(err.actor(), Some("supervisor"), "{err:#}");
-        match err.find_source::<Error>() {
-            Some(Error::Deadline { still_running, .. }) => assert_eq!(*still_running, ["stuck"]),
-            other => panic!("critical: {critical}: {other:?}"),
+        // The incarnation's error, if it returned one, is the deadline's first.
+        let first = (way != "swallowed").then_some("supervisor");
+        assert_eq!(err.actor(), first, "{way}: {err:#}");
+        // Rule 8: the run returns an `Error::Deadline` naming the thread left running.
+        match &err {
+            Error::Deadline { still_running, .. } => {
+                assert_eq!(*still_running, ["supervisor/stuck"])
+            }
+            other => panic!("{way}, critical: {critical}: {other:#}"),
         }
         release.cancel();
     }
