@@ -295,14 +295,7 @@ fn a_group_run_by_hand_left_running_fails_the_run_even_if_non_critical() {
             },
             |_| (),
         );
-        let status = g.status();
-        g.actor("main").add_with_token(move |token| {
-            while !token.is_cancelled() && status.actors()[0].state != rungroup::ActorState::Exited
-            {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            Ok(())
-        });
+        add_main_until_first_exits(&mut g);
         let report = g.run_report();
         assert!(!report.is_clean(), "{report}");
         assert!(report.non_critical_failures().is_empty(), "{report}");
@@ -363,7 +356,6 @@ fn every_way_of_leaving_a_thread_running_fails_the_run() {
         let release = rungroup::CancelToken::new();
         let inner = stuck_at_once(&release);
         let mut g = Group::new();
-        let status = g.status();
         let expected = match way {
             Returned | ThroughAnyhow | Swallowed => {
                 g.actor("pool").non_critical().add(
@@ -419,14 +411,7 @@ fn every_way_of_leaving_a_thread_running_fails_the_run() {
             }
         };
         if !matches!(way, FromADynamicActor) {
-            g.actor("main").add_with_token(move |token| {
-                while !token.is_cancelled()
-                    && status.actors()[0].state != rungroup::ActorState::Exited
-                {
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-                Ok(())
-            });
+            add_main_until_first_exits(&mut g);
         }
         let report = report_guarded(g);
         assert!(!report.is_clean(), "{way:?}: {report}");

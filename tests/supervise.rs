@@ -244,16 +244,7 @@ fn an_incarnation_that_left_threads_running_is_not_restarted() {
             Ok(())
         });
         if !critical {
-            // Something for the group to wait on, stopped once the supervisor has returned.
-            let status = g.status();
-            g.actor("main").add_with_token(move |token| {
-                while !token.is_cancelled()
-                    && status.actors()[0].state != rungroup::ActorState::Exited
-                {
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-                Ok(())
-            });
+            add_main_until_first_exits(&mut g);
         }
         let report = report_guarded(g);
         assert_eq!(

@@ -126,3 +126,15 @@ pub(crate) fn group_left_running(release: &rungroup::CancelToken) -> Group {
     );
     inner
 }
+
+/// Adds a critical actor `main` that returns once the group's first actor has exited (or once
+/// interrupted): something for a group of non-critical actors to wait on.
+pub(crate) fn add_main_until_first_exits(g: &mut Group) {
+    let status = g.status();
+    g.actor("main").add_with_token(move |token| {
+        while !token.is_cancelled() && status.actors()[0].state != rungroup::ActorState::Exited {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        Ok(())
+    });
+}
