@@ -7,7 +7,7 @@
 //! the run records what it left in a thread-local, the actor's thread collects it when its
 //! execute returns, and the enclosing report fails with it (`ActorReport::left`).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::time::Duration;
 
 /// Threads a run left running at its teardown deadline, with those of the runs nested in it.
@@ -55,29 +55,30 @@ impl LeftRunning {
 }
 
 thread_local! {
-    /// What runs that returned on this thread left running, not collected yet.
-    static LEFT: RefCell<(usize, LeftRunning)> = RefCell::new((0, LeftRunning::default()));
+    /// How many runs that returned on this thread left threads running, not collected yet.
+    /// Without a destructor, so that the common case (none) registers none on the actor's
+    /// thread: [`LEFT`] is touched only when a run left something.
+    static RUNS: Cell<usize> = const { Cell::new(0) };
+    /// What those runs left running.
+    static LEFT: RefCell<LeftRunning> = RefCell::new(LeftRunning::default());
 }
 
 /// A run that returned on this thread left `left` running.
 pub(crate) fn record(left: &LeftRunning) {
-    LEFT.with(|cell| {
-        let (runs, all) = &mut *cell.borrow_mut();
-        *runs += 1;
-        all.merge(left);
-    });
+    RUNS.with(|runs| runs.set(runs.get() + 1));
+    LEFT.with(|all| all.borrow_mut().merge(left));
 }
 
 /// How many runs that returned on this thread left threads running, since the last
 /// [`take`]: a restartable actor is not restarted once one of its incarnations did.
 pub(crate) fn runs() -> usize {
-    LEFT.with(|cell| cell.borrow().0)
+    RUNS.with(Cell::get)
 }
 
 /// Everything recorded on this thread since the last call, if anything was.
 pub(crate) fn take() -> Option<LeftRunning> {
-    LEFT.with(|cell| {
-        let (runs, all) = std::mem::take(&mut *cell.borrow_mut());
-        (runs > 0).then_some(all)
-    })
+    if RUNS.with(|runs| runs.replace(0)) == 0 {
+        return None;
+    }
+    Some(LEFT.with(|all| std::mem::take(&mut *all.borrow_mut())))
 }
