@@ -129,6 +129,7 @@ pub(crate) fn actor_thread(
     live: &RunState,
     lifecycle: Option<&Lifecycle>,
 ) {
+    crate::leftover::collect_here();
     let mut exit = Exit {
         i,
         results,

@@ -277,6 +277,7 @@ impl Pool {
         let take_back = taken.clone();
         let body = move || {
             let Ok(execute) = taken.recv() else { return };
+            crate::leftover::collect_here();
             let mut finish = Finish {
                 pool,
                 id,

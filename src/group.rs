@@ -861,6 +861,9 @@ impl<'g> ActorBuilder<'g> {
     /// pending), then the schedule resumes at its next due time. No ticker object is made per
     /// call; the wait is one [`CancelToken::wait_deadline`]. The actor returns `Ok(())` when
     /// interrupted; an interrupt during a call to `tick` takes effect when that call returns.
+    /// A tick that ran a group which returned at its teardown deadline, threads still running,
+    /// is the last: the actor returns `Ok(())`, and the run fails with an [`Error::Deadline`]
+    /// naming them (contract rule 8).
     ///
     /// # Panics
     ///
@@ -899,7 +902,13 @@ impl<'g> ActorBuilder<'g> {
                 return Ok(());
             };
             while !token.wait_deadline(due) {
+                let left_before = crate::leftover::runs();
                 tick()?;
+                if crate::leftover::runs() > left_before {
+                    // A group the tick ran left threads running: no more ticks beside them
+                    // (the run fails with what it left, contract rule 8).
+                    return Ok(());
+                }
                 match next_due(due, Instant::now(), period) {
                     Some(next) => due = next,
                     None => {

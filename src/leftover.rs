@@ -4,8 +4,10 @@
 //! that run was called on an actor's thread (a nested group, or a group an execute runs
 //! itself), the enclosing run must fail too, whatever the execute then returned: the error
 //! may be swallowed, wrapped, or converted into a type that hides its source (anyhow's). So
-//! the run records what it left in a thread-local, the actor's thread collects it when its
-//! execute returns, and the enclosing report fails with it (`ActorReport::left`).
+//! on an actor's thread the run records what it left in a thread-local, the actor's thread
+//! collects it when its execute returns, and the enclosing report fails with it
+//! (`ActorReport::left`). A restartable or periodic actor compares the count of such runs
+//! around each call, and calls no more. Other threads record nothing.
 
 use std::cell::{Cell, RefCell};
 use std::time::Duration;
@@ -55,6 +57,10 @@ impl LeftRunning {
 }
 
 thread_local! {
+    /// Whether this is an actor's thread (an actor's or a dynamic actor's), which collects
+    /// what the runs on it left. Other threads (`main`, a thread an actor spawned) record
+    /// nothing: nobody would collect it, and it would pile up.
+    static COLLECTS: Cell<bool> = const { Cell::new(false) };
     /// How many runs that returned on this thread left threads running, not collected yet.
     /// Without a destructor, so that the common case (none) registers none on the actor's
     /// thread: [`LEFT`] is touched only when a run left something.
@@ -63,14 +69,23 @@ thread_local! {
     static LEFT: RefCell<LeftRunning> = RefCell::new(LeftRunning::default());
 }
 
+/// This thread is an actor's: it collects what the runs on it leave running.
+pub(crate) fn collect_here() {
+    COLLECTS.with(|collects| collects.set(true));
+}
+
 /// A run that returned on this thread left `left` running.
 pub(crate) fn record(left: &LeftRunning) {
+    if !COLLECTS.with(Cell::get) {
+        return;
+    }
     RUNS.with(|runs| runs.set(runs.get() + 1));
     LEFT.with(|all| all.borrow_mut().merge(left));
 }
 
 /// How many runs that returned on this thread left threads running, since the last
-/// [`take`]: a restartable actor is not restarted once one of its incarnations did.
+/// [`take`]: a restartable actor is not restarted, and a periodic one does not tick again,
+/// once one of its calls did.
 pub(crate) fn runs() -> usize {
     RUNS.with(Cell::get)
 }
@@ -81,4 +96,33 @@ pub(crate) fn take() -> Option<LeftRunning> {
         return None;
     }
     Some(LEFT.with(|all| std::mem::take(&mut *all.borrow_mut())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Only an actor's thread keeps what runs on it left: on any other (`main`, this test's),
+    /// nobody would collect it, and it would pile up with every such run.
+    #[test]
+    fn only_an_actors_thread_keeps_what_was_left() {
+        let left = LeftRunning {
+            deadline: Some(Duration::from_millis(1)),
+            still_running: vec!["stuck".to_owned()],
+            ..LeftRunning::default()
+        };
+        std::thread::spawn(move || {
+            record(&left);
+            assert_eq!((runs(), take()), (0, None)); // not an actor's thread
+            collect_here();
+            record(&left);
+            record(&left);
+            assert_eq!(runs(), 2);
+            let all = take().unwrap();
+            assert_eq!(all.still_running, ["stuck", "stuck"]);
+            assert_eq!((runs(), take()), (0, None)); // collected
+        })
+        .join()
+        .unwrap();
+    }
 }

@@ -84,9 +84,11 @@
 //!    itself, including a [dynamic actor](ActorBuilder::spawner)'s) whose deadline expired
 //!    makes the outer `run` return an [`Error::Deadline`] naming what it left running
 //!    (`actor/inner`), even if the actor is non-critical, and whatever its execute returned
-//!    (that error, wrapped, converted, or `Ok(())`); a restartable actor is not restarted over
-//!    it. A group run on another thread is told only by an [`Error::Deadline`] in the source
-//!    chain of the actor's error. (The
+//!    (that error, wrapped, converted, or `Ok(())`), and even if it then waited for those
+//!    threads itself (that teardown did not finish in time); a restartable actor is not
+//!    restarted over it, nor a periodic one called again. A group run on another thread (one
+//!    the actor spawned) is told only by an [`Error::Deadline`] in the source chain of the
+//!    actor's error. (The
 //!    [`signal`] module's dispatcher thread is the process's, not a group's: it lives on.)
 //!
 //! # The result rule

@@ -401,7 +401,9 @@ impl Report {
         if matches!(self.cause, Cause::NotReady)
             || (0..self.actors.len()).any(|i| self.has_failure(i))
         {
-            self.failures().into_iter().next()
+            // Not the `Error::Deadline` made for an actor whose outcome was no failure but
+            // which left threads running: `into_result` names every such thread on top.
+            self.failures_of(false).into_iter().next()
         } else {
             None
         }
@@ -452,6 +454,12 @@ impl Report {
     /// assert!(!report.is_clean());
     /// ```
     pub fn failures(&self) -> Vec<Error> {
+        self.failures_of(true)
+    }
+
+    /// [`failures`](Report::failures), with or without the `Error::Deadline` made for each
+    /// actor that left threads running while its own outcome was no failure of the run.
+    fn failures_of(&self, left: bool) -> Vec<Error> {
         let mut timed: Vec<(Duration, &Error)> = Vec::new();
         for (i, actor) in self.actors.iter().enumerate() {
             // An invalid order failed before anything ran: at the start.
@@ -472,7 +480,7 @@ impl Report {
             timed.into_iter().map(|(at, e)| (at, e.clone())).collect();
         // An actor that left threads running although its own outcome is no failure of the
         // run (a nested deadline it swallowed, or a stop request): that deadline.
-        for (i, actor) in self.actors.iter().enumerate() {
+        for (i, actor) in self.actors.iter().enumerate().filter(|_| left) {
             let failed = matches!(&actor.outcome, Outcome::Err(e) if self.fails_the_run(i, e));
             if let (Some(left), false) = (&actor.left, failed) {
                 let left = left.clone();
@@ -695,9 +703,18 @@ impl fmt::Display for ActorReport {
             write!(f, "; {panic}")?;
         }
         if let Some(left) = &self.left {
-            write!(f, "; left running: {}", left.still_running.join(", "))?;
+            if !left.still_running.is_empty() {
+                write!(f, "; left running: {}", left.still_running.join(", "))?;
+            }
             if let Some(blocked) = &left.blocked_interrupt {
-                write!(f, "; interrupt still running: {blocked}")?;
+                write!(f, "; left its interrupt running: {blocked}")?;
+            }
+            if !left.order_given_up.is_empty() {
+                write!(
+                    f,
+                    "; left its order given up: {}",
+                    left.order_given_up.join(", ")
+                )?;
             }
         }
         Ok(())

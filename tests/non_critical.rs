@@ -426,6 +426,88 @@ fn every_way_of_leaving_a_thread_running_fails_the_run() {
     }
 }
 
+/// Every thread left running is named on top of the result, however many actors left one, and
+/// the result without them (here the stop request) is its `first`.
+#[test]
+fn every_thread_left_running_is_named_on_top() {
+    for stopped in [false, true] {
+        let release = rungroup::CancelToken::new();
+        let mut g = Group::new();
+        for name in ["a", "b"] {
+            let inner = stuck_at_once(&release);
+            g.actor(name).non_critical().add(
+                move || {
+                    let _ = inner.run(); // swallowed
+                    Ok(())
+                },
+                |_| (),
+            );
+        }
+        let status = g.status();
+        let stop = g.stop_handle();
+        g.actor("main").add_with_token(move |token| {
+            while !token.is_cancelled()
+                && status.actors()[..2]
+                    .iter()
+                    .any(|a| a.state != rungroup::ActorState::Exited)
+            {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            if stopped {
+                stop.stop();
+                token.wait();
+            }
+            Ok(())
+        });
+        let report = report_guarded(g);
+        let text = report.to_string();
+        assert!(text.contains("a: ok (non-critical)"), "{text}");
+        assert!(text.contains("; left running: a/stuck"), "{text}");
+        assert_eq!(report.failures().len(), 2, "{text}");
+        match report.into_result() {
+            Err(Error::Deadline {
+                still_running,
+                first,
+                ..
+            }) => {
+                assert_eq!(still_running, ["a/stuck", "b/stuck"], "{text}");
+                assert_eq!(
+                    first.is_some_and(|e| matches!(*e, Error::Stopped { .. })),
+                    stopped,
+                    "{text}"
+                );
+            }
+            other => panic!("stopped: {stopped}: {other:?}"),
+        }
+        release.cancel();
+    }
+}
+
+/// A periodic actor's tick that ran a group left running at its deadline is its last: no more
+/// ticks beside the stuck thread, and the run fails naming it.
+#[test]
+fn a_tick_that_left_a_thread_running_is_the_last() {
+    let release = rungroup::CancelToken::new();
+    let ticks = Arc::new(AtomicUsize::new(0));
+    let (counted, stuck) = (ticks.clone(), release.clone());
+    let mut g = Group::new();
+    g.actor("tick")
+        .non_critical()
+        .add_periodic(Duration::from_millis(1), move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+            let _ = stuck_at_once(&stuck).run(); // swallowed
+            Ok(())
+        });
+    add_main_until_first_exits(&mut g);
+    let report = report_guarded(g);
+    assert_eq!(ticks.load(Ordering::SeqCst), 1, "{report}");
+    match report.into_result() {
+        Err(Error::Deadline { still_running, .. }) => assert_eq!(still_running, ["tick/stuck"]),
+        other => panic!("{other:?}"),
+    }
+    release.cancel();
+}
+
 /// Two levels down: a nested group whose first failure is its own actor's, while a group
 /// nested in it is left running at its deadline. The middle group's result is that
 /// `Error::Deadline` (with its first failure inside), and the outer run fails with it although
