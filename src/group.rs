@@ -862,8 +862,8 @@ impl<'g> ActorBuilder<'g> {
     /// call; the wait is one [`CancelToken::wait_deadline`]. The actor returns `Ok(())` when
     /// interrupted; an interrupt during a call to `tick` takes effect when that call returns.
     /// A tick that ran a group which returned at its teardown deadline, threads still running,
-    /// is the last: the actor returns `Ok(())`, and the run fails with an [`Error::Deadline`]
-    /// naming them (contract rule 8).
+    /// is the last: the actor returns that tick's result, and the run fails with an
+    /// [`Error::Deadline`] naming them (contract rule 8).
     ///
     /// # Panics
     ///
@@ -903,12 +903,13 @@ impl<'g> ActorBuilder<'g> {
             };
             while !token.wait_deadline(due) {
                 let left_before = crate::leftover::runs();
-                tick()?;
+                let ticked = tick();
                 if crate::leftover::runs() > left_before {
                     // A group the tick ran left threads running: no more ticks beside them
                     // (the run fails with what it left, contract rule 8).
-                    return Ok(());
+                    return ticked;
                 }
+                ticked?;
                 match next_due(due, Instant::now(), period) {
                     Some(next) => due = next,
                     None => {

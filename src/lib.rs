@@ -88,7 +88,8 @@
 //!    threads itself (that teardown did not finish in time); a restartable actor is not
 //!    restarted over it, nor a periodic one called again. A group run on another thread (one
 //!    the actor spawned) is told only by an [`Error::Deadline`] in the source chain of the
-//!    actor's error. (The
+//!    actor's error; a group run by an interrupt (which must not block) is not told at all.
+//!    (The
 //!    [`signal`] module's dispatcher thread is the process's, not a group's: it lives on.)
 //!
 //! # The result rule

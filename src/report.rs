@@ -284,7 +284,9 @@ impl Report {
     /// assert!(g.run_report().into_result().is_ok());
     /// ```
     pub fn into_result(self) -> Result<(), Error> {
-        let first = self.first_result();
+        // Decided without the threads left running, which are named on top, every one: a
+        // nested group's `Error::Deadline` counts as its own result (its `first`).
+        let first = without_left(self.first_result());
         let result = match first {
             Err(e) if e.is_failure() => Err(e),
             first => match (self.first_failure(), first) {
@@ -294,25 +296,8 @@ impl Report {
             },
         };
         // What this run and the runs nested in it left running, even when another failure is
-        // the result: this run leaves it running too. Not again what the result names (a
-        // nested group's `Error::Deadline` that was the first failure).
-        let named = |left: &LeftRunning| match &result {
-            Err(Error::Deadline {
-                still_running,
-                blocked_interrupt,
-                order_given_up,
-                ..
-            }) => {
-                (still_running, blocked_interrupt, order_given_up)
-                    == (
-                        &left.still_running,
-                        &left.blocked_interrupt,
-                        &left.order_given_up,
-                    )
-            }
-            _ => false,
-        };
-        let left = self.left_running(named);
+        // the result: this run leaves it running too.
+        let left = self.left_running();
         let result = if left.is_empty() {
             result
         } else {
@@ -330,9 +315,8 @@ impl Report {
     }
 
     /// What this run left running at its deadline, and what the runs on its actors' threads
-    /// left, except those `skip` says: the actors still running, the interrupt still blocked,
-    /// the order given up.
-    pub(crate) fn left_running(&self, skip: impl Fn(&LeftRunning) -> bool) -> LeftRunning {
+    /// left: the actors still running, the interrupt still blocked, the order given up.
+    pub(crate) fn left_running(&self) -> LeftRunning {
         let mut left = LeftRunning {
             deadline: self.deadline,
             still_running: self
@@ -349,9 +333,7 @@ impl Report {
                 .collect(),
         };
         for nested in self.actors.iter().filter_map(|a| a.left.as_ref()) {
-            if !skip(nested) {
-                left.merge(nested);
-            }
+            left.merge(nested);
         }
         left
     }
@@ -402,8 +384,14 @@ impl Report {
             || (0..self.actors.len()).any(|i| self.has_failure(i))
         {
             // Not the `Error::Deadline` made for an actor whose outcome was no failure but
-            // which left threads running: `into_result` names every such thread on top.
-            self.failures_of(false).into_iter().next()
+            // which left threads running, nor a nested group's but for its own first result:
+            // `into_result` names every such thread on top.
+            self.failures_of(false)
+                .into_iter()
+                .find_map(|e| match without_left(Err(e)) {
+                    Err(e) if e.is_failure() => Some(e),
+                    _ => None,
+                })
         } else {
             None
         }
@@ -507,8 +495,9 @@ impl Report {
     /// actors, their interrupts' panics included, in the order they happened. They are not in
     /// [`failures`](Report::failures) nor in [`into_result`](Report::into_result): the group
     /// went on without those actors. The exceptions are failures of the whole run, listed there
-    /// and not here: a failed spawn, an invalid order, and threads left running by a group run
-    /// on the actor's thread (or an [`Error::Deadline`] in its error's source chain).
+    /// and not here: a failed spawn, an invalid order, and the outcome of an actor that left
+    /// threads running through a group run on its thread (or with an [`Error::Deadline`] in its
+    /// error's source chain).
     ///
     /// # Examples
     ///
@@ -576,6 +565,17 @@ impl Report {
                 .actors
                 .iter()
                 .all(|a| (a.interrupt_panic.is_none() || !a.critical) && a.left.is_none())
+    }
+}
+
+/// A result without the threads it says were left running: an [`Error::Deadline`] stands for
+/// its own first result (`Ok(())` if it has none), which is what the result rule decides by.
+fn without_left(result: Result<(), Error>) -> Result<(), Error> {
+    match result {
+        Err(Error::Deadline { first, .. }) => {
+            first.map_or(Ok(()), |first| without_left(Err(*first)))
+        }
+        other => other,
     }
 }
 

@@ -372,7 +372,7 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
         health.set_stopping(false); // only an actor left running at the deadline counts now
     }
     // Whoever ran this group on an actor's thread fails with what it left running.
-    let left = report.left_running(|_| false);
+    let left = report.left_running();
     if !left.is_empty() {
         crate::leftover::record(&left);
     }

@@ -443,22 +443,7 @@ fn every_thread_left_running_is_named_on_top() {
                 |_| (),
             );
         }
-        let status = g.status();
-        let stop = g.stop_handle();
-        g.actor("main").add_with_token(move |token| {
-            while !token.is_cancelled()
-                && status.actors()[..2]
-                    .iter()
-                    .any(|a| a.state != rungroup::ActorState::Exited)
-            {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            if stopped {
-                stop.stop();
-                token.wait();
-            }
-            Ok(())
-        });
+        add_main_until_exited(&mut g, 2, stopped);
         let report = report_guarded(g);
         let text = report.to_string();
         assert!(text.contains("a: ok (non-critical)"), "{text}");
@@ -483,6 +468,68 @@ fn every_thread_left_running_is_named_on_top() {
     }
 }
 
+/// A nested group's own `Error::Deadline` and a deadline another actor swallowed: both threads
+/// named on top, once each, also one level further down, and a stop request kept as `first`.
+#[test]
+fn nested_and_swallowed_deadlines_are_named_once_on_top() {
+    // `b` swallows a deadline, `x` is a nested group left running at its own.
+    let build = |release: &rungroup::CancelToken, stop_at_once: bool| {
+        let mut g = Group::new();
+        let inner = stuck_at_once(release);
+        g.actor("b").non_critical().add(
+            move || {
+                let _ = inner.run();
+                Ok(())
+            },
+            |_| (),
+        );
+        let x = if stop_at_once {
+            group_left_running(release) // stopped by the parent's interrupt
+        } else {
+            stuck_at_once(release)
+        };
+        g.actor("x").non_critical().add_group(x);
+        if stop_at_once {
+            g.stop_handle().stop();
+        } else {
+            add_main_until_exited(&mut g, 2, false);
+        }
+        g
+    };
+    let release = rungroup::CancelToken::new();
+    for (depth, stopped) in [(1, false), (2, false), (1, true)] {
+        let g = build(&release, stopped);
+        let (g, prefix) = if depth == 1 {
+            (g, "")
+        } else {
+            let mut outer = Group::new();
+            outer.actor("m").add_group(g);
+            (outer, "m/")
+        };
+        let err = report_guarded(g).into_result().unwrap_err();
+        let text = format!("{err:#}");
+        match &err {
+            Error::Deadline {
+                still_running,
+                first,
+                ..
+            } => {
+                let expected = [format!("{prefix}b/stuck"), format!("{prefix}x/stuck")];
+                assert_eq!(*still_running, expected, "{text}");
+                for name in &expected {
+                    assert_eq!(text.matches(name.as_str()).count(), 1, "{text}");
+                }
+                let stop_kept = first
+                    .as_deref()
+                    .is_some_and(|e| matches!(e, Error::Stopped { .. }));
+                assert_eq!(stop_kept, stopped, "{text}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    release.cancel();
+}
+
 /// A periodic actor's tick that ran a group left running at its deadline is its last: no more
 /// ticks beside the stuck thread, and the run fails naming it.
 #[test]
@@ -496,13 +543,20 @@ fn a_tick_that_left_a_thread_running_is_the_last() {
         .add_periodic(Duration::from_millis(1), move || {
             counted.fetch_add(1, Ordering::SeqCst);
             let _ = stuck_at_once(&stuck).run(); // swallowed
-            Ok(())
+            Err("tick failed".into()) // the actor's outcome
         });
     add_main_until_first_exits(&mut g);
     let report = report_guarded(g);
     assert_eq!(ticks.load(Ordering::SeqCst), 1, "{report}");
     match report.into_result() {
-        Err(Error::Deadline { still_running, .. }) => assert_eq!(still_running, ["tick/stuck"]),
+        Err(Error::Deadline {
+            still_running,
+            first,
+            ..
+        }) => {
+            assert_eq!(still_running, ["tick/stuck"]);
+            assert!(format!("{:#}", first.unwrap()).contains("tick failed"));
+        }
         other => panic!("{other:?}"),
     }
     release.cancel();

@@ -127,14 +127,29 @@ pub(crate) fn group_left_running(release: &rungroup::CancelToken) -> Group {
     inner
 }
 
-/// Adds a critical actor `main` that returns once the group's first actor has exited (or once
-/// interrupted): something for a group of non-critical actors to wait on.
-pub(crate) fn add_main_until_first_exits(g: &mut Group) {
+/// Adds a critical actor `main` that returns once the group's first `n` actors have exited (or
+/// once interrupted): something for a group of non-critical actors to wait on. With `stop`, it
+/// then stops the group by its stop handle and waits for its interrupt.
+pub(crate) fn add_main_until_exited(g: &mut Group, n: usize, stop: bool) {
     let status = g.status();
+    let handle = g.stop_handle();
     g.actor("main").add_with_token(move |token| {
-        while !token.is_cancelled() && status.actors()[0].state != rungroup::ActorState::Exited {
+        while !token.is_cancelled()
+            && status.actors()[..n]
+                .iter()
+                .any(|a| a.state != rungroup::ActorState::Exited)
+        {
             std::thread::sleep(Duration::from_millis(1));
+        }
+        if stop {
+            handle.stop();
+            token.wait();
         }
         Ok(())
     });
+}
+
+/// [`add_main_until_exited`] for the first actor, without a stop.
+pub(crate) fn add_main_until_first_exits(g: &mut Group) {
+    add_main_until_exited(g, 1, false);
 }
