@@ -147,12 +147,16 @@ pub enum Error {
     /// The threads of those actors (and the thread calling the interrupts) are detached: Rust
     /// cannot kill a thread.
     Deadline {
-        /// The deadline set with [`Group::teardown_deadline`](crate::Group::teardown_deadline).
+        /// The deadline set with [`Group::teardown_deadline`](crate::Group::teardown_deadline)
+        /// that expired: this group's, or if only a nested group's expired, that one.
         deadline: Duration,
-        /// The names of the actors that had not returned, in insertion order.
+        /// The names of the actors that had not returned, in insertion order (those of a nested
+        /// group in the place of the actor that ran it, as `actor/inner`).
         still_running: Vec<String>,
         /// The actor whose interrupt function had not returned, if one had not; on the interrupt
-        /// thread, the interrupts after it were called only if it returned.
+        /// thread, the interrupts after it were called only if it returned. If several groups
+        /// (this one and groups nested in it) had one, the first in insertion order; the
+        /// [`Report`](crate::Report) names each.
         blocked_interrupt: Option<String>,
         /// The actors whose interrupts were still waiting, at the deadline, for their
         /// dependents (see [`ActorBuilder::after`](crate::ActorBuilder::after)) to stop: the

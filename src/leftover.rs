@@ -19,8 +19,9 @@ pub(crate) struct LeftRunning {
     pub(crate) deadline: Option<Duration>,
     /// The actors still running, by path (`group/actor`).
     pub(crate) still_running: Vec<String>,
-    /// An actor whose interrupt was still running (on the interrupt thread).
-    pub(crate) blocked_interrupt: Option<String>,
+    /// The actors whose interrupts were still running (each on its group's interrupt thread):
+    /// `Error::Deadline` names the first, the report every one.
+    pub(crate) blocked_interrupts: Vec<String>,
     /// The actors interrupted at the deadline regardless of the declared order.
     pub(crate) order_given_up: Vec<String>,
 }
@@ -29,7 +30,7 @@ impl LeftRunning {
     /// Whether nothing was left.
     pub(crate) fn is_empty(&self) -> bool {
         self.still_running.is_empty()
-            && self.blocked_interrupt.is_none()
+            && self.blocked_interrupts.is_empty()
             && self.order_given_up.is_empty()
     }
 
@@ -38,10 +39,8 @@ impl LeftRunning {
         self.deadline = self.deadline.or(other.deadline);
         self.still_running
             .extend(other.still_running.iter().cloned());
-        self.blocked_interrupt = self
-            .blocked_interrupt
-            .take()
-            .or_else(|| other.blocked_interrupt.clone());
+        self.blocked_interrupts
+            .extend(other.blocked_interrupts.iter().cloned());
         self.order_given_up
             .extend(other.order_given_up.iter().cloned());
     }
@@ -50,7 +49,7 @@ impl LeftRunning {
     pub(crate) fn nest(mut self, actor: &str) -> Self {
         let prefix = |name: &mut String| name.insert_str(0, &format!("{actor}/"));
         self.still_running.iter_mut().for_each(prefix);
-        self.blocked_interrupt.iter_mut().for_each(prefix);
+        self.blocked_interrupts.iter_mut().for_each(prefix);
         self.order_given_up.iter_mut().for_each(prefix);
         self
     }

@@ -304,7 +304,7 @@ impl Report {
             Err(Error::Deadline {
                 deadline: left.deadline.unwrap_or_default(),
                 still_running: left.still_running,
-                blocked_interrupt: left.blocked_interrupt,
+                blocked_interrupt: left.blocked_interrupts.first().cloned(),
                 order_given_up: left.order_given_up,
                 first: result.err().map(Box::new),
             })
@@ -317,23 +317,26 @@ impl Report {
     /// What this run left running at its deadline, and what the runs on its actors' threads
     /// left: the actors still running, the interrupt still blocked, the order given up.
     pub(crate) fn left_running(&self) -> LeftRunning {
+        let name = |i: usize| self.actors[i].name.clone();
+        let still = |a: &ActorReport| matches!(a.outcome, Outcome::StillRunning);
         let mut left = LeftRunning {
-            deadline: self.deadline,
-            still_running: self
-                .actors
-                .iter()
-                .filter(|a| matches!(a.outcome, Outcome::StillRunning))
-                .map(|a| a.name.clone())
-                .collect(), // allocates only if one is still running
-            blocked_interrupt: self.blocked_interrupt.map(|i| self.actors[i].name.clone()),
-            order_given_up: self
-                .order_given_up
-                .iter()
-                .map(|&i| self.actors[i].name.clone())
-                .collect(),
+            deadline: None,
+            still_running: Vec::new(),
+            blocked_interrupts: self.blocked_interrupt.map(name).into_iter().collect(),
+            order_given_up: self.order_given_up.iter().map(|&i| name(i)).collect(),
         };
-        for nested in self.actors.iter().filter_map(|a| a.left.as_ref()) {
-            left.merge(nested);
+        if !left.is_empty() || self.actors.iter().any(still) {
+            left.deadline = self.deadline; // this run's own deadline expired
+        }
+        // In insertion order: an actor still running here, or in its place what the groups
+        // run on its thread left.
+        for actor in &self.actors {
+            if still(actor) {
+                left.still_running.push(actor.name.clone());
+            }
+            if let Some(nested) = &actor.left {
+                left.merge(nested);
+            }
         }
         left
     }
@@ -477,7 +480,7 @@ impl Report {
                     Error::Deadline {
                         deadline: left.deadline.unwrap_or_default(),
                         still_running: left.still_running,
-                        blocked_interrupt: left.blocked_interrupt,
+                        blocked_interrupt: left.blocked_interrupts.first().cloned(),
                         order_given_up: left.order_given_up,
                         first: actor.outcome.err().cloned().map(Box::new),
                     },
@@ -706,8 +709,9 @@ impl fmt::Display for ActorReport {
             if !left.still_running.is_empty() {
                 write!(f, "; left running: {}", left.still_running.join(", "))?;
             }
-            if let Some(blocked) = &left.blocked_interrupt {
-                write!(f, "; left its interrupt running: {blocked}")?;
+            if !left.blocked_interrupts.is_empty() {
+                let blocked = left.blocked_interrupts.join(", ");
+                write!(f, "; left the interrupts of {blocked} running")?;
             }
             if !left.order_given_up.is_empty() {
                 write!(

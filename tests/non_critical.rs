@@ -530,6 +530,82 @@ fn nested_and_swallowed_deadlines_are_named_once_on_top() {
     release.cancel();
 }
 
+/// What nested groups left is reported as it was: the deadline that expired (not the outer one
+/// in force), the actors in insertion order, and every blocked interrupt (the error names the
+/// first, the report each).
+#[test]
+fn nested_deadlines_keep_their_deadline_order_and_interrupts() {
+    let release = rungroup::CancelToken::new();
+    // A group whose interrupt of `name` stops it, then blocks until `release`.
+    let blocking = |name: &'static str| {
+        let mut inner = Group::new();
+        inner.teardown_deadline(Duration::from_millis(50));
+        let token = rungroup::CancelToken::new();
+        let (stop, held) = (token.clone(), release.clone());
+        inner.actor(name).add(
+            move || {
+                token.wait();
+                Ok(())
+            },
+            move |_| {
+                stop.cancel();
+                held.wait();
+            },
+        );
+        inner
+    };
+    let mut g = Group::new();
+    g.teardown_deadline(Duration::from_secs(10)); // in force, never expires here
+    g.actor("a").add_group(stuck_at_once(&release));
+    g.actor("b").add_group(blocking("ib"));
+    g.actor("c").add_group(blocking("ic"));
+    g.actor("quits").add(|| Ok(()), |_| ());
+    let report = report_guarded(g);
+    let text = report.to_string();
+    assert!(
+        text.contains("left the interrupts of b/ib running"),
+        "{text}"
+    );
+    assert!(
+        text.contains("left the interrupts of c/ic running"),
+        "{text}"
+    );
+    match report.into_result() {
+        Err(Error::Deadline {
+            deadline,
+            still_running,
+            blocked_interrupt,
+            ..
+        }) => {
+            assert_eq!(deadline, Duration::from_millis(50), "{text}");
+            assert_eq!(still_running, ["a/stuck"], "{text}");
+            assert_eq!(blocked_interrupt.as_deref(), Some("b/ib"), "{text}");
+        }
+        other => panic!("{other:?}"),
+    }
+    release.cancel();
+
+    // Insertion order: a nested group's actor before an actor of this group added after it.
+    let release = rungroup::CancelToken::new();
+    let mut g = Group::new();
+    g.teardown_deadline(Duration::from_millis(100));
+    g.actor("a").add_group(stuck_at_once(&release));
+    let stuck = release.clone();
+    g.actor("z").add(
+        move || {
+            stuck.wait(); // ignores its interrupt
+            Ok(())
+        },
+        |_| (),
+    );
+    g.actor("quits").add(|| Ok(()), |_| ());
+    match report_guarded(g).into_result() {
+        Err(Error::Deadline { still_running, .. }) => assert_eq!(still_running, ["a/stuck", "z"]),
+        other => panic!("{other:?}"),
+    }
+    release.cancel();
+}
+
 /// A periodic actor's tick that ran a group left running at its deadline is its last: no more
 /// ticks beside the stuck thread, and the run fails naming it.
 #[test]
