@@ -148,10 +148,12 @@ pub enum Error {
     /// cannot kill a thread.
     Deadline {
         /// The deadline set with [`Group::teardown_deadline`](crate::Group::teardown_deadline)
-        /// that expired: this group's, or if only a nested group's expired, that one.
+        /// that expired: this group's, or if only nested groups' expired, the first of them in
+        /// the order of `still_running`.
         deadline: Duration,
         /// The names of the actors that had not returned, in insertion order (those of a nested
-        /// group in the place of the actor that ran it, as `actor/inner`).
+        /// group in the place of the actor that ran it, as `actor/inner`; those of a spawner's
+        /// dynamic actors in the order the dynamic actors returned).
         still_running: Vec<String>,
         /// The actor whose interrupt function had not returned, if one had not; on the interrupt
         /// thread, the interrupts after it were called only if it returned. If several groups

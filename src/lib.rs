@@ -83,7 +83,9 @@
 //!    actor's thread (added with [`add_group`](ActorBuilder::add_group), or run by its execute
 //!    itself, including a [dynamic actor](ActorBuilder::spawner)'s) whose deadline expired
 //!    makes the outer `run` return an [`Error::Deadline`] naming what it left running
-//!    (`actor/inner`), even if the actor is non-critical, and whatever its execute returned
+//!    (`actor/inner`; collected when the actor's execute returns: an actor still running at
+//!    the outer deadline is named itself), even if the actor is non-critical, and whatever its
+//!    execute returned
 //!    (that error, wrapped, converted, or `Ok(())`), and even if it then waited for those
 //!    threads itself (that teardown did not finish in time); a restartable actor is not
 //!    restarted over it, nor a periodic one called again. A group run on another thread (one

@@ -317,22 +317,27 @@ impl Report {
     /// What this run left running at its deadline, and what the runs on its actors' threads
     /// left: the actors still running, the interrupt still blocked, the order given up.
     pub(crate) fn left_running(&self) -> LeftRunning {
-        let name = |i: usize| self.actors[i].name.clone();
-        let still = |a: &ActorReport| matches!(a.outcome, Outcome::StillRunning);
-        let mut left = LeftRunning {
-            deadline: None,
-            still_running: Vec::new(),
-            blocked_interrupts: self.blocked_interrupt.map(name).into_iter().collect(),
-            order_given_up: self.order_given_up.iter().map(|&i| name(i)).collect(),
-        };
-        if !left.is_empty() || self.actors.iter().any(still) {
-            left.deadline = self.deadline; // this run's own deadline expired
+        let mut left = LeftRunning::default();
+        let own_expired = self.blocked_interrupt.is_some()
+            || !self.order_given_up.is_empty()
+            || self
+                .actors
+                .iter()
+                .any(|a| matches!(a.outcome, Outcome::StillRunning));
+        if own_expired {
+            left.deadline = self.deadline; // else the first nested one that expired
         }
-        // In insertion order: an actor still running here, or in its place what the groups
-        // run on its thread left.
-        for actor in &self.actors {
-            if still(actor) {
+        // In insertion order: what this group left of an actor, then in its place what the
+        // groups run on its thread left.
+        for (i, actor) in self.actors.iter().enumerate() {
+            if matches!(actor.outcome, Outcome::StillRunning) {
                 left.still_running.push(actor.name.clone());
+            }
+            if self.blocked_interrupt == Some(i) {
+                left.blocked_interrupts.push(actor.name.clone());
+            }
+            if self.order_given_up.contains(&i) {
+                left.order_given_up.push(actor.name.clone());
             }
             if let Some(nested) = &actor.left {
                 left.merge(nested);
@@ -425,9 +430,11 @@ impl Report {
     /// non-critical actor, a failed spawn, an invalid order, and threads left running by a group
     /// run on its thread (its error, or an `Error::Deadline` naming them if its outcome was no
     /// failure), or an error with an `Error::Deadline` in its source chain: those threads
-    /// outlive the run. Stop requests are not failures; nor is an actor still running at the deadline (see
-    /// [`Outcome::StillRunning`]); nor are the non-critical actors' other errors and panics,
-    /// which [`non_critical_failures`](Report::non_critical_failures) lists.
+    /// outlive the run. Stop requests are not failures; nor is this run's own expired deadline
+    /// (an actor still running at it, see [`Outcome::StillRunning`], or an interrupt blocked),
+    /// which [`into_result`](Report::into_result) returns and [`is_clean`](Report::is_clean)
+    /// counts; nor are the non-critical actors' other errors and panics, which
+    /// [`non_critical_failures`](Report::non_critical_failures) lists.
     ///
     /// # Examples
     ///

@@ -537,7 +537,7 @@ fn nested_and_swallowed_deadlines_are_named_once_on_top() {
 fn nested_deadlines_keep_their_deadline_order_and_interrupts() {
     let release = rungroup::CancelToken::new();
     // A group whose interrupt of `name` stops it, then blocks until `release`.
-    let blocking = |name: &'static str| {
+    let blocking = |name: &'static str, release: &rungroup::CancelToken| {
         let mut inner = Group::new();
         inner.teardown_deadline(Duration::from_millis(50));
         let token = rungroup::CancelToken::new();
@@ -557,8 +557,8 @@ fn nested_deadlines_keep_their_deadline_order_and_interrupts() {
     let mut g = Group::new();
     g.teardown_deadline(Duration::from_secs(10)); // in force, never expires here
     g.actor("a").add_group(stuck_at_once(&release));
-    g.actor("b").add_group(blocking("ib"));
-    g.actor("c").add_group(blocking("ic"));
+    g.actor("b").add_group(blocking("ib", &release));
+    g.actor("c").add_group(blocking("ic", &release));
     g.actor("quits").add(|| Ok(()), |_| ());
     let report = report_guarded(g);
     let text = report.to_string();
@@ -580,6 +580,34 @@ fn nested_deadlines_keep_their_deadline_order_and_interrupts() {
             assert_eq!(deadline, Duration::from_millis(50), "{text}");
             assert_eq!(still_running, ["a/stuck"], "{text}");
             assert_eq!(blocked_interrupt.as_deref(), Some("b/ib"), "{text}");
+        }
+        other => panic!("{other:?}"),
+    }
+    release.cancel();
+
+    // The first blocked interrupt in insertion order: a nested group's before this group's own
+    // (of an actor added after it).
+    let release = rungroup::CancelToken::new();
+    let mut g = Group::new();
+    g.teardown_deadline(Duration::from_millis(300));
+    g.actor("a").add_group(blocking("ia", &release));
+    let (held, blocked) = (release.clone(), release.clone());
+    g.actor("b").add(
+        move || {
+            held.wait();
+            Ok(())
+        },
+        move |_| blocked.wait(), // blocks
+    );
+    g.actor("quits").add(|| Ok(()), |_| ());
+    match report_guarded(g).into_result() {
+        Err(Error::Deadline {
+            deadline,
+            blocked_interrupt,
+            ..
+        }) => {
+            assert_eq!(deadline, Duration::from_millis(300));
+            assert_eq!(blocked_interrupt.as_deref(), Some("a/ia"));
         }
         other => panic!("{other:?}"),
     }
