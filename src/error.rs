@@ -450,12 +450,6 @@ impl Error {
         }
     }
 
-    /// Whether an error an actor returned carries an expired teardown deadline: see
-    /// [`left_running`](Error::left_running).
-    pub(crate) fn leaves_running(source: &BoxError) -> bool {
-        left_running(&**source)
-    }
-
     /// Returns `true` if an error an actor returned stands for a stop request.
     pub(crate) fn is_stop(source: &BoxError) -> bool {
         #[cfg(all(unix, feature = "signal"))]
@@ -493,14 +487,6 @@ impl Error {
                 Some(other)
             }
         }
-    }
-
-    /// Whether threads outlive the run that returned this error: an expired teardown deadline,
-    /// itself or in its source chain. Such an error fails the outer run even from a
-    /// non-critical actor (contract rule 8), and is not restarted. (A group run on the actor's
-    /// own thread is caught whatever the error says: see `leftover`.)
-    pub(crate) fn left_running(&self) -> bool {
-        left_running(self)
     }
 
     /// Records the stop request whose teardown was under way when this failure happened.
@@ -864,8 +850,10 @@ pub(crate) fn discard(payload: Box<dyn std::any::Any + Send>) {
 }
 
 /// Whether `err`, or an error in its source chain, is an [`Error::Deadline`]: a run that
-/// returned with threads still running.
-fn left_running(err: &(dyn StdError + 'static)) -> bool {
+/// returned with threads still running. Such an error fails the outer run even from a
+/// non-critical actor (contract rule 8), and is not restarted. (A group run on the actor's own
+/// thread is caught whatever the error says: see `leftover`.)
+pub(crate) fn carries_deadline(err: &(dyn StdError + 'static)) -> bool {
     let mut next = Some(err);
     while let Some(err) = next {
         if let Some(Error::Deadline { .. }) = err.downcast_ref::<Error>() {

@@ -726,10 +726,10 @@ impl<'g> ActorBuilder<'g> {
     /// [`Report::failures`](crate::Report::failures) nor in [`run`](Group::run)'s result (its
     /// interrupt's panic neither), so that the result rule's promise, a failure never looks
     /// like a clean stop, holds for the critical actors. Some errors are failures of the whole
-    /// run even here: its failed spawn, its invalid order, and a nested group's
-    /// ([`add_group`](ActorBuilder::add_group)) [`Error::Deadline`](crate::Error::Deadline),
-    /// whose threads outlive the run. Once it has returned, the group's
-    /// [readiness](Group::readiness) (and its [start deadline](Group::start_deadline)) no longer
+    /// run even here: its failed spawn, its invalid order, and threads left running by a group
+    /// run on its thread ([`add_group`](ActorBuilder::add_group), or by its execute), which
+    /// outlive the run (an [`Error::Deadline`](crate::Error::Deadline) names them). Once it has
+    /// returned, the group's [readiness](Group::readiness) (and its [start deadline](Group::start_deadline)) no longer
     /// waits for it. An actor declared [`after`](ActorBuilder::after) it waits only for it to be
     /// ready: if it returns before it was ready, the actors still waiting for it can never
     /// start and fail at once with [`Error::Order`] (reported apart if they are non-critical
@@ -902,9 +902,8 @@ impl<'g> ActorBuilder<'g> {
                 return Ok(());
             };
             while !token.wait_deadline(due) {
-                let left_before = crate::leftover::runs();
-                let ticked = tick();
-                if crate::leftover::runs() > left_before {
+                let (ticked, left) = crate::leftover::left_by(&mut tick);
+                if left {
                     // A group the tick ran left threads running: no more ticks beside them
                     // (the run fails with what it left, contract rule 8).
                     return ticked;

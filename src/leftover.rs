@@ -12,6 +12,8 @@
 use std::cell::{Cell, RefCell};
 use std::time::Duration;
 
+use crate::Error;
+
 /// Threads a run left running at its teardown deadline, with those of the runs nested in it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct LeftRunning {
@@ -43,6 +45,17 @@ impl LeftRunning {
             .extend(other.blocked_interrupts.iter().cloned());
         self.order_given_up
             .extend(other.order_given_up.iter().cloned());
+    }
+
+    /// The `Error::Deadline` naming what was left, over `first`, the result without it.
+    pub(crate) fn into_error(self, first: Option<Error>) -> Error {
+        Error::Deadline {
+            deadline: self.deadline.unwrap_or_default(),
+            still_running: self.still_running,
+            blocked_interrupt: self.blocked_interrupts.into_iter().next(),
+            order_given_up: self.order_given_up,
+            first: first.map(Box::new),
+        }
     }
 
     /// The same, seen from the group that ran `actor`: every path prefixed with `actor/`.
@@ -82,11 +95,17 @@ pub(crate) fn record(left: &LeftRunning) {
     LEFT.with(|all| all.borrow_mut().merge(left));
 }
 
-/// How many runs that returned on this thread left threads running, since the last
-/// [`take`]: a restartable actor is not restarted, and a periodic one does not tick again,
-/// once one of its calls did.
-pub(crate) fn runs() -> usize {
+/// How many runs that returned on this thread left threads running, since the last [`take`].
+fn runs() -> usize {
     RUNS.with(Cell::get)
+}
+
+/// Calls `f`; returns its result, and whether a run on this thread left threads running
+/// meanwhile: a restartable or periodic actor then calls no more.
+pub(crate) fn left_by<R>(f: impl FnOnce() -> R) -> (R, bool) {
+    let before = runs();
+    let result = f();
+    (result, runs() > before)
 }
 
 /// Everything recorded on this thread since the last call, if anything was.

@@ -301,13 +301,7 @@ impl Report {
         let result = if left.is_empty() {
             result
         } else {
-            Err(Error::Deadline {
-                deadline: left.deadline.unwrap_or_default(),
-                still_running: left.still_running,
-                blocked_interrupt: left.blocked_interrupts.first().cloned(),
-                order_given_up: left.order_given_up,
-                first: result.err().map(Box::new),
-            })
+            Err(left.into_error(result.err()))
         };
         // The errors not returned are dropped here: a `Drop` that panics must not escape.
         crate::run::quietly(move || drop(self));
@@ -420,7 +414,7 @@ impl Report {
     fn fails_the_run(&self, i: usize, e: &Error) -> bool {
         e.is_failure()
             && (self.actors[i].critical
-                || e.left_running()
+                || crate::error::carries_deadline(e)
                 || self.actors[i].left.is_some()
                 || matches!(self.cause, Cause::SpawnFailed(j) | Cause::Invalid(j) if j == i))
     }
@@ -481,16 +475,9 @@ impl Report {
         for (i, actor) in self.actors.iter().enumerate().filter(|_| left) {
             let failed = matches!(&actor.outcome, Outcome::Err(e) if self.fails_the_run(i, e));
             if let (Some(left), false) = (&actor.left, failed) {
-                let left = left.clone();
                 failures.push((
                     actor.exited_after.unwrap_or_default(),
-                    Error::Deadline {
-                        deadline: left.deadline.unwrap_or_default(),
-                        still_running: left.still_running,
-                        blocked_interrupt: left.blocked_interrupts.first().cloned(),
-                        order_given_up: left.order_given_up,
-                        first: actor.outcome.err().cloned().map(Box::new),
-                    },
+                    left.clone().into_error(actor.outcome.err().cloned()),
                 ));
             }
         }

@@ -308,8 +308,9 @@ where
     let mut intensity = Intensity::new(policy);
     let mut restarts = 0u32;
     loop {
-        let runs_left_running = crate::leftover::runs();
-        let outcome = match catch_unwind(AssertUnwindSafe(|| f(token.clone()))) {
+        let (caught, left) =
+            crate::leftover::left_by(|| catch_unwind(AssertUnwindSafe(|| f(token.clone()))));
+        let outcome = match caught {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(Failure::User(e)),
             Err(payload) => {
@@ -321,8 +322,8 @@ where
         let stop_request = matches!(&outcome, Err(Failure::User(e)) if Error::is_stop(e));
         // A group it ran returned at its teardown deadline with threads still running: a
         // next incarnation would run beside them (and the leak would grow with each restart).
-        let left_running = crate::leftover::runs() > runs_left_running
-            || matches!(&outcome, Err(Failure::User(e)) if Error::leaves_running(e));
+        let left_running = left
+            || matches!(&outcome, Err(Failure::User(e)) if crate::error::carries_deadline(&**e));
         if token.is_cancelled()
             || stop_request
             || left_running
