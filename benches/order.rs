@@ -1,6 +1,7 @@
 //! What a declared start and stop order costs, measured round by round in one process.
 //!
-//! `cargo bench --bench order` (add `-- --quick` for fewer rounds). The scenario is a chain of
+//! `cargo bench --bench order` (add `-- --quick` for fewer rounds, `-- --one-cpu` to run on one
+//! CPU: see `common::one_cpu_if_asked`). The scenario is a chain of
 //! k actors, each starting after the previous one (`a1.after(a0)`, …); the last returns as soon
 //! as it starts, which starts the teardown, and the others stop in reverse order. It runs three
 //! ways per round, in rotating order:
@@ -110,6 +111,7 @@ fn median(mut values: Vec<f64>) -> f64 {
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let scale = if quick { 5 } else { 1 };
+    common::one_cpu_if_asked();
     let wake = wake_up(2000 / scale);
     println!(
         "one wake-up: {:.1} µs (median, send to a parked receiver running)",

@@ -1,6 +1,7 @@
 //! Ratios of rungroup to its baselines, measured round by round in one process.
 //!
-//! `cargo bench --bench ratios` (add `-- --quick` for fewer rounds). Each round runs the
+//! `cargo bench --bench ratios` (add `-- --quick` for fewer rounds, `-- --one-cpu` to run on
+//! one CPU, which measures the work itself: see `common::one_cpu_if_asked`). Each round runs the
 //! scenario of `benches/common` with rungroup, the inline version and the scope version, in
 //! each of the six orders in turn, and keeps the ratios of that round; the table gives the median ratio and
 //! its interquartile range, which resists the noise of a shared machine better than
@@ -33,6 +34,7 @@ fn micros(mut values: Vec<Duration>) -> String {
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let scale = if quick { 5 } else { 1 };
+    common::one_cpu_if_asked();
     println!("rungroup / baseline, median [p25–p75] of per-round ratios; medians in µs");
     println!(
         "{:>5} {:>6} | {:>9} {:>9} {:>9} | {:>22} | {:>22} | {:>7} {:>7} {:>7} | {:>22} | {:>22}",

@@ -180,6 +180,37 @@ pub(crate) fn settle(baseline: usize) {
     }
 }
 
+/// With `--one-cpu` among the arguments, confines this process, and every thread it starts from
+/// now on, to the CPU it is running on, and says so; returns whether it did.
+///
+/// On two or more CPUs a one-actor run takes one of two paths, some 40 µs apart: its thread
+/// starts on the caller's CPU (no wake-up of an idle CPU on the way) or on another one. Which
+/// one it takes depends on the scheduler and on what ran before, not on the code measured, so
+/// the per-round ratios spread widely. On one CPU every run takes the same path and does all
+/// its work in turn: the ratios then measure the work itself, with a narrow spread. Linux only;
+/// elsewhere the flag is an error.
+pub(crate) fn one_cpu_if_asked() -> bool {
+    if !std::env::args().any(|a| a == "--one-cpu") {
+        return false;
+    }
+    #[cfg(target_os = "linux")]
+    {
+        use nix::sched::{sched_getcpu, sched_setaffinity, CpuSet};
+        use nix::unistd::Pid;
+        let cpu = sched_getcpu().expect("sched_getcpu");
+        let mut set = CpuSet::new();
+        set.set(cpu).expect("a CPU number within the set");
+        sched_setaffinity(Pid::from_raw(0), &set).expect("sched_setaffinity");
+        println!("--one-cpu: every thread of this run on CPU {cpu}");
+        true
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        eprintln!("--one-cpu is supported on Linux only");
+        std::process::exit(2);
+    }
+}
+
 /// The idle thread count for [`settle`].
 pub(crate) fn baseline() -> usize {
     threads()
