@@ -342,9 +342,10 @@ mod macros {
             }
             #[cfg(not(feature = "log"))]
             {
-                // Type-checks the arguments and keeps them "used"; never runs.
+                // Type-checks the arguments and keeps them "used"; never runs. The level is
+                // kept too, so that two events that differ only by level stay different code.
                 if false {
-                    let _ = format_args!($($arg)+);
+                    let _ = (stringify!($level), format_args!($($arg)+));
                 }
             }
         }};
