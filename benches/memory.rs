@@ -1,6 +1,7 @@
 //! Resident memory and start/teardown time of N blocked actors, beside N bare blocked threads.
 //!
-//! `cargo bench --bench memory`. Each configuration runs in a child process of its own (this
+//! `cargo bench --bench memory` (add `-- --quick` for one child process per configuration
+//! instead of three). Each configuration runs in a child process of its own (this
 //! binary, re-executed), so that no allocator or stack cache carries over; the child reports
 //! the growth of its resident set (VmRSS) once all N threads are blocked.
 

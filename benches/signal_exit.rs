@@ -1,7 +1,8 @@
 //! Time from SIGTERM to process exit for `examples/signal_and_ticker`, beside the same for a
 //! process that dies of SIGTERM's default action (the operating system's floor).
 //!
-//! `cargo bench --bench signal_exit` (it builds the example in release mode first). Each run
+//! `cargo bench --bench signal_exit` (it builds the example in release mode first; add
+//! `-- --quick` for 10 runs instead of 50). Each run
 //! starts the example, waits for its "module 01 started" line, sends SIGTERM with `kill(2)` and
 //! times until `waitpid` returns.
 

@@ -180,8 +180,10 @@ pub(crate) fn settle(baseline: usize) {
     }
 }
 
-/// With `--one-cpu` among the arguments, confines this process, and every thread it starts from
-/// now on, to the CPU it is running on, and says so; returns whether it did.
+/// With `--one-cpu` among the arguments, confines the calling thread, and every thread it starts
+/// from now on, to the CPU it is running on, and says so; returns whether it did. Call it before
+/// starting any thread. If the CPU cannot be read or the affinity cannot be set (a container
+/// may forbid it), says why and exits with status 2.
 ///
 /// On two or more CPUs a one-actor run takes one of two paths, some 40 µs apart: its thread
 /// starts on the caller's CPU (no wake-up of an idle CPU on the way) or on another one. Which
@@ -197,12 +199,22 @@ pub(crate) fn one_cpu_if_asked() -> bool {
     {
         use nix::sched::{sched_getcpu, sched_setaffinity, CpuSet};
         use nix::unistd::Pid;
-        let cpu = sched_getcpu().expect("sched_getcpu");
-        let mut set = CpuSet::new();
-        set.set(cpu).expect("a CPU number within the set");
-        sched_setaffinity(Pid::from_raw(0), &set).expect("sched_setaffinity");
-        println!("--one-cpu: every thread of this run on CPU {cpu}");
-        true
+        let confined = sched_getcpu().and_then(|cpu| {
+            let mut set = CpuSet::new();
+            set.set(cpu)?;
+            sched_setaffinity(Pid::from_raw(0), &set)?;
+            Ok(cpu)
+        });
+        match confined {
+            Ok(cpu) => {
+                println!("--one-cpu: every thread of this run on CPU {cpu}");
+                true
+            }
+            Err(e) => {
+                eprintln!("--one-cpu: cannot confine this run to one CPU: {e}");
+                std::process::exit(2);
+            }
+        }
     }
     #[cfg(not(target_os = "linux"))]
     {
