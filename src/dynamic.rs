@@ -711,7 +711,7 @@ impl<'g> ActorBuilder<'g> {
                 pool.wait_idle();
                 // What its dynamic actors left running is left by the pool actor: its run fails.
                 if let Some(left) = pool.lock().left.take() {
-                    crate::leftover::record(&left);
+                    crate::leftover::record(|| left);
                 }
                 Ok(())
             }),

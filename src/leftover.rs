@@ -86,13 +86,18 @@ pub(crate) fn collect_here() {
     COLLECTS.with(|collects| collects.set(true));
 }
 
-/// A run that returned on this thread left `left` running.
-pub(crate) fn record(left: &LeftRunning) {
+/// A run that returned on this thread left `left()` running, if that is not empty. `left` is
+/// called only on an actor's thread: elsewhere nobody collects it.
+pub(crate) fn record(left: impl FnOnce() -> LeftRunning) {
     if !COLLECTS.with(Cell::get) {
         return;
     }
+    let left = left();
+    if left.is_empty() {
+        return;
+    }
     RUNS.with(|runs| runs.set(runs.get() + 1));
-    LEFT.with(|all| all.borrow_mut().merge(left));
+    LEFT.with(|all| all.borrow_mut().merge(&left));
 }
 
 /// How many runs that returned on this thread left threads running, since the last [`take`].
@@ -130,11 +135,12 @@ mod tests {
             ..LeftRunning::default()
         };
         std::thread::spawn(move || {
-            record(&left);
+            record(|| left.clone());
             assert_eq!((runs(), take()), (0, None)); // not an actor's thread
             collect_here();
-            record(&left);
-            record(&left);
+            record(|| left.clone());
+            record(|| left.clone());
+            record(LeftRunning::default); // nothing left: no run counted
             assert_eq!(runs(), 2);
             let all = take().unwrap();
             assert_eq!(all.still_running, ["stuck", "stuck"]);

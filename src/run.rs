@@ -371,11 +371,9 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
     if let Some(health) = &options.health {
         health.set_stopping(false); // only an actor left running at the deadline counts now
     }
-    // Whoever ran this group on an actor's thread fails with what it left running.
-    let left = report.left_running();
-    if !left.is_empty() {
-        crate::leftover::record(&left);
-    }
+    // Whoever ran this group on an actor's thread fails with what it left running (worked out
+    // only there: elsewhere `into_result` does it, once).
+    crate::leftover::record(|| report.left_running());
     report
 }
 

@@ -181,7 +181,7 @@ pub(crate) fn settle(baseline: usize) {
 }
 
 /// With `--one-cpu` among the arguments, confines the calling thread, and every thread it starts
-/// from now on, to the CPU it is running on, and says so; returns whether it did. Call it before
+/// from now on, to the CPU it is running on, and says so. Call it before
 /// starting any thread. If the CPU cannot be read or the affinity cannot be set (a container
 /// may forbid it), says why and exits with status 2.
 ///
@@ -191,9 +191,9 @@ pub(crate) fn settle(baseline: usize) {
 /// the per-round ratios spread widely. On one CPU every run takes the same path and does all
 /// its work in turn: the ratios then measure the work itself, with a narrow spread. Linux only;
 /// elsewhere the flag is an error.
-pub(crate) fn one_cpu_if_asked() -> bool {
+pub(crate) fn one_cpu_if_asked() {
     if !std::env::args().any(|a| a == "--one-cpu") {
-        return false;
+        return;
     }
     #[cfg(target_os = "linux")]
     {
@@ -206,10 +206,7 @@ pub(crate) fn one_cpu_if_asked() -> bool {
             Ok(cpu)
         });
         match confined {
-            Ok(cpu) => {
-                println!("--one-cpu: every thread of this run on CPU {cpu}");
-                true
-            }
+            Ok(cpu) => println!("--one-cpu: every thread of this run on CPU {cpu}"),
             Err(e) => {
                 eprintln!("--one-cpu: cannot confine this run to one CPU: {e}");
                 std::process::exit(2);
