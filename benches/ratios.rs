@@ -2,10 +2,14 @@
 //!
 //! `cargo bench --bench ratios` (add `-- --quick` for fewer rounds, `-- --one-cpu` to run on
 //! one CPU, which measures the work itself: see `common::one_cpu_if_asked`). Each round runs the
-//! scenario of `benches/common` with rungroup, the inline version and the scope version, in
-//! each of the six orders in turn, and keeps the ratios of that round; the table gives the median ratio and
-//! its interquartile range, which resists the noise of a shared machine better than
-//! comparing two separately measured medians.
+//! scenario of `benches/common` with rungroup, the inline version, the scope version and the
+//! floor (`common::floor`: the inline version with named threads, caught panics and a counted
+//! wait instead of joins), in one of the 24 orders of the four, taken in turn, and keeps the
+//! ratios of that round. The tables give the median ratio and its interquartile range, which
+//! resists the noise of a shared machine better than comparing two separately measured
+//! medians. The second table puts rungroup's cost in two parts: floor ÷ inline is what the
+//! name, the caught panics and the wait cost; rungroup ÷ floor is what the rest costs (the
+//! report, the live status, the result rule's bookkeeping).
 
 use std::time::{Duration, Instant};
 
@@ -53,28 +57,23 @@ fn main() {
     );
     // N = 1 gets the most rounds: its per-round ratios spread widest (p25-p75 about 0.75-1.55
     // on a shared machine), and 2 000 rounds put its median within about 1.5 %.
+    let mut floors = Vec::new();
     for (n, rounds) in [(1, 2000), (10, 200), (100, 60), (1000, 60)] {
         let rounds = rounds / scale;
-        let mut run = [Vec::new(), Vec::new(), Vec::new()];
-        let mut td = [Vec::new(), Vec::new(), Vec::new()];
-        let fs = common::IMPLEMENTATIONS.map(|(_, f)| f);
+        let mut run = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
+        let mut td = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
+        let [rungroup, inline, scope] = common::IMPLEMENTATIONS.map(|(_, f)| f);
+        let fs: [common::Scenario; 4] = [rungroup, inline, scope, common::floor];
         for _ in 0..3 {
             for f in fs {
                 f(n); // warm-up
             }
         }
         let base = common::baseline();
-        // All six orders in turn, so that each implementation follows each other equally often.
-        const ORDERS: [[usize; 3]; 6] = [
-            [0, 1, 2],
-            [0, 2, 1],
-            [1, 0, 2],
-            [1, 2, 0],
-            [2, 0, 1],
-            [2, 1, 0],
-        ];
+        // All 24 orders in turn, so that each implementation follows each other equally often.
+        let orders = orders();
         for round in 0..rounds {
-            for which in ORDERS[round % 6] {
+            for &which in &orders[round % orders.len()] {
                 let start = Instant::now();
                 let teardown = fs[which](n);
                 run[which].push(start.elapsed());
@@ -82,9 +81,9 @@ fn main() {
                 common::settle(base);
             }
         }
-        let ratio = |v: &[Vec<Duration>; 3], base: usize| -> Vec<f64> {
+        let ratio = |v: &[Vec<Duration>; 4], of: usize, base: usize| -> Vec<f64> {
             (0..rounds)
-                .map(|r| v[0][r].as_secs_f64() / v[base][r].as_secs_f64())
+                .map(|r| v[of][r].as_secs_f64() / v[base][r].as_secs_f64())
                 .collect()
         };
         println!(
@@ -94,13 +93,42 @@ fn main() {
             micros(run[0].clone()),
             micros(run[1].clone()),
             micros(run[2].clone()),
-            summary(ratio(&run, 1)),
-            summary(ratio(&run, 2)),
+            summary(ratio(&run, 0, 1)),
+            summary(ratio(&run, 0, 2)),
             micros(td[0].clone()),
             micros(td[1].clone()),
             micros(td[2].clone()),
-            summary(ratio(&td, 1)),
-            summary(ratio(&td, 2)),
+            summary(ratio(&td, 0, 1)),
+            summary(ratio(&td, 0, 2)),
         );
+        floors.push(format!(
+            "{:>5} | {:>9} | {:>22} | {:>22}",
+            n,
+            micros(run[3].clone()),
+            summary(ratio(&run, 3, 1)),
+            summary(ratio(&run, 0, 3)),
+        ));
     }
+    println!();
+    println!("the same rounds: the floor (named threads, caught panics, a counted wait)");
+    println!(
+        "{:>5} | {:>9} | {:>22} | {:>22}",
+        "N", "floor µs", "run: floor/inline", "run: rg/floor"
+    );
+    for line in floors {
+        println!("{line}");
+    }
+}
+
+/// The 24 orders of four implementations.
+fn orders() -> Vec<[usize; 4]> {
+    let mut orders = Vec::with_capacity(24);
+    for a in 0..4 {
+        for b in (0..4).filter(|&b| b != a) {
+            for c in (0..4).filter(|&c| c != a && c != b) {
+                orders.push([a, b, c, 6 - a - b - c]);
+            }
+        }
+    }
+    orders
 }

@@ -1,6 +1,8 @@
 //! The benchmark scenario, run three ways: with rungroup, with a minimal inline version of the
 //! same algorithm (std threads, a bounded crossbeam channel, interrupts in order, a join per
 //! thread), and with a `std::thread::scope` version (a wait on a shared count instead of joins).
+//! `benches/ratios.rs` also runs a fourth, [`floor`]: the inline version with only what
+//! rungroup's thread contract cannot do without.
 //!
 //! Scenario: N actors; the first returns at once, the others block until their interrupt
 //! releases them. Each function returns the teardown latency: from the moment the first actor
@@ -124,6 +126,53 @@ pub(crate) fn scope(n: usize) -> Duration {
         }
         first
     });
+    first.unwrap();
+    first_at.teardown()
+}
+
+/// The floor: the least an implementation of rungroup's thread contract does on top of
+/// `inline`, and nothing more. Each thread is named as rungroup names an actor added without a
+/// name (its source location), each execute and each interrupt runs under `catch_unwind`, and
+/// the caller waits on a count of threads still to report, woken by the last one, instead of
+/// joining each. No report, no exit times, no live status, no log events, no readiness. Not
+/// a usable library (a caught panic is thrown away): a measure of what the name, the caught
+/// panics and the wait cost, so that `rungroup ÷ floor` is what the rest of rungroup costs.
+pub(crate) fn floor(n: usize) -> Duration {
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let first_at = FirstAt::default();
+    let actors = actors(n, &first_at);
+    let names: Vec<String> = (0..actors.len())
+        .map(|_| format!("{}:{}", file!(), line!()))
+        .collect();
+    let (tx, rx) = bounded::<Result<(), BoxError>>(actors.len());
+    let running = Arc::new((AtomicUsize::new(0), thread::current()));
+    let mut interrupts = Vec::with_capacity(actors.len());
+    for ((execute, interrupt), name) in actors.into_iter().zip(names) {
+        let (tx, running_here) = (tx.clone(), Arc::clone(&running));
+        running.0.fetch_add(1, Ordering::Relaxed);
+        thread::Builder::new()
+            .name(name)
+            .spawn(move || {
+                let result = catch_unwind(AssertUnwindSafe(execute))
+                    .unwrap_or_else(|_| Err("the actor panicked".into()));
+                let _ = tx.send(result);
+                if running_here.0.fetch_sub(1, Ordering::Release) == 1 {
+                    running_here.1.unpark();
+                }
+            })
+            .unwrap();
+        interrupts.push(interrupt);
+    }
+    drop(tx);
+    let first = rx.recv().unwrap();
+    for interrupt in interrupts {
+        let _ = catch_unwind(AssertUnwindSafe(|| interrupt(&first)));
+    }
+    while running.0.load(Ordering::Acquire) != 0 {
+        thread::park();
+    }
+    let _rest: Vec<_> = rx.try_iter().collect();
     first.unwrap();
     first_at.teardown()
 }
