@@ -1,6 +1,7 @@
 //! The group of actors: its public API. The run loop is in `run.rs`.
 
 use std::any::Any;
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -68,6 +69,9 @@ pub struct Group {
     /// Values that must live until the end of the run (signal registrations), dropped after the
     /// last actor has returned.
     guards: Vec<Box<dyn Any + Send>>,
+    /// How many actors were added without a name at each place in the source (file, line), so
+    /// that naming the next one there takes constant time, not a scan of every actor.
+    places: HashMap<(&'static str, u32), usize>,
 }
 
 impl Group {
@@ -95,6 +99,7 @@ impl Group {
             stop: None,
             live: OnceLock::new(),
             guards: Vec::new(),
+            places: HashMap::new(),
         }
     }
 
@@ -196,17 +201,10 @@ impl Group {
         let mut name = String::with_capacity(at.file().len() + 12);
         name.push_str(at.file());
         let _ = write!(name, ":{}", at.line());
-        let same = self
-            .actors
-            .iter()
-            .filter(|a| {
-                a.name
-                    .strip_prefix(name.as_str())
-                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('#'))
-            })
-            .count();
-        if same > 0 {
-            let _ = write!(name, "#{}", same + 1);
+        let before = self.places.entry((at.file(), at.line())).or_insert(0);
+        *before += 1;
+        if *before > 1 {
+            let _ = write!(name, "#{before}");
         }
         self.actor(name)
     }

@@ -552,6 +552,28 @@ fn unnamed_actors_in_a_loop_have_distinct_names() {
     assert_eq!(names, [at.clone(), format!("{at}#2"), format!("{at}#3")]);
 }
 
+/// The numbering counts the actors added without a name at that place, and only those: an
+/// actor named by hand, even with a name of the same form, does not shift it.
+#[test]
+fn unnamed_numbering_counts_only_unnamed_actors_at_that_place() {
+    let mut g = Group::new();
+    let line = line!() + 3;
+    let at = format!("tests/group.rs:{line}");
+    for i in 0..2 {
+        g.add(|| Ok(()), |_| ());
+        if i == 0 {
+            g.actor(format!("{at}#2")).add(|| Ok(()), |_| ());
+            g.actor(at.clone()).add(|| Ok(()), |_| ());
+        }
+    }
+    let report = g.run_report();
+    let names: Vec<_> = report.actors.iter().map(|a| a.name.clone()).collect();
+    assert_eq!(
+        names,
+        [at.clone(), format!("{at}#2"), at.clone(), format!("{at}#2")]
+    );
+}
+
 /// The first to return is decided by the recorded exit times, not by the order in which the
 /// run loop happens to see the returns and the stop: a stop requested after a critical actor
 /// returned does not become the cause (nor its failure one "during the stop"), and with many
