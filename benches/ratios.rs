@@ -4,8 +4,10 @@
 //! one CPU, which measures the work itself: see `common::one_cpu_if_asked`). Each round runs the
 //! scenario of `benches/common` with rungroup, the inline version, the scope version and the
 //! floor (`common::floor`: the inline version with named threads, caught panics and a counted
-//! wait instead of joins), in one of the 24 orders of the four, taken in turn, and keeps the
-//! ratios of that round. The tables give the median ratio and its interquartile range, which
+//! wait instead of joins), in one of four orders taken in turn, and keeps the ratios of that
+//! round. The four orders form a Williams square: over every four rounds (each N runs a
+//! multiple of four), each implementation runs once in each position and follows each of the
+//! others once. The tables give the median ratio and its interquartile range, which
 //! resists the noise of a shared machine better than comparing two separately measured
 //! medians. The second table puts rungroup's cost in two parts: floor ÷ inline is what the
 //! name, the caught panics and the wait cost; rungroup ÷ floor is what the rest costs (the
@@ -58,6 +60,7 @@ fn main() {
     // N = 1 gets the most rounds: its per-round ratios spread widest (p25-p75 about 0.75-1.55
     // on a shared machine), and 2 000 rounds put its median within about 1.5 %.
     let mut floors = Vec::new();
+    // Every count, and every count divided by `scale`, is a multiple of the four orders.
     for (n, rounds) in [(1, 2000), (10, 200), (100, 60), (1000, 60)] {
         let rounds = rounds / scale;
         let mut run = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
@@ -70,10 +73,8 @@ fn main() {
             }
         }
         let base = common::baseline();
-        // All 24 orders in turn, so that each implementation follows each other equally often.
-        let orders = orders();
         for round in 0..rounds {
-            for &which in &orders[round % orders.len()] {
+            for which in ORDERS[round % ORDERS.len()] {
                 let start = Instant::now();
                 let teardown = fs[which](n);
                 run[which].push(start.elapsed());
@@ -120,15 +121,42 @@ fn main() {
     }
 }
 
-/// The 24 orders of four implementations.
-fn orders() -> Vec<[usize; 4]> {
-    let mut orders = Vec::with_capacity(24);
-    for a in 0..4 {
-        for b in (0..4).filter(|&b| b != a) {
-            for c in (0..4).filter(|&c| c != a && c != b) {
-                orders.push([a, b, c, 6 - a - b - c]);
+/// The order of the four implementations in each round, in turn: a Williams square. Each
+/// implementation takes each position once, and follows each of the others once, so that
+/// neither going first nor what ran just before favours one of them.
+const ORDERS: [[usize; 4]; 4] = [[0, 1, 3, 2], [1, 2, 0, 3], [2, 3, 1, 0], [3, 0, 2, 1]];
+
+// Checked when the bench compiles: a change that unbalances the square does not build.
+const _: () = assert!(balanced(&ORDERS));
+
+/// Whether each implementation takes each position exactly once and directly follows each of
+/// the others exactly once.
+const fn balanced(orders: &[[usize; 4]; 4]) -> bool {
+    let mut at = [[0; 4]; 4];
+    let mut follows = [[0; 4]; 4];
+    let mut r = 0;
+    while r < 4 {
+        let mut p = 0;
+        while p < 4 {
+            at[orders[r][p]][p] += 1;
+            if p > 0 {
+                follows[orders[r][p]][orders[r][p - 1]] += 1;
             }
+            p += 1;
         }
+        r += 1;
     }
-    orders
+    let mut a = 0;
+    while a < 4 {
+        let mut b = 0;
+        while b < 4 {
+            let pair = if a == b { 0 } else { 1 };
+            if at[a][b] != 1 || follows[a][b] != pair {
+                return false;
+            }
+            b += 1;
+        }
+        a += 1;
+    }
+    true
 }

@@ -131,8 +131,9 @@ pub(crate) fn scope(n: usize) -> Duration {
 }
 
 /// The floor: the least an implementation of rungroup's thread contract does on top of
-/// `inline`, and nothing more. Each thread is named as rungroup names an actor added without a
-/// name (its source location), each execute and each interrupt runs under `catch_unwind`, and
+/// `inline`, and nothing more. Each thread is named as rungroup names actors added without a
+/// name (their source location, then `#2`, `#3`…), each execute and each interrupt runs under
+/// `catch_unwind`, and
 /// the caller waits on a count of threads still to report, woken by the last one, instead of
 /// joining each. No report, no exit times, no live status, no log events, no readiness. Not
 /// a usable library (a caught panic is thrown away): a measure of what the name, the caught
@@ -142,8 +143,12 @@ pub(crate) fn floor(n: usize) -> Duration {
     use std::sync::atomic::{AtomicUsize, Ordering};
     let first_at = FirstAt::default();
     let actors = actors(n, &first_at);
+    let place = format!("{}:{}", file!(), line!());
     let names: Vec<String> = (0..actors.len())
-        .map(|_| format!("{}:{}", file!(), line!()))
+        .map(|k| match k {
+            0 => place.clone(),
+            k => format!("{place}#{}", k + 1),
+        })
         .collect();
     let (tx, rx) = bounded::<Result<(), BoxError>>(actors.len());
     let running = Arc::new((AtomicUsize::new(0), thread::current()));
