@@ -6,8 +6,9 @@
 //! floor (`common::floor`: the inline version with named threads, caught panics and a counted
 //! wait instead of joins), in one of four orders taken in turn, and keeps the ratios of that
 //! round. The four orders form a Williams square: over every four rounds (each N runs a
-//! multiple of four), each implementation runs once in each position and follows each of the
-//! others once. The tables give the median ratio and its interquartile range, which
+//! multiple of four), each implementation runs once in each position and, within a round,
+//! follows each of the others once. (Across the rounds' boundaries four pairs come twice in
+//! every four rounds.) The tables give the median ratio and its interquartile range, which
 //! resists the noise of a shared machine better than comparing two separately measured
 //! medians. The second table puts rungroup's cost in two parts: floor ÷ inline is what the
 //! name, the caught panics and the wait cost; rungroup ÷ floor is what the rest costs (the
@@ -122,8 +123,9 @@ fn main() {
 }
 
 /// The order of the four implementations in each round, in turn: a Williams square. Each
-/// implementation takes each position once, and follows each of the others once, so that
-/// neither going first nor what ran just before favours one of them.
+/// implementation takes each position once and, within a round, follows each of the others
+/// once, so that going first favours none of them, nor, within a round, what ran just before.
+/// (The last of one round and the first of the next add four pairs twice per four rounds.)
 const ORDERS: [[usize; 4]; 4] = [[0, 1, 3, 2], [1, 2, 0, 3], [2, 3, 1, 0], [3, 0, 2, 1]];
 
 // Checked when the bench compiles: a change that unbalances the square does not build.

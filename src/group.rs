@@ -1,8 +1,10 @@
 //! The group of actors: its public API. The run loop is in `run.rs`.
 
 use std::any::Any;
+use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::BuildHasherDefault;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -70,8 +72,10 @@ pub struct Group {
     /// last actor has returned.
     guards: Vec<Box<dyn Any + Send>>,
     /// How many actors were added without a name at each place in the source (file, line), so
-    /// that naming the next one there takes constant time, not a scan of every actor.
-    places: HashMap<(&'static str, u32), usize>,
+    /// that naming the next one there takes constant time, not a scan of every actor. Hashed
+    /// with fixed keys: source locations cannot be chosen by an attacker, and std's random keys
+    /// cost a `getrandom` system call on the first map of each thread.
+    places: HashMap<(&'static str, u32), usize, BuildHasherDefault<DefaultHasher>>,
 }
 
 impl Group {
@@ -99,7 +103,7 @@ impl Group {
             stop: None,
             live: OnceLock::new(),
             guards: Vec::new(),
-            places: HashMap::new(),
+            places: HashMap::default(),
         }
     }
 
@@ -130,6 +134,8 @@ impl Group {
     /// Adds an actor to the group, named after the place in the source where it was added,
     /// such as `src/main.rs:42` (`src/main.rs:42#2`, `#3`… for more actors added at the same
     /// place, as in a loop). Name it with [`actor`](Group::actor) instead where a name helps.
+    /// Names are not checked for uniqueness: an actor named by hand may take the same name
+    /// (and [`after`](ActorBuilder::after) refuses a name several actors share).
     ///
     /// `execute` runs on a thread of its own when the group runs; it should run until it fails
     /// or `interrupt` asks it to return. `interrupt` is called exactly once, with the group's

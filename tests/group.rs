@@ -552,6 +552,37 @@ fn unnamed_actors_in_a_loop_have_distinct_names() {
     assert_eq!(names, [at.clone(), format!("{at}#2"), format!("{at}#3")]);
 }
 
+/// The name is the place, file and line: actors added on different lines are numbered apart,
+/// and two added on one line share its numbering.
+#[test]
+fn unnamed_actors_are_numbered_by_line() {
+    let mut g = Group::new();
+    let first = line!() + 2;
+    for _ in 0..2 {
+        g.add(|| Ok(()), |_| ());
+        g.add(|| Ok(()), |_| ());
+    }
+    g.add(|| Ok(()), |_| ()).add(|| Ok(()), |_| ());
+    let (a, b, c) = (
+        format!("tests/group.rs:{first}"),
+        format!("tests/group.rs:{}", first + 1),
+        format!("tests/group.rs:{}", first + 3),
+    );
+    let report = g.run_report();
+    let names: Vec<_> = report.actors.iter().map(|a| a.name.clone()).collect();
+    assert_eq!(
+        names,
+        [
+            a.clone(),
+            b.clone(),
+            format!("{a}#2"),
+            format!("{b}#2"),
+            c.clone(),
+            format!("{c}#2")
+        ]
+    );
+}
+
 /// The numbering counts the actors added without a name at that place, and only those: an
 /// actor named by hand, even with a name of the same form, does not shift it.
 #[test]
