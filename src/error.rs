@@ -854,14 +854,22 @@ pub(crate) fn discard(payload: Box<dyn std::any::Any + Send>) {
 /// non-critical actor (contract rule 8), and is not restarted. (A group run on the actor's own
 /// thread is caught whatever the error says: see `leftover`.)
 pub(crate) fn carries_deadline(err: &(dyn StdError + 'static)) -> bool {
-    let mut next = Some(err);
-    while let Some(err) = next {
-        if let Some(Error::Deadline { .. }) = err.downcast_ref::<Error>() {
-            return true;
+    // `source` is the user's code: a panic in it must not unwind out of `run` or a `Report`
+    // method. A chain that cannot be walked is taken to carry no deadline.
+    let walk = || {
+        let mut next = Some(err);
+        while let Some(err) = next {
+            if let Some(Error::Deadline { .. }) = err.downcast_ref::<Error>() {
+                return true;
+            }
+            next = err.source();
         }
-        next = err.source();
-    }
-    false
+        false
+    };
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(walk)).unwrap_or_else(|payload| {
+        discard(payload);
+        false
+    })
 }
 
 #[cfg(test)]

@@ -746,3 +746,47 @@ fn a_non_critical_actor_that_cannot_start_fails_the_run() {
         );
     }
 }
+
+/// An error whose `source` panics, walked to look for threads left running, does not unwind
+/// out of `run` or out of the report's methods: a chain that cannot be walked carries no
+/// deadline, and the non-critical failure is reported apart, as any other.
+#[test]
+fn an_error_whose_source_panics_does_not_unwind_out_of_run() {
+    #[derive(Debug)]
+    struct Bad;
+    impl std::fmt::Display for Bad {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("bad")
+        }
+    }
+    impl std::error::Error for Bad {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            panic!("source() panicked")
+        }
+    }
+    let group = || {
+        let mut g = Group::new();
+        g.actor("nc")
+            .non_critical()
+            .add(|| Err(Box::new(Bad) as _), |_| ());
+        g.actor("quits").add(
+            || {
+                std::thread::sleep(Duration::from_millis(50)); // after `nc` has failed
+                Ok(())
+            },
+            |_| (),
+        );
+        g
+    };
+    let result = std::panic::catch_unwind(|| group().run());
+    assert!(matches!(result, Ok(Ok(()))), "{result:?}");
+    let report = std::panic::catch_unwind(|| {
+        let report = group().run_report();
+        (
+            report.is_clean(),
+            report.failures().len(),
+            report.non_critical_failures().len(),
+        )
+    });
+    assert!(matches!(report, Ok((true, 0, 1))), "{report:?}");
+}
