@@ -367,7 +367,9 @@ impl Group {
     /// Makes this group the service that systemd supervises (feature `systemd`, unix): it sends
     /// `READY=1` once the group is ready, `STOPPING=1` when the teardown starts, `STATUS=`
     /// lines saying what it waits for (`starting: waiting for db`, `ready`,
-    /// `unhealthy: heartbeat late: worker`, `stopping: waiting for web`), and, when systemd
+    /// `unhealthy: heartbeat late: worker`, `stopping: waiting for web`; a control character in
+    /// an actor's name is escaped there, a newline as `\n`, so that a name cannot add a line of
+    /// its own to the protocol), and, when systemd
     /// asks for a watchdog (`WatchdogSec=`), `WATCHDOG=1` every half `WATCHDOG_USEC` while the
     /// group is healthy: ready, not stopping, and every [`Heartbeat`] on time (the unhealthy
     /// status then ends `; watchdog not pinged`). A heartbeat that stalls thus stops the pings,

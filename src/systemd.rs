@@ -154,7 +154,7 @@ impl Notifier {
         }
         sent.stopping = true;
         if sent.ready || !was_ready {
-            send(&format!("STOPPING=1\nSTATUS={status}\n"));
+            send(&format!("STOPPING=1\n{}", status_line(&status)));
         }
         sent.status = status;
     }
@@ -166,6 +166,23 @@ impl Notifier {
             let _ = thread.join();
         }
     }
+}
+
+/// `STATUS=` with `status` on one line: the protocol is one assignment a line, and the status
+/// names actors, whose names may hold any character but NUL. A control character is escaped
+/// (a newline as `\n`), so that no name can add an assignment such as `READY=1`.
+fn status_line(status: &str) -> String {
+    let mut line = String::with_capacity(status.len() + 8);
+    line.push_str("STATUS=");
+    for c in status.chars() {
+        if c.is_control() {
+            line.extend(c.escape_default());
+        } else {
+            line.push(c);
+        }
+    }
+    line.push('\n');
+    line
 }
 
 /// The status line of a stopping group.
@@ -233,7 +250,7 @@ fn notify(
                 Some("ready".to_owned())
             };
             if let Some(status) = status.filter(|status| *status != sent.status) {
-                send(&format!("STATUS={status}\n"));
+                send(&status_line(&status));
                 sent.status = status;
             }
             // Healthy: ready, not stopping, every heartbeat on time. Decided under the lock, so

@@ -191,6 +191,22 @@ fn late() -> std::process::ExitCode {
     rungroup::exit_code(g.run())
 }
 
+/// The child's service with an actor whose name holds a newline and a protocol line of its
+/// own, never ready: it misses its start deadline.
+fn injected() -> std::process::ExitCode {
+    let mut g = Group::new();
+    g.notify_systemd();
+    g.start_deadline(Duration::from_millis(300));
+    let never = Ready::new();
+    g.actor("db\nREADY=1")
+        .ready_when(&never)
+        .add_with_token(|token| {
+            token.wait();
+            Ok(())
+        });
+    rungroup::exit_code(g.run())
+}
+
 /// The child's service when two actors declare one heartbeat: `a` (non-critical) returns at
 /// once, `b` stops beating at 300 ms.
 fn shared() -> std::process::ExitCode {
@@ -338,6 +354,7 @@ fn child() {
             Ok("backoff") => backoff(),
             Ok("pinged") => pinged(),
             Ok("abandoned") => abandoned(),
+            Ok("injected") => injected(),
             _ => service(),
         };
         std::process::exit(if code == std::process::ExitCode::SUCCESS {
@@ -661,6 +678,26 @@ fn the_stopping_status_names_only_the_actors_that_started() {
     assert_eq!(
         seen[stopping + 1],
         "STATUS=stopping: waiting for db",
+        "{seen:#?}"
+    );
+}
+
+/// An actor's name cannot add a line to the protocol: its newline is escaped in the status,
+/// and a group that never became ready never says `READY=1`.
+#[test]
+fn a_name_cannot_add_a_line_to_the_protocol() {
+    let mut child = Notified::spawn("injected", &[]);
+    let stopping = child.wait_for("STOPPING=1");
+    let (status, seen) = child.finish();
+    assert_eq!(status.code(), Some(1), "{seen:#?}"); // not ready in time
+    assert_eq!(count(&seen, "READY=1"), 0, "{seen:#?}");
+    assert_eq!(
+        seen[0], "STATUS=starting: waiting for db\\nREADY=1",
+        "{seen:#?}"
+    );
+    assert_eq!(
+        seen[stopping + 1],
+        "STATUS=stopping: waiting for db\\nREADY=1",
         "{seen:#?}"
     );
 }
