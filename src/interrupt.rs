@@ -25,6 +25,10 @@ pub(crate) enum Called {
     Start(usize, Instant),
     /// It returned, or panicked with this error.
     Finished(usize, Option<Error>),
+    /// The interrupt of actor `.0`, never to be called (it never started), is being dropped.
+    Dropping(usize),
+    /// That drop has returned (a panic in it is caught and ignored).
+    Dropped,
 }
 
 /// The interrupts the run loop calls: at the start of the teardown, all of them, or with a
@@ -123,11 +127,18 @@ impl<'a> Interrupts<'a> {
 
 /// Starts the thread that calls the interrupts it is handed, in order, and tells what it
 /// does. `None` if that thread cannot be spawned: then they are called on this thread.
+///
+/// `unused` are the interrupts never to be called (their actors never started): once it has
+/// called every interrupt handed to it, the thread drops them, so that a slow `Drop` of what
+/// they captured is bounded by the deadline like an interrupt, and named like one. Taken from
+/// `unused` only if the thread starts.
 pub(crate) fn spawn(
     state: Arc<RunState>,
     first: &Result<(), Error>,
+    unused: &mut Vec<Job>,
 ) -> Option<(Sender<Job>, Receiver<Called>)> {
     let (jobs, work) = crossbeam_channel::unbounded::<Job>();
+    let (drops, to_drop) = crossbeam_channel::unbounded::<Job>();
     let (tx, rx) = crossbeam_channel::unbounded();
     let (first_copy, waiter) = (first.clone(), thread::current());
     let spawned = thread::Builder::new()
@@ -138,11 +149,21 @@ pub(crate) fn spawn(
                 let panic = call(i, &state, interrupt, &first_copy);
                 let _ = tx.send(Called::Finished(i, panic));
             }
+            for (i, interrupt) in to_drop {
+                let _ = tx.send(Called::Dropping(i));
+                crate::run::quietly(move || drop(interrupt));
+                let _ = tx.send(Called::Dropped);
+            }
             drop(tx); // disconnected: every interrupt handed over has returned
             waiter.unpark();
         });
     match spawned {
-        Ok(_) => Some((jobs, rx)),
+        Ok(_) => {
+            for job in unused.drain(..) {
+                let _ = drops.send(job); // cannot fail: `to_drop` lives until this is dropped
+            }
+            Some((jobs, rx))
+        }
         Err(err) => {
             event!(
                 warn,

@@ -209,6 +209,7 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
         recorded: 0,
         blocked_interrupt: None,
         finished: 0,
+        dropped: 0,
         state: Arc::clone(&state),
         not_ready: Vec::new(),
     };
@@ -248,12 +249,14 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
     let n = run.reports.len();
     let started = |i: usize| started.as_ref().map_or(true, |s| s[i]);
     let missing = run.spawned - run.recorded;
-    let deadline_at = options.deadline.and_then(|d| teardown_start.checked_add(d));
+    let deadline_at = options.deadline.map(|d| later(teardown_start, d));
     let mut pending = spawned.interrupts;
+    // Those whose actor never started are never called, only dropped.
+    let mut unused: Vec<interrupt::Job> = Vec::new();
     for (i, interrupt) in pending.iter_mut().enumerate() {
         if !started(i) {
             if let Some(interrupt) = interrupt.take() {
-                quietly(move || drop(interrupt)); // it never started: never interrupted
+                unused.push((i, interrupt));
             }
         }
     }
@@ -269,16 +272,30 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
     // Without a deadline the interrupts are called on this thread. With one, on a thread of
     // their own, so that an interrupt that blocks cannot hold `run` past the deadline. (With
     // a declared order, those that wait for dependents are called by the actor threads.)
+    let unused_at: Vec<usize> = unused.iter().map(|&(i, _)| i).collect();
     let interrupter = match deadline_at {
-        Some(_) => interrupt::spawn(Arc::clone(&state), &first).map(|(jobs, called)| {
-            interrupts.jobs = Some(jobs);
-            called
-        }),
+        Some(_) => {
+            interrupt::spawn(Arc::clone(&state), &first, &mut unused).map(|(jobs, called)| {
+                interrupts.jobs = Some(jobs);
+                called
+            })
+        }
         None => None,
     };
+    // Taken by the interrupt thread, or else dropped here (without a deadline nothing bounds
+    // the teardown).
+    let dropping = if unused.is_empty() {
+        unused_at
+    } else {
+        Vec::new()
+    };
+    for (_, interrupt) in unused {
+        quietly(move || drop(interrupt));
+    }
     let wait = Wait {
         results: &spawned.results,
         interrupter,
+        dropping,
         deadline: deadline_at,
         progress: cfg!(feature = "log").then_some(options.progress),
         state: &state,
@@ -377,6 +394,18 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
     report
 }
 
+/// `at + d`; if an `Instant` cannot hold that, `at + d / 2^k` for the smallest `k` it can hold
+/// (still centuries away): a deadline too far to represent is still a deadline, whose
+/// interrupts run on their own thread.
+fn later(at: Instant, mut d: Duration) -> Instant {
+    loop {
+        if let Some(later) = at.checked_add(d) {
+            return later;
+        }
+        d /= 2;
+    }
+}
+
 /// The report of a group whose start order cannot be followed: nothing ran.
 fn invalid(mut report: Report, actors: Vec<Actor>, at: usize, reason: String) -> Report {
     for (i, actor) in actors.into_iter().enumerate() {
@@ -415,6 +444,8 @@ struct Wait<'a> {
     results: &'a Receiver<Message>,
     /// The interrupt thread's reports, while it has not finished.
     interrupter: Option<Receiver<Called>>,
+    /// The actors whose never-called interrupts that thread drops, in order, after the others.
+    dropping: Vec<usize>,
     deadline: Option<Instant>,
     /// How often to log the actors still running (`log` feature).
     progress: Option<Duration>,
@@ -435,6 +466,8 @@ struct Run {
     blocked_interrupt: Option<usize>,
     /// How many interrupts the interrupt thread has returned from, in the order handed to it.
     finished: usize,
+    /// How many never-called interrupts the interrupt thread has dropped, in the order given.
+    dropped: usize,
     /// The live state: whose interrupt is being called.
     state: Arc<RunState>,
     /// The actors found not ready at the start deadline, if it expired.
@@ -786,6 +819,10 @@ impl Run {
                 self.reports[i].interrupt_panic = panic;
                 self.blocked_interrupt = None;
             }
+            // A drop still running at the deadline is named like a blocked interrupt: the
+            // user's code it runs (the captures' `Drop`) is that interrupt's.
+            Called::Dropping(i) => self.blocked_interrupt = Some(i),
+            Called::Dropped => self.blocked_interrupt = None,
         }
     }
 
@@ -797,8 +834,10 @@ impl Run {
         loop {
             match interrupter.try_recv() {
                 Ok(called) => {
-                    if let Called::Finished(..) = called {
-                        self.finished += 1;
+                    match called {
+                        Called::Finished(..) => self.finished += 1,
+                        Called::Dropped => self.dropped += 1,
+                        _ => {}
                     }
                     self.called(called)
                 }
@@ -900,8 +939,13 @@ impl Run {
                 self.drain(&mut wait);
                 if wait.interrupter.is_some() && self.blocked_interrupt.is_none() {
                     // Handed to the interrupt thread and not returned, maybe not even called
-                    // yet: the teardown did not finish in time either.
-                    self.blocked_interrupt = interrupts.handed().get(self.finished).copied();
+                    // yet (or, once all have returned, one to drop): the teardown did not
+                    // finish in time either.
+                    self.blocked_interrupt = interrupts
+                        .handed()
+                        .get(self.finished)
+                        .or_else(|| wait.dropping.get(self.dropped))
+                        .copied();
                 }
                 return given_up;
             }

@@ -253,3 +253,53 @@ fn an_interrupt_taken_at_the_deadline_is_never_a_clean_stop() {
         }
     }
 }
+
+/// With a teardown deadline, the interrupt of an actor that never started is dropped on the
+/// interrupt thread, after the others have been called: a `Drop` of its captures that blocks
+/// is bounded by the deadline and named like a blocked interrupt, not blamed on an actor that
+/// stopped in time, and `run` does not wait for it.
+#[test]
+fn a_never_called_interrupt_whose_drop_blocks_is_bounded_and_named() {
+    struct Blocks(Receiver<()>);
+    impl Drop for Blocks {
+        fn drop(&mut self) {
+            let _ = self.0.recv(); // until the test releases it, after `run` has returned
+        }
+    }
+    let (release, blocked) = blocker();
+    let never = rungroup::Ready::new();
+    let mut g = Group::new();
+    g.teardown_deadline(Duration::from_millis(100));
+    g.actor("db").ready_when(&never).add_with_token(|token| {
+        token.wait();
+        Ok(())
+    });
+    let guard = Blocks(blocked);
+    g.actor("web").after("db").add(
+        || Ok(()),
+        move |_| {
+            let _keep = &guard;
+        },
+    );
+    g.stop_handle().stop(); // the teardown starts at once: web never starts
+    let report = report_guarded(g);
+    drop(release);
+    assert!(
+        matches!(report.actors[1].outcome, rungroup::Outcome::NotStarted),
+        "{report}"
+    );
+    assert_eq!(report.actors[1].interrupted_after, None, "{report}");
+    assert!(report.actors[0].outcome.is_ok(), "{report}"); // interrupted in time
+    assert_eq!(report.blocked_interrupt, Some(1), "{report}");
+    match report.into_result() {
+        Err(Error::Deadline {
+            blocked_interrupt,
+            still_running,
+            ..
+        }) => {
+            assert_eq!(blocked_interrupt.as_deref(), Some("web"));
+            assert!(still_running.is_empty(), "{still_running:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -367,3 +367,21 @@ fn stack_size_per_actor_overrides_the_group() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A deadline too far to represent as an instant (`Duration::MAX`) is still a deadline: the
+/// interrupts are called on the interrupt thread, as with any other.
+#[test]
+fn a_deadline_too_far_to_represent_still_calls_the_interrupts_on_their_thread() {
+    let (tx, rx) = bounded(1);
+    let mut g = Group::new();
+    g.teardown_deadline(Duration::MAX);
+    g.actor("a").add(
+        || Ok(()),
+        move |_| {
+            let name = std::thread::current().name().map(str::to_owned);
+            let _ = tx.send(name);
+        },
+    );
+    assert!(run_guarded(g).is_ok());
+    assert_eq!(rx.recv().unwrap().as_deref(), Some("rungroup-interrupts"));
+}
