@@ -247,8 +247,9 @@ impl Group {
     /// that waited for its dependents runs on the thread of one of them; if it blocks, the
     /// deadline bounds it likewise and the error names it.) The interrupt of an actor that
     /// never started (it waited for a dependency) is never called, only dropped: with a
-    /// deadline on that same thread, after the others have been called, so that a `Drop` of
-    /// what it captured that blocks is bounded too, and named like a blocked interrupt.
+    /// deadline on that same thread, as soon as no interrupt waits there to be called, so that
+    /// a `Drop` of what it captured that blocks is bounded too, and named like a blocked
+    /// interrupt.
     ///
     /// The threads of actors still running, and the threads of blocked interrupts, are detached, not killed
     /// (Rust cannot kill a thread): they go on until they return, or until the process exits.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Instant;
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::{Receiver, Sender, TryRecvError};
 
 use crate::error::{discard, panic_message};
 use crate::handoff::{GivenUp, Handoff};
@@ -128,9 +128,9 @@ impl<'a> Interrupts<'a> {
 /// Starts the thread that calls the interrupts it is handed, in order, and tells what it
 /// does. `None` if that thread cannot be spawned: then they are called on this thread.
 ///
-/// `unused` are the interrupts never to be called (their actors never started): once it has
-/// called every interrupt handed to it, the thread drops them, so that a slow `Drop` of what
-/// they captured is bounded by the deadline like an interrupt, and named like one. Taken from
+/// `unused` are the interrupts never to be called (their actors never started): the thread
+/// drops them whenever no interrupt waits to be called, so that a slow `Drop` of what they
+/// captured is bounded by the deadline like an interrupt, and named like one. Taken from
 /// `unused` only if the thread starts.
 pub(crate) fn spawn(
     state: Arc<RunState>,
@@ -144,15 +144,49 @@ pub(crate) fn spawn(
     let spawned = thread::Builder::new()
         .name("rungroup-interrupts".into())
         .spawn(move || {
-            for (i, interrupt) in work {
+            let call_here = |(i, interrupt): Job| {
                 let _ = tx.send(Called::Start(i, Instant::now()));
                 let panic = call(i, &state, interrupt, &first_copy);
                 let _ = tx.send(Called::Finished(i, panic));
-            }
-            for (i, interrupt) in to_drop {
+            };
+            let drop_here = |(i, interrupt): Job| {
                 let _ = tx.send(Called::Dropping(i));
                 crate::run::quietly(move || drop(interrupt));
                 let _ = tx.send(Called::Dropped);
+            };
+            // Until both channels are closed: an interrupt waiting is called before anything
+            // is dropped, and the drops are done as soon as no interrupt waits (with an order,
+            // the jobs channel stays open until every actor has returned).
+            let (mut work, mut to_drop) = (Some(work), Some(to_drop));
+            while work.is_some() || to_drop.is_some() {
+                if let Some(job) = waiting(&mut work) {
+                    if let Some(job) = job {
+                        call_here(job);
+                    }
+                    continue;
+                }
+                if let Some(job) = waiting(&mut to_drop) {
+                    if let Some(job) = job {
+                        drop_here(job);
+                    }
+                    continue;
+                }
+                // Nothing waiting: sleep until either channel has something, or closes.
+                let never = crossbeam_channel::never();
+                let (jobs, drops) = (
+                    work.as_ref().unwrap_or(&never),
+                    to_drop.as_ref().unwrap_or(&never),
+                );
+                crossbeam_channel::select! {
+                    recv(jobs) -> job => match job {
+                        Ok(job) => call_here(job),
+                        Err(_) => work = None,
+                    },
+                    recv(drops) -> job => match job {
+                        Ok(job) => drop_here(job),
+                        Err(_) => to_drop = None,
+                    },
+                }
             }
             drop(tx); // disconnected: every interrupt handed over has returned
             waiter.unpark();
@@ -172,6 +206,19 @@ pub(crate) fn spawn(
             );
             None
         }
+    }
+}
+
+/// What waits on `channel`: `Some(Some(job))` a job, `Some(None)` if it has just closed (it
+/// becomes `None`), `None` if nothing waits or it was closed already.
+fn waiting(channel: &mut Option<Receiver<Job>>) -> Option<Option<Job>> {
+    match channel.as_ref()?.try_recv() {
+        Ok(job) => Some(Some(job)),
+        Err(TryRecvError::Disconnected) => {
+            *channel = None;
+            Some(None)
+        }
+        Err(TryRecvError::Empty) => None,
     }
 }
 

@@ -303,3 +303,36 @@ fn a_never_called_interrupt_whose_drop_blocks_is_bounded_and_named() {
         other => panic!("{other:?}"),
     }
 }
+
+/// With a deadline and an order, a never-started actor's interrupt is dropped at once (not
+/// once every actor has returned): what it holds is released, so an actor that waits for that
+/// (a consumer until every sender hangs up) returns, and nobody is blamed at the deadline.
+#[test]
+fn a_never_called_interrupt_is_dropped_at_once_under_a_deadline() {
+    let (tx, rx) = crossbeam_channel::unbounded::<()>();
+    let never = rungroup::Ready::new();
+    let mut g = Group::new();
+    g.teardown_deadline(GUARD);
+    g.actor("db").ready_when(&never).add_with_token(|token| {
+        token.wait();
+        Ok(())
+    });
+    g.actor("web").after("db").add(
+        || Ok(()),
+        move |_| {
+            let _keep = &tx;
+        },
+    );
+    g.actor("consumer").add(
+        move || {
+            for () in rx.iter() {}
+            Ok(())
+        },
+        |_| (),
+    );
+    g.stop_handle().stop(); // the teardown starts at once: web never starts
+    let report = report_guarded(g);
+    assert_eq!(report.blocked_interrupt, None, "{report}");
+    assert!(report.is_clean(), "{report}");
+    assert!(matches!(report.into_result(), Err(Error::Stopped { .. })));
+}
