@@ -373,7 +373,8 @@ impl Group {
     /// lines saying what it waits for (`starting: waiting for db`, `ready`,
     /// `unhealthy: heartbeat late: worker`, `stopping: waiting for web`; a control character in
     /// an actor's name is escaped there, a newline as `\n`, so that a name cannot add a line of
-    /// its own to the protocol), and, when systemd
+    /// its own to the protocol, and a status longer than 2 000 bytes is cut there and ends with
+    /// `…`, since systemd ignores a whole notification longer than 4 096 bytes), and, when systemd
     /// asks for a watchdog (`WatchdogSec=`), `WATCHDOG=1` every half `WATCHDOG_USEC` while the
     /// group is healthy: ready, not stopping, and every [`Heartbeat`] on time (the unhealthy
     /// status then ends `; watchdog not pinged`). A heartbeat that stalls thus stops the pings,

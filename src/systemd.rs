@@ -168,17 +168,30 @@ impl Notifier {
     }
 }
 
+/// The longest status sent, in bytes, before the `…` that says it was cut: systemd ignores a
+/// whole notification longer than 4 096 bytes (`NOTIFY_BUFFER_MAX`), and a status lists
+/// actors, as many as the group has.
+const STATUS_MAX: usize = 2000;
+
 /// `STATUS=` with `status` on one line: the protocol is one assignment a line, and the status
 /// names actors, whose names may hold any character but NUL. A control character is escaped
-/// (a newline as `\n`), so that no name can add an assignment such as `READY=1`.
+/// (a newline as `\n`), so that no name can add an assignment such as `READY=1`. A status
+/// longer than [`STATUS_MAX`] bytes is cut there (at a character) and ends with `…`.
 fn status_line(status: &str) -> String {
-    let mut line = String::with_capacity(status.len() + 8);
+    let mut line = String::with_capacity(status.len().min(STATUS_MAX) + 12);
     line.push_str("STATUS=");
+    let start = line.len();
     for c in status.chars() {
+        let at = line.len();
         if c.is_control() {
             line.extend(c.escape_default());
         } else {
             line.push(c);
+        }
+        if line.len() - start > STATUS_MAX {
+            line.truncate(at);
+            line.push('…');
+            break;
         }
     }
     line.push('\n');
@@ -290,6 +303,27 @@ fn notify(
             recv(end.done()) -> _ => return,
             recv(settled) -> _ => settled = never.clone(),
             default(wake) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_status_is_one_line_of_at_most_status_max_bytes() {
+        assert_eq!(status_line("a\nREADY=1"), "STATUS=a\\nREADY=1\n");
+        let value = |line: &str| line["STATUS=".len()..line.len() - 1].to_owned();
+        // Exactly at the limit: not cut.
+        let full = "x".repeat(STATUS_MAX);
+        assert_eq!(value(&status_line(&full)), full);
+        // Over it: cut at a character, never inside one or inside an escape.
+        for long in ["é".repeat(STATUS_MAX), "\n".repeat(STATUS_MAX), format!("x{}", full)] {
+            let cut = value(&status_line(&long));
+            let kept = cut.strip_suffix('…').expect("ends with …");
+            assert!(kept.len() <= STATUS_MAX && kept.len() >= STATUS_MAX - 1, "{}", kept.len());
+            assert!(!kept.ends_with('\\'), "an escape cut in half");
         }
     }
 }

@@ -207,6 +207,24 @@ fn injected() -> std::process::ExitCode {
     rungroup::exit_code(g.run())
 }
 
+/// The child's service with 150 actors with long names, never ready: it misses its start
+/// deadline, and every status names them all.
+fn crowded() -> std::process::ExitCode {
+    let mut g = Group::new();
+    g.notify_systemd();
+    g.start_deadline(Duration::from_millis(300));
+    let never = Ready::new();
+    for i in 0..150 {
+        g.actor(format!("ingest-pipeline-worker-{i:03}"))
+            .ready_when(&never)
+            .add_with_token(|token| {
+                token.wait();
+                Ok(())
+            });
+    }
+    rungroup::exit_code(g.run())
+}
+
 /// The child's service when two actors declare one heartbeat: `a` (non-critical) returns at
 /// once, `b` stops beating at 300 ms.
 fn shared() -> std::process::ExitCode {
@@ -355,6 +373,7 @@ fn child() {
             Ok("pinged") => pinged(),
             Ok("abandoned") => abandoned(),
             Ok("injected") => injected(),
+            Ok("crowded") => crowded(),
             _ => service(),
         };
         std::process::exit(if code == std::process::ExitCode::SUCCESS {
@@ -699,6 +718,24 @@ fn a_name_cannot_add_a_line_to_the_protocol() {
         seen[stopping + 1],
         "STATUS=stopping: waiting for db\\nREADY=1",
         "{seen:#?}"
+    );
+}
+
+/// A status that would make the notification longer than systemd takes (4 096 bytes) is cut,
+/// so that `STOPPING=1`, sent with it, is not ignored with it.
+#[test]
+fn a_long_status_is_cut_so_that_systemd_takes_it() {
+    let mut child = Notified::spawn("crowded", &[]);
+    let stopping = child.wait_for("STOPPING=1");
+    let (status, seen) = child.finish();
+    assert_eq!(status.code(), Some(1), "{seen:#?}"); // not ready in time
+    for i in [0, stopping + 1] {
+        let line = &seen[i];
+        assert!(line.starts_with("STATUS=") && line.ends_with('…'), "{line}");
+        assert!(line.len() <= 2020, "{} bytes", line.len());
+    }
+    assert!(
+        seen[stopping + 1].starts_with("STATUS=stopping: waiting for ingest-pipeline-worker-000, ")
     );
 }
 
