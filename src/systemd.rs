@@ -319,10 +319,18 @@ mod tests {
         let full = "x".repeat(STATUS_MAX);
         assert_eq!(value(&status_line(&full)), full);
         // Over it: cut at a character, never inside one or inside an escape.
-        for long in ["é".repeat(STATUS_MAX), "\n".repeat(STATUS_MAX), format!("x{}", full)] {
+        for long in [
+            "é".repeat(STATUS_MAX),
+            "\n".repeat(STATUS_MAX),
+            format!("x{}", full),
+        ] {
             let cut = value(&status_line(&long));
             let kept = cut.strip_suffix('…').expect("ends with …");
-            assert!(kept.len() <= STATUS_MAX && kept.len() >= STATUS_MAX - 1, "{}", kept.len());
+            assert!(
+                kept.len() <= STATUS_MAX && kept.len() >= STATUS_MAX - 1,
+                "{}",
+                kept.len()
+            );
             assert!(!kept.ends_with('\\'), "an escape cut in half");
         }
     }

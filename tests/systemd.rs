@@ -151,9 +151,23 @@ fn non_critical() -> std::process::ExitCode {
 }
 
 /// The child's service runs 500 times in a row, each stopped 0-3 ms after it became ready,
-/// under a watchdog pinged every millisecond.
+/// under a watchdog pinged every millisecond. Before each run it sends `RUN=<i>` to the notify
+/// socket, blocking until the queue has room (so that it arrives, after all sent before it),
+/// and waits for a line on stdin: the test sends one once it has read the marker, so that
+/// each run starts with the socket's queue empty. (The queue holds only a few datagrams, ten
+/// by default on Linux, and the library's sends never block: a test whose listener falls
+/// behind under load would see notifications lost, as the docs say they may be.)
 fn flicker() -> std::process::ExitCode {
+    let path = std::env::var_os("NOTIFY_SOCKET").expect("a notify socket");
+    let marker = UnixDatagram::unbound().unwrap();
+    let mut go = [0u8; 1];
     for i in 0..500u64 {
+        marker
+            .send_to(format!("RUN={i}").as_bytes(), &path)
+            .unwrap();
+        if std::io::stdin().read(&mut go).unwrap_or(0) == 0 {
+            return std::process::ExitCode::FAILURE; // the test is gone
+        }
         let mut g = Group::new();
         g.notify_systemd();
         g.actor("idle").add_with_token(|token| {
@@ -659,29 +673,37 @@ fn a_returned_non_critical_actor_s_heartbeat_does_not_stop_the_pings() {
 /// no ping, and no status of the teardown, comes before `STOPPING=1` or after it.
 #[test]
 fn ready_comes_before_stopping_and_no_ping_after_it() {
-    let child = Notified::spawn("flicker", &[("WATCHDOG_USEC", "2000")]);
+    use std::io::Write;
+    let mut child = Notified::spawn("flicker", &[("WATCHDOG_USEC", "2000")]);
+    for i in 0..500 {
+        child.wait_for(&format!("RUN={i}"));
+        let stdin = child.child.stdin.as_mut().unwrap();
+        stdin.write_all(b"\n").unwrap(); // read up to here: the next run may start
+    }
     let (status, seen) = child.finish();
     assert!(status.success(), "{status:?}");
     let (mut ready, mut stopped, mut runs) = (false, false, 0);
     for (i, m) in seen.iter().enumerate() {
         let context = || format!("message {i} of {seen:#?}");
         match m.as_str() {
+            m if m.starts_with("RUN=") => {
+                // The previous run, if any, said all it had to say.
+                assert!(i == 0 || (ready && stopped), "{}", context());
+                (ready, stopped) = (false, false);
+            }
+            // After `STOPPING=1`, only the teardown's status lines.
+            m if stopped => assert!(m.starts_with("STATUS=stopping"), "{}", context()),
             "READY=1" => {
-                assert!(!ready || stopped, "{}", context());
-                (ready, stopped) = (true, false);
+                assert!(!ready, "READY=1 twice: {}", context());
+                ready = true;
             }
             "STOPPING=1" => {
-                assert!(
-                    ready && !stopped,
-                    "STOPPING=1 without READY=1: {}",
-                    context()
-                );
+                assert!(ready, "STOPPING=1 without READY=1: {}", context());
                 stopped = true;
                 runs += 1;
             }
-            "WATCHDOG=1" => assert!(ready && !stopped, "{}", context()),
-            m if m.starts_with("STATUS=stopping") => assert!(stopped, "{}", context()),
-            _ => {}
+            "WATCHDOG=1" => assert!(ready, "a ping before READY=1: {}", context()),
+            m => assert!(!m.starts_with("STATUS=stopping"), "{}", context()),
         }
     }
     assert_eq!(runs, 500, "{seen:#?}");
