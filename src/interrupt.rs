@@ -19,6 +19,9 @@ use crate::Error;
 /// An interrupt handed to the interrupt thread, with its actor's index.
 pub(crate) type Job = (usize, Interrupt);
 
+/// The never-called interrupts, and where to hand them to the interrupt thread to drop.
+pub(crate) type Drops = (Sender<Job>, Vec<Job>);
+
 /// What the interrupt thread tells the run loop.
 pub(crate) enum Called {
     /// The interrupt of actor `.0` is being called, since `.1`.
@@ -46,6 +49,9 @@ pub(crate) struct Interrupts<'a> {
     pub(crate) jobs: Option<Sender<Job>>,
     /// The actors whose interrupts were handed to the interrupt thread, in order.
     handed: Vec<usize>,
+    /// The never-called interrupts to hand to the interrupt thread to drop, once the first
+    /// interrupts have been handed to it (so that none waits behind a drop).
+    pub(crate) drops: Option<Drops>,
 }
 
 impl<'a> Interrupts<'a> {
@@ -62,12 +68,15 @@ impl<'a> Interrupts<'a> {
             handoff,
             jobs: None,
             handed: Vec::new(),
+            drops: None,
         }
     }
 
     /// Calls (or hands to the interrupt thread) every interrupt that may be called at the start
     /// of the teardown, in insertion order: all of them, or with an order those whose
-    /// dependents have all stopped. Called once.
+    /// dependents have all stopped. Called once. Only then are the never-called interrupts
+    /// handed to the interrupt thread to drop ([`Interrupts::drops`]), so that no interrupt of
+    /// the start waits behind a drop.
     ///
     /// `here` calls an interrupt on the run loop's thread, when there is no interrupt thread.
     pub(crate) fn start(
@@ -75,6 +84,16 @@ impl<'a> Interrupts<'a> {
         first: &Result<(), Error>,
         here: &mut dyn FnMut(usize, Interrupt),
     ) {
+        self.start_calls(first, here);
+        if let Some((drops, unused)) = self.drops.take() {
+            for job in unused {
+                let _ = drops.send(job);
+            }
+        }
+    }
+
+    /// Calls or hands over the interrupts that may be called at the start of the teardown.
+    fn start_calls(&mut self, first: &Result<(), Error>, here: &mut dyn FnMut(usize, Interrupt)) {
         let pending = std::mem::take(&mut self.pending);
         match self.handoff {
             None => {
@@ -131,12 +150,13 @@ impl<'a> Interrupts<'a> {
 /// `unused` are the interrupts never to be called (their actors never started): the thread
 /// drops them whenever no interrupt waits to be called, so that a slow `Drop` of what they
 /// captured is bounded by the deadline like an interrupt, and named like one. Taken from
-/// `unused` only if the thread starts.
+/// `unused` only if the thread starts, and returned with the sender that hands them over
+/// ([`Drops`]): [`Interrupts::start`] does, after the first interrupts.
 pub(crate) fn spawn(
     state: Arc<RunState>,
     first: &Result<(), Error>,
     unused: &mut Vec<Job>,
-) -> Option<(Sender<Job>, Receiver<Called>)> {
+) -> Option<(Sender<Job>, Receiver<Called>, Drops)> {
     let (jobs, work) = crossbeam_channel::unbounded::<Job>();
     let (drops, to_drop) = crossbeam_channel::unbounded::<Job>();
     let (tx, rx) = crossbeam_channel::unbounded();
@@ -183,7 +203,15 @@ pub(crate) fn spawn(
                         Err(_) => work = None,
                     },
                     recv(drops) -> job => match job {
-                        Ok(job) => drop_here(job),
+                        Ok(job) => {
+                            // Both may have come while this thread slept: interrupts first.
+                            while let Some(waiting) = waiting(&mut work) {
+                                if let Some(interrupt) = waiting {
+                                    call_here(interrupt);
+                                }
+                            }
+                            drop_here(job);
+                        }
                         Err(_) => to_drop = None,
                     },
                 }
@@ -192,12 +220,7 @@ pub(crate) fn spawn(
             waiter.unpark();
         });
     match spawned {
-        Ok(_) => {
-            for job in unused.drain(..) {
-                let _ = drops.send(job); // cannot fail: `to_drop` lives until this is dropped
-            }
-            Some((jobs, rx))
-        }
+        Ok(_) => Some((jobs, rx, (drops, std::mem::take(unused)))),
         Err(err) => {
             event!(
                 warn,

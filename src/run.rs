@@ -210,6 +210,7 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
         blocked_interrupt: None,
         finished: 0,
         dropped: 0,
+        dropping_now: None,
         state: Arc::clone(&state),
         not_ready: Vec::new(),
     };
@@ -274,12 +275,13 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
     // a declared order, those that wait for dependents are called by the actor threads.)
     let unused_at: Vec<usize> = unused.iter().map(|&(i, _)| i).collect();
     let interrupter = match deadline_at {
-        Some(_) => {
-            interrupt::spawn(Arc::clone(&state), &first, &mut unused).map(|(jobs, called)| {
+        Some(_) => interrupt::spawn(Arc::clone(&state), &first, &mut unused).map(
+            |(jobs, called, drops)| {
                 interrupts.jobs = Some(jobs);
+                interrupts.drops = Some(drops);
                 called
-            })
-        }
+            },
+        ),
         None => None,
     };
     // Taken by the interrupt thread, or else dropped here (without a deadline nothing bounds
@@ -468,6 +470,8 @@ struct Run {
     finished: usize,
     /// How many never-called interrupts the interrupt thread has dropped, in the order given.
     dropped: usize,
+    /// The actor whose never-called interrupt the interrupt thread is dropping, if it is.
+    dropping_now: Option<usize>,
     /// The live state: whose interrupt is being called.
     state: Arc<RunState>,
     /// The actors found not ready at the start deadline, if it expired.
@@ -819,10 +823,11 @@ impl Run {
                 self.reports[i].interrupt_panic = panic;
                 self.blocked_interrupt = None;
             }
-            // A drop still running at the deadline is named like a blocked interrupt: the
-            // user's code it runs (the captures' `Drop`) is that interrupt's.
-            Called::Dropping(i) => self.blocked_interrupt = Some(i),
-            Called::Dropped => self.blocked_interrupt = None,
+            // A drop still running at the deadline is named like a blocked interrupt (the
+            // user's code it runs, the captures' `Drop`, is that interrupt's), unless an
+            // interrupt is blocked too: see `collect_rest`.
+            Called::Dropping(i) => self.dropping_now = Some(i),
+            Called::Dropped => self.dropping_now = None,
         }
     }
 
@@ -939,13 +944,15 @@ impl Run {
                 self.drain(&mut wait);
                 if wait.interrupter.is_some() && self.blocked_interrupt.is_none() {
                     // Handed to the interrupt thread and not returned, maybe not even called
-                    // yet (or, once all have returned, one to drop): the teardown did not
-                    // finish in time either.
+                    // yet (or, once all have returned, a never-called one being dropped or
+                    // still to drop): the teardown did not finish in time either. A blocked
+                    // interrupt is named before a drop.
                     self.blocked_interrupt = interrupts
                         .handed()
                         .get(self.finished)
-                        .or_else(|| wait.dropping.get(self.dropped))
-                        .copied();
+                        .copied()
+                        .or(self.dropping_now)
+                        .or_else(|| wait.dropping.get(self.dropped).copied());
                 }
                 return given_up;
             }

@@ -42,6 +42,26 @@ fn blocker() -> (crossbeam_channel::Sender<()>, Receiver<()>) {
     bounded(0)
 }
 
+/// A group with a teardown deadline of `deadline`, and two actors: `db`, never ready, and
+/// `web`, after it, which therefore never starts; web's interrupt holds `held` (never called,
+/// only dropped).
+fn with_a_never_started_web(deadline: Duration, held: impl Send + 'static) -> Group {
+    let never = rungroup::Ready::new();
+    let mut g = Group::new();
+    g.teardown_deadline(deadline);
+    g.actor("db").ready_when(&never).add_with_token(|token| {
+        token.wait();
+        Ok(())
+    });
+    g.actor("web").after("db").add(
+        || Ok(()),
+        move |_| {
+            let _held = &held;
+        },
+    );
+    g
+}
+
 /// With an order, a dependency's interrupt is called by the thread of the dependent whose
 /// return released it (one wake-up per edge), not by the thread that called `run`.
 #[test]
@@ -267,20 +287,7 @@ fn a_never_called_interrupt_whose_drop_blocks_is_bounded_and_named() {
         }
     }
     let (release, blocked) = blocker();
-    let never = rungroup::Ready::new();
-    let mut g = Group::new();
-    g.teardown_deadline(Duration::from_millis(100));
-    g.actor("db").ready_when(&never).add_with_token(|token| {
-        token.wait();
-        Ok(())
-    });
-    let guard = Blocks(blocked);
-    g.actor("web").after("db").add(
-        || Ok(()),
-        move |_| {
-            let _keep = &guard;
-        },
-    );
+    let mut g = with_a_never_started_web(Duration::from_millis(100), Blocks(blocked));
     g.stop_handle().stop(); // the teardown starts at once: web never starts
     let report = report_guarded(g);
     drop(release);
@@ -310,19 +317,7 @@ fn a_never_called_interrupt_whose_drop_blocks_is_bounded_and_named() {
 #[test]
 fn a_never_called_interrupt_is_dropped_at_once_under_a_deadline() {
     let (tx, rx) = crossbeam_channel::unbounded::<()>();
-    let never = rungroup::Ready::new();
-    let mut g = Group::new();
-    g.teardown_deadline(GUARD);
-    g.actor("db").ready_when(&never).add_with_token(|token| {
-        token.wait();
-        Ok(())
-    });
-    g.actor("web").after("db").add(
-        || Ok(()),
-        move |_| {
-            let _keep = &tx;
-        },
-    );
+    let mut g = with_a_never_started_web(GUARD, tx);
     g.actor("consumer").add(
         move || {
             for () in rx.iter() {}
@@ -335,4 +330,77 @@ fn a_never_called_interrupt_is_dropped_at_once_under_a_deadline() {
     assert_eq!(report.blocked_interrupt, None, "{report}");
     assert!(report.is_clean(), "{report}");
     assert!(matches!(report.into_result(), Err(Error::Stopped { .. })));
+}
+
+/// With a deadline, a never-called interrupt is dropped only after the interrupts of the
+/// teardown's start have been called: a `Drop` that waits for what an interrupt releases
+/// does not hold that interrupt back (which would leave both waiting past the deadline, and
+/// the interrupt never called). Repeated, since which comes first was a race.
+#[test]
+fn a_never_called_interrupt_is_dropped_after_the_interrupts_of_the_start() {
+    struct WaitsForWorker(Receiver<()>);
+    impl Drop for WaitsForWorker {
+        fn drop(&mut self) {
+            let _ = self.0.recv(); // until the worker has returned
+        }
+    }
+    for round in 0..50 {
+        let (done, worker_done) = bounded::<()>(0);
+        let mut g = with_a_never_started_web(GUARD, WaitsForWorker(worker_done));
+        g.actor("worker").add_with_token(move |token| {
+            token.wait();
+            drop(done);
+            Ok(())
+        });
+        g.stop_handle().stop(); // the teardown starts at once: web never starts
+        let report = report_guarded(g);
+        assert_eq!(report.blocked_interrupt, None, "round {round}: {report}");
+        assert!(report.is_clean(), "round {round}: {report}");
+    }
+}
+
+/// A blocked interrupt is named before a never-called interrupt's blocking drop: here store's
+/// interrupt blocks on api's thread (api starts after store) while web's drop blocks on the
+/// interrupt thread, and the error names store.
+#[test]
+fn a_blocked_interrupt_is_named_before_a_blocking_drop() {
+    struct Blocks(Receiver<()>);
+    impl Drop for Blocks {
+        fn drop(&mut self) {
+            let _ = self.0.recv(); // until the test ends
+        }
+    }
+    let (_release, blocked) = blocker();
+    let mut g = with_a_never_started_web(Duration::from_millis(50), Blocks(blocked.clone()));
+    let token = CancelToken::new();
+    let t = token.clone();
+    g.actor("store").add(
+        move || {
+            t.wait();
+            Ok(())
+        },
+        move |_| {
+            token.cancel();
+            let _ = blocked.recv(); // blocks api's thread, which calls it
+        },
+    );
+    let (started, api_started) = bounded(1);
+    g.actor("api").after("store").add_with_token(move |token| {
+        let _ = started.send(());
+        token.wait();
+        Ok(())
+    });
+    let stop = g.stop_handle();
+    let (tx, rx) = bounded(1);
+    std::thread::spawn(move || tx.send(g.run_report()).unwrap());
+    api_started.recv_timeout(GUARD).expect("api started");
+    stop.stop();
+    let report = rx.recv_timeout(GUARD).expect("run hung");
+    assert_eq!(report.blocked_interrupt, Some(2), "{report}");
+    match report.into_result() {
+        Err(Error::Deadline {
+            blocked_interrupt, ..
+        }) => assert_eq!(blocked_interrupt.as_deref(), Some("store")),
+        other => panic!("{other:?}"),
+    }
 }
