@@ -155,11 +155,11 @@ pub enum Error {
         /// group in the place of the actor that ran it, as `actor/inner`; those of a spawner's
         /// dynamic actors in the order the dynamic actors returned).
         still_running: Vec<String>,
-        /// The actor whose interrupt function had not returned, if one had not (one of them if
-        /// several had not, as a declared order allows; or an actor that never started whose
-        /// never-called interrupt was being dropped: see
-        /// [`Report::blocked_interrupt`](crate::Report::blocked_interrupt)); on the interrupt
-        /// thread, the interrupts after it were called only if it returned. If several groups
+        /// The actor whose interrupt function had not returned, or had not been called yet on
+        /// the interrupt thread, if there was one (one of them if several, as a declared order
+        /// allows; or an actor that never started whose never-called interrupt was being
+        /// dropped: see [`Report::blocked_interrupt`](crate::Report::blocked_interrupt)); on the
+        /// interrupt thread, the interrupts after it were called only if it returned. If several groups
         /// (this one and groups nested in it) had one, the first in insertion order; the
         /// [`Report`](crate::Report) names each.
         blocked_interrupt: Option<String>,

@@ -246,10 +246,12 @@ impl Group {
     /// are called only if it ever returns. (With a declared [order](crate#order), an interrupt
     /// that waited for its dependents runs on the thread of one of them; if it blocks, the
     /// deadline bounds it likewise and the error names it.) The interrupt of an actor that
-    /// never started (it waited for a dependency) is never called, only dropped: with a
-    /// deadline on that same thread, as soon as no interrupt waits there to be called, so that
-    /// a `Drop` of what it captured that blocks is bounded too, and named like a blocked
-    /// interrupt.
+    /// never started (it waited for a dependency) is never called, only dropped, once the
+    /// teardown's first interrupts have been called: with a deadline on that same thread, as
+    /// soon as no interrupt waits there, so that a `Drop` of what it captured that blocks is
+    /// bounded too, and named like a blocked interrupt. If that thread cannot be started (the
+    /// `log` feature says so), the interrupts are called, and those drops done, on the thread
+    /// that called `run`, and the deadline cannot bound them.
     ///
     /// The threads of actors still running, and the threads of blocked interrupts, are detached, not killed
     /// (Rust cannot kill a thread): they go on until they return, or until the process exits.

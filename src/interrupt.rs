@@ -52,6 +52,9 @@ pub(crate) struct Interrupts<'a> {
     /// The never-called interrupts to hand to the interrupt thread to drop, once the first
     /// interrupts have been handed to it (so that none waits behind a drop).
     pub(crate) drops: Option<Drops>,
+    /// The never-called interrupts to drop on this thread (without an interrupt thread), once
+    /// the first interrupts have been called, for the same reason.
+    pub(crate) drop_here: Vec<Job>,
 }
 
 impl<'a> Interrupts<'a> {
@@ -69,6 +72,7 @@ impl<'a> Interrupts<'a> {
             jobs: None,
             handed: Vec::new(),
             drops: None,
+            drop_here: Vec::new(),
         }
     }
 
@@ -89,6 +93,9 @@ impl<'a> Interrupts<'a> {
             for job in unused {
                 let _ = drops.send(job);
             }
+        }
+        for (_, interrupt) in std::mem::take(&mut self.drop_here) {
+            crate::run::quietly(move || drop(interrupt));
         }
     }
 
@@ -169,7 +176,14 @@ pub(crate) fn spawn(
                 let panic = call(i, &state, interrupt, &first_copy);
                 let _ = tx.send(Called::Finished(i, panic));
             };
-            let drop_here = |(i, interrupt): Job| {
+            // Interrupts that came meanwhile are called first: `start` hands both over, the
+            // interrupts first, possibly between this thread's two looks.
+            let drop_here = |(i, interrupt): Job, work: &mut Option<Receiver<Job>>| {
+                while let Some(waiting) = waiting(work) {
+                    if let Some(job) = waiting {
+                        call_here(job);
+                    }
+                }
                 let _ = tx.send(Called::Dropping(i));
                 crate::run::quietly(move || drop(interrupt));
                 let _ = tx.send(Called::Dropped);
@@ -187,7 +201,7 @@ pub(crate) fn spawn(
                 }
                 if let Some(job) = waiting(&mut to_drop) {
                     if let Some(job) = job {
-                        drop_here(job);
+                        drop_here(job, &mut work);
                     }
                     continue;
                 }
@@ -203,15 +217,7 @@ pub(crate) fn spawn(
                         Err(_) => work = None,
                     },
                     recv(drops) -> job => match job {
-                        Ok(job) => {
-                            // Both may have come while this thread slept: interrupts first.
-                            while let Some(waiting) = waiting(&mut work) {
-                                if let Some(interrupt) = waiting {
-                                    call_here(interrupt);
-                                }
-                            }
-                            drop_here(job);
-                        }
+                        Ok(job) => drop_here(job, &mut work),
                         Err(_) => to_drop = None,
                     },
                 }

@@ -51,10 +51,12 @@ pub struct Report {
     /// The teardown deadline that was in force, if any.
     pub deadline: Option<Duration>,
     /// The index of the actor whose interrupt function was still running when the deadline
-    /// expired, if one was. With a declared order several can be (interrupts then run on actor
-    /// threads too): this names one of them. Failing that, an actor that never started whose
-    /// interrupt, never called, was being dropped (or still to be dropped) on the interrupt
-    /// thread: its `Drop` is that interrupt's code.
+    /// expired, or handed to the interrupt thread and not called yet (behind one that blocked,
+    /// or with a deadline too short for the thread to reach it), if one was. With a declared
+    /// order several can be (interrupts then run on actor threads too): this names one of
+    /// them. Failing that, an actor that never started whose interrupt, never called, was
+    /// being dropped (or still to be dropped) on the interrupt thread: its `Drop` is that
+    /// interrupt's code.
     pub blocked_interrupt: Option<usize>,
     /// The actors interrupted at the deadline without waiting for their dependents to stop
     /// (see [`ActorBuilder::after`](crate::ActorBuilder::after)), in insertion order.

@@ -284,16 +284,14 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
         ),
         None => None,
     };
-    // Taken by the interrupt thread, or else dropped here (without a deadline nothing bounds
-    // the teardown).
+    // Taken by the interrupt thread, or else dropped here, once the first interrupts have
+    // been called (without a deadline, or its thread, nothing bounds the teardown).
     let dropping = if unused.is_empty() {
         unused_at
     } else {
         Vec::new()
     };
-    for (_, interrupt) in unused {
-        quietly(move || drop(interrupt));
-    }
+    interrupts.drop_here = unused;
     let wait = Wait {
         results: &spawned.results,
         interrupter,
@@ -943,15 +941,14 @@ impl Run {
                 self.collect(wait.results); // a last look; the rest stay running
                 self.drain(&mut wait);
                 if wait.interrupter.is_some() && self.blocked_interrupt.is_none() {
-                    // Handed to the interrupt thread and not returned, maybe not even called
-                    // yet (or, once all have returned, a never-called one being dropped or
-                    // still to drop): the teardown did not finish in time either. A blocked
-                    // interrupt is named before a drop.
-                    self.blocked_interrupt = interrupts
-                        .handed()
-                        .get(self.finished)
-                        .copied()
-                        .or(self.dropping_now)
+                    // What that thread was doing: a never-called interrupt it was dropping,
+                    // else the first handed to it and not returned, maybe not even called yet,
+                    // else one it had still to drop: the teardown did not finish in time
+                    // either. (An interrupt it had started, or one blocked on an actor thread,
+                    // is named already, before any drop.)
+                    self.blocked_interrupt = self
+                        .dropping_now
+                        .or_else(|| interrupts.handed().get(self.finished).copied())
                         .or_else(|| wait.dropping.get(self.dropped).copied());
                 }
                 return given_up;

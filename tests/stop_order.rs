@@ -42,13 +42,15 @@ fn blocker() -> (crossbeam_channel::Sender<()>, Receiver<()>) {
     bounded(0)
 }
 
-/// A group with a teardown deadline of `deadline`, and two actors: `db`, never ready, and
+/// A group with a teardown deadline of `deadline`, if any, and two actors: `db`, never ready, and
 /// `web`, after it, which therefore never starts; web's interrupt holds `held` (never called,
 /// only dropped).
-fn with_a_never_started_web(deadline: Duration, held: impl Send + 'static) -> Group {
+fn with_a_never_started_web(deadline: Option<Duration>, held: impl Send + 'static) -> Group {
     let never = rungroup::Ready::new();
     let mut g = Group::new();
-    g.teardown_deadline(deadline);
+    if let Some(deadline) = deadline {
+        g.teardown_deadline(deadline);
+    }
     g.actor("db").ready_when(&never).add_with_token(|token| {
         token.wait();
         Ok(())
@@ -59,6 +61,25 @@ fn with_a_never_started_web(deadline: Duration, held: impl Send + 'static) -> Gr
             let _held = &held;
         },
     );
+    g
+}
+
+/// [`with_a_never_started_web`], where the `Drop` of what web's interrupt holds waits until a
+/// third actor, `worker`, has returned (which its interrupt makes it do).
+fn with_a_drop_waiting_for_a_worker(deadline: Option<Duration>) -> Group {
+    struct WaitsForWorker(Receiver<()>);
+    impl Drop for WaitsForWorker {
+        fn drop(&mut self) {
+            let _ = self.0.recv(); // until the worker has returned
+        }
+    }
+    let (done, worker_done) = bounded::<()>(0);
+    let mut g = with_a_never_started_web(deadline, WaitsForWorker(worker_done));
+    g.actor("worker").add_with_token(move |token| {
+        token.wait();
+        drop(done);
+        Ok(())
+    });
     g
 }
 
@@ -287,7 +308,7 @@ fn a_never_called_interrupt_whose_drop_blocks_is_bounded_and_named() {
         }
     }
     let (release, blocked) = blocker();
-    let mut g = with_a_never_started_web(Duration::from_millis(100), Blocks(blocked));
+    let mut g = with_a_never_started_web(Some(Duration::from_millis(100)), Blocks(blocked));
     g.stop_handle().stop(); // the teardown starts at once: web never starts
     let report = report_guarded(g);
     drop(release);
@@ -317,7 +338,7 @@ fn a_never_called_interrupt_whose_drop_blocks_is_bounded_and_named() {
 #[test]
 fn a_never_called_interrupt_is_dropped_at_once_under_a_deadline() {
     let (tx, rx) = crossbeam_channel::unbounded::<()>();
-    let mut g = with_a_never_started_web(GUARD, tx);
+    let mut g = with_a_never_started_web(Some(GUARD), tx);
     g.actor("consumer").add(
         move || {
             for () in rx.iter() {}
@@ -338,20 +359,8 @@ fn a_never_called_interrupt_is_dropped_at_once_under_a_deadline() {
 /// the interrupt never called). Repeated, since which comes first was a race.
 #[test]
 fn a_never_called_interrupt_is_dropped_after_the_interrupts_of_the_start() {
-    struct WaitsForWorker(Receiver<()>);
-    impl Drop for WaitsForWorker {
-        fn drop(&mut self) {
-            let _ = self.0.recv(); // until the worker has returned
-        }
-    }
     for round in 0..50 {
-        let (done, worker_done) = bounded::<()>(0);
-        let mut g = with_a_never_started_web(GUARD, WaitsForWorker(worker_done));
-        g.actor("worker").add_with_token(move |token| {
-            token.wait();
-            drop(done);
-            Ok(())
-        });
+        let mut g = with_a_drop_waiting_for_a_worker(Some(GUARD));
         g.stop_handle().stop(); // the teardown starts at once: web never starts
         let report = report_guarded(g);
         assert_eq!(report.blocked_interrupt, None, "round {round}: {report}");
@@ -371,7 +380,7 @@ fn a_blocked_interrupt_is_named_before_a_blocking_drop() {
         }
     }
     let (_release, blocked) = blocker();
-    let mut g = with_a_never_started_web(Duration::from_millis(50), Blocks(blocked.clone()));
+    let mut g = with_a_never_started_web(Some(Duration::from_millis(50)), Blocks(blocked.clone()));
     let token = CancelToken::new();
     let t = token.clone();
     g.actor("store").add(
@@ -403,4 +412,16 @@ fn a_blocked_interrupt_is_named_before_a_blocking_drop() {
         }) => assert_eq!(blocked_interrupt.as_deref(), Some("store")),
         other => panic!("{other:?}"),
     }
+}
+
+/// Without an interrupt thread (no deadline here; the same path serves a deadline whose thread
+/// cannot be started), a never-called interrupt is dropped on `run`'s thread only after the
+/// teardown's first interrupts have been called: a `Drop` that waits for what one of them
+/// releases does not deadlock the run.
+#[test]
+fn without_an_interrupt_thread_a_never_called_interrupt_is_dropped_after_the_interrupts() {
+    let mut g = with_a_drop_waiting_for_a_worker(None);
+    g.stop_handle().stop(); // the teardown starts at once: web never starts
+    let report = report_guarded(g);
+    assert!(report.is_clean(), "{report}");
 }
