@@ -250,8 +250,8 @@ impl Group {
     /// teardown's first interrupts have been called: with a deadline on that same thread, as
     /// soon as no interrupt waits there, so that a `Drop` of what it captured that blocks is
     /// bounded too, and named like a blocked interrupt. If that thread cannot be started (the
-    /// `log` feature says so), the interrupts are called, and those drops done, on the thread
-    /// that called `run`, and the deadline cannot bound them.
+    /// `log` feature says so), the interrupts it would have called are called, and those drops
+    /// done, on the thread that called `run`, and the deadline cannot bound them.
     ///
     /// The threads of actors still running, and the threads of blocked interrupts, are detached, not killed
     /// (Rust cannot kill a thread): they go on until they return, or until the process exits.

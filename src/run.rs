@@ -805,9 +805,11 @@ impl Run {
 
     /// Calls the interrupt of actor `i` on this thread; a panic is caught and kept.
     fn interrupt_here(&mut self, i: usize, interrupt: Interrupt, first: &Result<(), Error>) {
+        let blocked = self.blocked_interrupt; // one on the interrupt thread stays named
         self.called(Called::Start(i, Instant::now()));
         let panic = interrupt::call(i, &self.state, interrupt, first);
         self.called(Called::Finished(i, panic));
+        self.blocked_interrupt = self.blocked_interrupt.or(blocked);
     }
 
     /// Records what the interrupt thread did.
@@ -819,7 +821,9 @@ impl Run {
             }
             Called::Finished(i, panic) => {
                 self.reports[i].interrupt_panic = panic;
-                self.blocked_interrupt = None;
+                if self.blocked_interrupt == Some(i) {
+                    self.blocked_interrupt = None;
+                }
             }
             // A drop still running at the deadline is named like a blocked interrupt (the
             // user's code it runs, the captures' `Drop`, is that interrupt's), unless an
@@ -922,7 +926,6 @@ impl Run {
                     held_back: given_up,
                     blocked,
                 } = interrupts.give_up();
-                self.blocked_interrupt = self.blocked_interrupt.or(blocked);
                 if !jobs.is_empty() {
                     // Called anyway, after `run` has returned: not reported as called.
                     if let Err(jobs) = interrupt::call_apart(Arc::clone(&self.state), first, jobs) {
@@ -940,6 +943,9 @@ impl Run {
                 }
                 self.collect(wait.results); // a last look; the rest stay running
                 self.drain(&mut wait);
+                // Merged after that last look: an interrupt of the interrupt thread's that has
+                // returned meanwhile no longer hides one blocked on an actor thread.
+                self.blocked_interrupt = self.blocked_interrupt.or(blocked);
                 if wait.interrupter.is_some() && self.blocked_interrupt.is_none() {
                     // What that thread was doing: a never-called interrupt it was dropping,
                     // else the first handed to it and not returned, maybe not even called yet,
