@@ -19,9 +19,6 @@ use crate::Error;
 /// An interrupt handed to the interrupt thread, with its actor's index.
 pub(crate) type Job = (usize, Interrupt);
 
-/// The never-called interrupts, and where to hand them to the interrupt thread to drop.
-pub(crate) type Drops = (Sender<Job>, Vec<Job>);
-
 /// What the interrupt thread tells the run loop.
 pub(crate) enum Called {
     /// The interrupt of actor `.0` is being called, since `.1`.
@@ -49,19 +46,23 @@ pub(crate) struct Interrupts<'a> {
     pub(crate) jobs: Option<Sender<Job>>,
     /// The actors whose interrupts were handed to the interrupt thread, in order.
     handed: Vec<usize>,
-    /// The never-called interrupts to hand to the interrupt thread to drop, once the first
-    /// interrupts have been handed to it (so that none waits behind a drop).
-    pub(crate) drops: Option<Drops>,
-    /// The never-called interrupts to drop on this thread (without an interrupt thread), once
-    /// the first interrupts have been called, for the same reason.
-    pub(crate) drop_here: Vec<Job>,
+    /// The interrupts never to be called (their actors never started), only dropped: once the
+    /// first interrupts have been called or handed over, so that none waits behind a drop.
+    unused: Vec<Job>,
+    /// Where the interrupt thread takes them to drop, if there is one; else they are dropped
+    /// on this thread.
+    pub(crate) drops: Option<Sender<Job>>,
+    /// The actors whose never-called interrupts were handed to the interrupt thread, in order.
+    handed_drops: Vec<usize>,
 }
 
 impl<'a> Interrupts<'a> {
-    /// The interrupts of a teardown: `pending[i]` is actor `i`'s, `None` if it never started;
-    /// `gone[i]` says whether actor `i` has returned or will never run.
+    /// The interrupts of a teardown: `pending[i]` is actor `i`'s, `None` if it has none to
+    /// call; `unused` those of the actors that never started; `gone[i]` says whether actor `i`
+    /// has returned or will never run.
     pub(crate) fn new(
         pending: Vec<Option<Interrupt>>,
+        unused: Vec<Job>,
         gone: Vec<bool>,
         handoff: Option<&'a Handoff>,
     ) -> Self {
@@ -71,16 +72,17 @@ impl<'a> Interrupts<'a> {
             handoff,
             jobs: None,
             handed: Vec::new(),
+            unused,
             drops: None,
-            drop_here: Vec::new(),
+            handed_drops: Vec::new(),
         }
     }
 
     /// Calls (or hands to the interrupt thread) every interrupt that may be called at the start
     /// of the teardown, in insertion order: all of them, or with an order those whose
     /// dependents have all stopped. Called once. Only then are the never-called interrupts
-    /// handed to the interrupt thread to drop ([`Interrupts::drops`]), so that no interrupt of
-    /// the start waits behind a drop.
+    /// dropped, or handed to the interrupt thread to drop ([`Interrupts::drops`]), so that no
+    /// interrupt of the start waits behind a drop.
     ///
     /// `here` calls an interrupt on the run loop's thread, when there is no interrupt thread.
     pub(crate) fn start(
@@ -89,13 +91,20 @@ impl<'a> Interrupts<'a> {
         here: &mut dyn FnMut(usize, Interrupt),
     ) {
         self.start_calls(first, here);
-        if let Some((drops, unused)) = self.drops.take() {
-            for job in unused {
-                let _ = drops.send(job);
-            }
-        }
-        for (_, interrupt) in std::mem::take(&mut self.drop_here) {
-            crate::run::quietly(move || drop(interrupt));
+        // Taken: once it has them all, the thread may end when it has called and dropped all.
+        let drops = self.drops.take();
+        for (i, interrupt) in std::mem::take(&mut self.unused) {
+            let here = match &drops {
+                Some(drops) => match drops.send((i, interrupt)) {
+                    Ok(()) => {
+                        self.handed_drops.push(i);
+                        continue;
+                    }
+                    Err(crossbeam_channel::SendError((_, interrupt))) => interrupt,
+                },
+                None => interrupt,
+            };
+            crate::run::quietly(move || drop(here));
         }
     }
 
@@ -123,6 +132,12 @@ impl<'a> Interrupts<'a> {
     /// The actors whose interrupts were handed to the interrupt thread, in order.
     pub(crate) fn handed(&self) -> &[usize] {
         &self.handed
+    }
+
+    /// The actors whose never-called interrupts were handed to the interrupt thread to drop,
+    /// in order.
+    pub(crate) fn handed_drops(&self) -> &[usize] {
+        &self.handed_drops
     }
 
     /// Every interrupt has been called: the interrupt thread may end.
@@ -154,16 +169,14 @@ impl<'a> Interrupts<'a> {
 /// Starts the thread that calls the interrupts it is handed, in order, and tells what it
 /// does. `None` if that thread cannot be spawned: then they are called on this thread.
 ///
-/// `unused` are the interrupts never to be called (their actors never started): the thread
-/// drops them whenever no interrupt waits to be called, so that a slow `Drop` of what they
-/// captured is bounded by the deadline like an interrupt, and named like one. Taken from
-/// `unused` only if the thread starts, and returned with the sender that hands them over
-/// ([`Drops`]): [`Interrupts::start`] does, after the first interrupts.
+/// It also drops the interrupts never to be called (their actors never started) handed to it
+/// on the third channel returned, whenever no interrupt waits to be called, so that a slow
+/// `Drop` of what they captured is bounded by the deadline like an interrupt, and named like
+/// one ([`Interrupts::start`] hands them over after the first interrupts).
 pub(crate) fn spawn(
     state: Arc<RunState>,
     first: &Result<(), Error>,
-    unused: &mut Vec<Job>,
-) -> Option<(Sender<Job>, Receiver<Called>, Drops)> {
+) -> Option<(Sender<Job>, Receiver<Called>, Sender<Job>)> {
     let (jobs, work) = crossbeam_channel::unbounded::<Job>();
     let (drops, to_drop) = crossbeam_channel::unbounded::<Job>();
     let (tx, rx) = crossbeam_channel::unbounded();
@@ -226,7 +239,7 @@ pub(crate) fn spawn(
             waiter.unpark();
         });
     match spawned {
-        Ok(_) => Some((jobs, rx, (drops, std::mem::take(unused)))),
+        Ok(_) => Some((jobs, rx, drops)),
         Err(err) => {
             event!(
                 warn,

@@ -269,33 +269,23 @@ pub(crate) fn run(mut actors: Vec<Actor>, options: Options, start: Instant) -> R
             .collect(),
         None => Vec::new(),
     };
-    let mut interrupts = Interrupts::new(pending, gone, handoff);
+    let mut interrupts = Interrupts::new(pending, unused, gone, handoff);
     // Without a deadline the interrupts are called on this thread. With one, on a thread of
     // their own, so that an interrupt that blocks cannot hold `run` past the deadline. (With
     // a declared order, those that wait for dependents are called by the actor threads.)
-    let unused_at: Vec<usize> = unused.iter().map(|&(i, _)| i).collect();
+    // The never-called interrupts are dropped there too, or else here (without a deadline, or
+    // its thread, nothing bounds the teardown).
     let interrupter = match deadline_at {
-        Some(_) => interrupt::spawn(Arc::clone(&state), &first, &mut unused).map(
-            |(jobs, called, drops)| {
-                interrupts.jobs = Some(jobs);
-                interrupts.drops = Some(drops);
-                called
-            },
-        ),
+        Some(_) => interrupt::spawn(Arc::clone(&state), &first).map(|(jobs, called, drops)| {
+            interrupts.jobs = Some(jobs);
+            interrupts.drops = Some(drops);
+            called
+        }),
         None => None,
     };
-    // Taken by the interrupt thread, or else dropped here, once the first interrupts have
-    // been called (without a deadline, or its thread, nothing bounds the teardown).
-    let dropping = if unused.is_empty() {
-        unused_at
-    } else {
-        Vec::new()
-    };
-    interrupts.drop_here = unused;
     let wait = Wait {
         results: &spawned.results,
         interrupter,
-        dropping,
         deadline: deadline_at,
         progress: cfg!(feature = "log").then_some(options.progress),
         state: &state,
@@ -444,8 +434,6 @@ struct Wait<'a> {
     results: &'a Receiver<Message>,
     /// The interrupt thread's reports, while it has not finished.
     interrupter: Option<Receiver<Called>>,
-    /// The actors whose never-called interrupts that thread drops, in order, after the others.
-    dropping: Vec<usize>,
     deadline: Option<Instant>,
     /// How often to log the actors still running (`log` feature).
     progress: Option<Duration>,
@@ -804,12 +792,11 @@ impl Run {
     }
 
     /// Calls the interrupt of actor `i` on this thread; a panic is caught and kept.
+    /// (It returns before anything else happens here, so it is never the blocked interrupt.)
     fn interrupt_here(&mut self, i: usize, interrupt: Interrupt, first: &Result<(), Error>) {
-        let blocked = self.blocked_interrupt; // one on the interrupt thread stays named
-        self.called(Called::Start(i, Instant::now()));
-        let panic = interrupt::call(i, &self.state, interrupt, first);
-        self.called(Called::Finished(i, panic));
-        self.blocked_interrupt = self.blocked_interrupt.or(blocked);
+        let at = Instant::now().saturating_duration_since(self.start);
+        self.reports[i].interrupted_after = Some(at);
+        self.reports[i].interrupt_panic = interrupt::call(i, &self.state, interrupt, first);
     }
 
     /// Records what the interrupt thread did.
@@ -955,7 +942,7 @@ impl Run {
                     self.blocked_interrupt = self
                         .dropping_now
                         .or_else(|| interrupts.handed().get(self.finished).copied())
-                        .or_else(|| wait.dropping.get(self.dropped).copied());
+                        .or_else(|| interrupts.handed_drops().get(self.dropped).copied());
                 }
                 return given_up;
             }

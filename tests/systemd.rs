@@ -205,36 +205,19 @@ fn late() -> std::process::ExitCode {
     rungroup::exit_code(g.run())
 }
 
-/// The child's service with an actor whose name holds a newline and a protocol line of its
-/// own, never ready: it misses its start deadline.
-fn injected() -> std::process::ExitCode {
+/// The child's service with actors named `names`, never ready: it misses its start deadline,
+/// and every status names them all. Run with a name that holds a newline and a protocol line
+/// of its own (`injected`), and with 150 long names (`crowded`).
+fn never_ready(names: impl IntoIterator<Item = String>) -> std::process::ExitCode {
     let mut g = Group::new();
     g.notify_systemd();
     g.start_deadline(Duration::from_millis(300));
     let never = Ready::new();
-    g.actor("db\nREADY=1")
-        .ready_when(&never)
-        .add_with_token(|token| {
+    for name in names {
+        g.actor(name).ready_when(&never).add_with_token(|token| {
             token.wait();
             Ok(())
         });
-    rungroup::exit_code(g.run())
-}
-
-/// The child's service with 150 actors with long names, never ready: it misses its start
-/// deadline, and every status names them all.
-fn crowded() -> std::process::ExitCode {
-    let mut g = Group::new();
-    g.notify_systemd();
-    g.start_deadline(Duration::from_millis(300));
-    let never = Ready::new();
-    for i in 0..150 {
-        g.actor(format!("ingest-pipeline-worker-{i:03}"))
-            .ready_when(&never)
-            .add_with_token(|token| {
-                token.wait();
-                Ok(())
-            });
     }
     rungroup::exit_code(g.run())
 }
@@ -386,8 +369,10 @@ fn child() {
             Ok("backoff") => backoff(),
             Ok("pinged") => pinged(),
             Ok("abandoned") => abandoned(),
-            Ok("injected") => injected(),
-            Ok("crowded") => crowded(),
+            Ok("injected") => never_ready(["db\nREADY=1".to_owned()]),
+            Ok("crowded") => {
+                never_ready((0..150).map(|i| format!("ingest-pipeline-worker-{i:03}")))
+            }
             _ => service(),
         };
         std::process::exit(if code == std::process::ExitCode::SUCCESS {
